@@ -1,0 +1,34 @@
+# PCS: make test | make demo | make bench | make lint | make fmt
+GO          ?= go
+GOBIN       := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2026.2.2
+TEST_FLAGS  ?= -race -shuffle=on -count=1 -timeout 20m
+
+.PHONY: test bench lint fmt demo tools
+
+## test: every package with the race detector, tests in random order
+test:
+	$(GO) test $(TEST_FLAGS) ./...
+
+## bench: the benchmark figures of the issues, side by side with their baselines
+bench:
+	bash .ci/bench
+
+## demo: the main job (until the broker lands: the ETL examples)
+demo:
+	$(GO) run ./examples/etl
+	$(GO) run ./examples/etl_parallel
+
+## lint: gofmt, go vet, staticcheck (pinned) and a tidy go.mod
+lint: tools
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GOBIN)/staticcheck ./...
+	$(GO) mod tidy -diff
+
+## fmt: format all Go files
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+tools:
+	@test -x $(GOBIN)/staticcheck && $(GOBIN)/staticcheck -version | grep -q 2026.2.2 || $(GO) install $(STATICCHECK)
