@@ -232,7 +232,7 @@ func (p *Pipeline) Stages() [][]string {
 // declaration.
 func (p *Pipeline) String() string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "pipeline %s: %d systems in %d stages\n", p.name, len(p.systems), len(p.stages))
+	fmt.Fprintf(&sb, "pipeline %s: %s in %s\n", p.name, plural(len(p.systems), "system"), plural(len(p.stages), "stage"))
 	for s, idx := range p.stages {
 		for k, i := range idx {
 			head := "         "
@@ -243,6 +243,13 @@ func (p *Pipeline) String() string {
 		}
 	}
 	return sb.String()
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // RunStats describes one Pipeline.Run.
