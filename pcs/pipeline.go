@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -254,12 +253,13 @@ func plural(n int, noun string) string {
 
 // RunStats describes one Pipeline.Run.
 type RunStats struct {
-	Rows       int          // rows of the dataset when the run started (deleted included)
-	Live       int          // live rows when the run ended
-	SystemsRun int          // systems that succeeded
-	Retries    int          // retries over all systems
-	Stages     []StageStats // per stage, in order
-	Duration   time.Duration
+	Rows       int           // rows of the dataset when the run started (deleted included)
+	Live       int           // live rows when the run ended
+	SystemsRun int           // systems that succeeded
+	Retries    int           // retries over all systems
+	Stages     []StageStats  // per stage run, in order
+	Systems    []SystemStats // per system run, in registration order within each stage
+	Duration   time.Duration // wall time of the run
 }
 
 // StageStats is the wall time of one stage.
@@ -268,18 +268,28 @@ type StageStats struct {
 	Duration time.Duration
 }
 
+// SystemStats describes one system's part of a run.
+type SystemStats struct {
+	Name     string
+	Stage    int
+	Attempts int           // 1 + retries
+	Duration time.Duration // wall time over all attempts, backoff waits included
+	Err      error         // the last attempt's error; nil on success
+}
+
 // Run runs the stages in order on ds. The systems of a stage run
 // concurrently, each on a view of ds restricted to its declaration, with
 // retries per its policy; their write sets are applied, in registration
 // order, after every system of the stage has succeeded. If a system fails
 // for good Run returns a *SystemError (wrapping the last cause) and the
 // failing stage leaves ds untouched; earlier stages' writes stay applied.
+// The returned stats cover the stages run so far, the failed one included.
 // ds must have the pipeline's components registered (ErrUnknownComponent,
 // ErrSchemaMismatch otherwise). ctx cancellation stops retries and is
 // passed to every system.
 func (p *Pipeline) Run(ctx context.Context, ds *Dataset) (RunStats, error) {
 	start := time.Now()
-	stats := RunStats{Rows: ds.Len(), Stages: make([]StageStats, 0, len(p.stages))}
+	stats := RunStats{Rows: ds.Len(), Stages: make([]StageStats, 0, len(p.stages)), Systems: make([]SystemStats, 0, len(p.systems))}
 	if ds.sc != nil {
 		return stats, fmt.Errorf("%w: pipeline %q run inside system %q", ErrBuild, p.name, ds.sc.system)
 	}
@@ -292,39 +302,42 @@ func (p *Pipeline) Run(ctx context.Context, ds *Dataset) (RunStats, error) {
 			return stats, fmt.Errorf("%w: pipeline %q: component %q in dataset has schema %s, pipeline expects %s", ErrSchemaMismatch, p.name, c.Name(), have, c.Schema())
 		}
 	}
-	var retries atomic.Int64
 	for s, idx := range p.stages {
 		t0 := time.Now()
 		scopes := make([]*scope, len(idx))
+		sys := make([]SystemStats, len(idx))
 		var err error
 		if len(idx) == 1 {
-			scopes[0], err = p.runSystem(ctx, ds, s, idx[0], &retries)
+			scopes[0], sys[0], err = p.runSystem(ctx, ds, s, idx[0])
 		} else {
 			g, gctx := errgroup.WithContext(ctx)
 			for k, i := range idx {
 				g.Go(func() (err error) {
-					scopes[k], err = p.runSystem(gctx, ds, s, i, &retries)
+					scopes[k], sys[k], err = p.runSystem(gctx, ds, s, i)
 					return err
 				})
 			}
 			err = g.Wait()
 		}
+		for _, st := range sys {
+			stats.Retries += st.Attempts - 1
+		}
+		stats.Systems = append(stats.Systems, sys...)
+		stats.Stages = append(stats.Stages, StageStats{Systems: p.Stages()[s], Duration: time.Since(t0)})
 		if err != nil {
 			for _, sc := range scopes {
 				if sc != nil {
 					sc.discard()
 				}
 			}
-			stats.Retries = int(retries.Load())
+			stats.Duration = time.Since(start)
 			return stats, err
 		}
 		for _, sc := range scopes {
 			sc.apply(ds.st)
 		}
 		stats.SystemsRun += len(idx)
-		stats.Stages = append(stats.Stages, StageStats{Systems: p.Stages()[s], Duration: time.Since(t0)})
 	}
-	stats.Retries = int(retries.Load())
 	stats.Live = ds.Live()
 	stats.Duration = time.Since(start)
 	return stats, nil
@@ -332,12 +345,16 @@ func (p *Pipeline) Run(ctx context.Context, ds *Dataset) (RunStats, error) {
 
 // runSystem runs system i with retries and returns its successful write
 // set.
-func (p *Pipeline) runSystem(ctx context.Context, ds *Dataset, stage, i int, retries *atomic.Int64) (*scope, error) {
+func (p *Pipeline) runSystem(ctx context.Context, ds *Dataset, stage, i int) (*scope, SystemStats, error) {
 	ps := p.systems[i]
+	st := SystemStats{Name: ps.meta.Name, Stage: stage}
+	t0 := time.Now()
 	bo := ps.retry.backoff()
-	for attempt := 1; ; attempt++ {
-		fail := func(err error) (*scope, error) {
-			return nil, &SystemError{Pipeline: p.name, System: ps.meta.Name, Stage: stage, Attempts: attempt, Err: err}
+	for {
+		st.Attempts++
+		fail := func(err error) (*scope, SystemStats, error) {
+			st.Err, st.Duration = err, time.Since(t0)
+			return nil, st, &SystemError{Pipeline: p.name, System: ps.meta.Name, Stage: stage, Attempts: st.Attempts, Err: err}
 		}
 		if err := ctx.Err(); err != nil {
 			return fail(err)
@@ -345,13 +362,13 @@ func (p *Pipeline) runSystem(ctx context.Context, ds *Dataset, stage, i int, ret
 		sc := newScope(ps.meta.Name, ps.grant)
 		err := runGuarded(ctx, ps.sys, &Dataset{st: ds.st, sc: sc})
 		if err == nil {
-			return sc, nil
+			st.Duration = time.Since(t0)
+			return sc, st, nil
 		}
 		sc.discard()
-		if IsPermanent(err) || ctx.Err() != nil || attempt > ps.retry.MaxRetries {
+		if IsPermanent(err) || ctx.Err() != nil || st.Attempts > ps.retry.MaxRetries {
 			return fail(err)
 		}
-		retries.Add(1)
 		if serr := p.sleep(ctx, bo.NextBackOff()); serr != nil {
 			return fail(errors.Join(err, serr))
 		}

@@ -90,6 +90,9 @@ func TestRetry(t *testing.T) {
 				if y.(*array.Int64).Value(0) != 0 {
 					t.Errorf("failed attempts left y = %d", y.(*array.Int64).Value(0))
 				}
+				if len(stats.Systems) != 1 || stats.Systems[0].Attempts != tt.wantAttempts || stats.Systems[0].Err == nil {
+					t.Errorf("system stats %+v", stats.Systems)
+				}
 				return
 			}
 			if err != nil {
@@ -97,6 +100,9 @@ func TestRetry(t *testing.T) {
 			}
 			if stats.Retries != tt.failures {
 				t.Errorf("retries = %d, want %d", stats.Retries, tt.failures)
+			}
+			if len(stats.Systems) != 1 || stats.Systems[0].Attempts != tt.wantAttempts || stats.Systems[0].Err != nil || stats.Systems[0].Name != "flaky" {
+				t.Errorf("system stats %+v", stats.Systems)
 			}
 			// Only the successful attempt's writes are visible.
 			for i := 0; i < ds.Len(); i++ {
