@@ -1,0 +1,138 @@
+package arrowfile
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Format is one of the two framings of Arrow IPC data.
+type Format int
+
+const (
+	// FormatFile is the random-access file format: "ARROW1" magic, the
+	// batches, a footer indexing them, "ARROW1" again. Readers need the
+	// whole file (the footer is at the end).
+	FormatFile Format = iota
+	// FormatStream is the streaming format: schema message, dictionary
+	// and record batch messages, end-of-stream marker. Readable while it
+	// is being written.
+	FormatStream
+)
+
+// String returns "file" or "stream".
+func (f Format) String() string {
+	switch f {
+	case FormatFile:
+		return "file"
+	case FormatStream:
+		return "stream"
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// Codec names an Arrow IPC body compression codec.
+type Codec string
+
+// The codecs a Sink can write. Readers detect compression per batch, so
+// a Source needs no option for it.
+const (
+	CodecNone Codec = "none"
+	CodecLZ4  Codec = "lz4" // LZ4 frame
+	CodecZstd Codec = "zstd"
+)
+
+// SourceOption configures NewSource. Options are applied in order; one
+// that returns an error makes NewSource fail with it.
+type SourceOption interface {
+	applySource(*sourceConfig) error
+}
+
+// SinkOption configures NewSink. Options are applied in order; one that
+// returns an error makes NewSink fail with it.
+type SinkOption interface {
+	applySink(*sinkConfig) error
+}
+
+// Option configures both a Source and a Sink (WithAllocator).
+type Option interface {
+	SourceOption
+	SinkOption
+}
+
+type sourceConfig struct {
+	mem memory.Allocator
+}
+
+type sinkConfig struct {
+	mem    memory.Allocator
+	format Format
+	codec  Codec
+}
+
+type sinkOptionFunc func(*sinkConfig) error
+
+func (f sinkOptionFunc) applySink(c *sinkConfig) error { return f(c) }
+
+type allocatorOption struct{ mem memory.Allocator }
+
+func (o allocatorOption) applySource(c *sourceConfig) error {
+	if o.mem == nil {
+		return fmt.Errorf("%w: nil allocator", ErrInvalidOption)
+	}
+	c.mem = o.mem
+	return nil
+}
+
+func (o allocatorOption) applySink(c *sinkConfig) error {
+	if o.mem == nil {
+		return fmt.Errorf("%w: nil allocator", ErrInvalidOption)
+	}
+	c.mem = o.mem
+	return nil
+}
+
+// WithAllocator sets the allocator for the buffers a Source decodes into
+// (stream bodies, decompressed buffers) or a Sink encodes with. The
+// default is memory.DefaultAllocator.
+func WithAllocator(mem memory.Allocator) Option { return allocatorOption{mem} }
+
+// WithFormat selects the framing a Sink writes (default FormatFile). An
+// unknown value is ErrInvalidOption.
+func WithFormat(f Format) SinkOption {
+	return sinkOptionFunc(func(c *sinkConfig) error {
+		if f != FormatFile && f != FormatStream {
+			return fmt.Errorf("%w: unknown format %v", ErrInvalidOption, f)
+		}
+		c.format = f
+		return nil
+	})
+}
+
+// WithCompression selects the body compression a Sink writes (default
+// CodecNone). Compression costs CPU on both sides (1M rows x 5 columns:
+// zstd ~276 ms to encode, 76 ms to decode; lz4 178/43 ms; none 6/11 ms)
+// and a compressed file can no longer be decoded without copying. An
+// unknown codec is ErrInvalidOption.
+func WithCompression(c Codec) SinkOption {
+	return sinkOptionFunc(func(cfg *sinkConfig) error {
+		if _, err := c.ipcOptions(); err != nil {
+			return err
+		}
+		cfg.codec = c
+		return nil
+	})
+}
+
+func (c Codec) ipcOptions() ([]ipc.Option, error) {
+	switch c {
+	case CodecNone, "":
+		return nil, nil
+	case CodecLZ4:
+		return []ipc.Option{ipc.WithLZ4()}, nil
+	case CodecZstd:
+		return []ipc.Option{ipc.WithZstd()}, nil
+	}
+	return nil, fmt.Errorf("%w: unknown compression %q (want none, lz4 or zstd)", ErrInvalidOption, string(c))
+}

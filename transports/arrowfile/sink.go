@@ -1,0 +1,179 @@
+package arrowfile
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/transports"
+)
+
+// writeBufferSize is the buffer between the IPC writer and the file.
+const writeBufferSize = 1 << 20
+
+// ipcWriter is what ipc.Writer and ipc.FileWriter have in common.
+type ipcWriter interface {
+	Write(rec arrow.RecordBatch) error
+	Close() error
+}
+
+// Sink writes batches of one schema to an Arrow IPC file or stream. It
+// implements transports.Sink.
+//
+// Write, Flush and Close are called from one goroutine at a time.
+type Sink struct {
+	path   string
+	schema *arrow.Schema
+	format Format
+	f      *os.File
+	bw     *bufio.Writer
+	w      ipcWriter
+
+	err    error // first failure; sticky
+	closed bool
+}
+
+var _ transports.Sink = (*Sink)(nil)
+
+// NewSink creates (or truncates) the file at path and returns a sink
+// bound to schema.
+//
+// Errors: ErrInvalidOption; the file cannot be created (wrapped os
+// error).
+func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, error) {
+	if schema == nil {
+		return nil, fmt.Errorf("%w: nil schema", ErrInvalidOption)
+	}
+	cfg := sinkConfig{mem: memory.DefaultAllocator, format: FormatFile, codec: CodecNone}
+	for _, o := range opts {
+		if err := o.applySink(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	codecOpts, err := cfg.codec.ipcOptions()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("arrowfile: create %s: %w", path, err)
+	}
+	s := &Sink{path: path, schema: schema, format: cfg.format, f: f, bw: bufio.NewWriterSize(f, writeBufferSize)}
+	ipcOpts := append([]ipc.Option{ipc.WithSchema(schema), ipc.WithAllocator(cfg.mem)}, codecOpts...)
+	if cfg.format == FormatStream {
+		s.w = ipc.NewWriter(s.bw, ipcOpts...)
+	} else {
+		fw, err := ipc.NewFileWriter(s.bw, ipcOpts...)
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+			return nil, fmt.Errorf("arrowfile: create %s: %w", path, err)
+		}
+		s.w = fw
+	}
+	return s, nil
+}
+
+// Write encodes rec (compressing it if configured) into the file's
+// buffer. It keeps no reference to rec. A batch with zero rows is
+// checked and otherwise ignored.
+//
+// Errors: transports.ErrSchemaMismatch (wrapped, showing both schemas)
+// when rec's schema differs from the sink's (arrow.Schema.Equal); ctx's
+// error when ctx is done before the call; an encoding or I/O error,
+// after which the sink is failed and every later call returns that
+// error; ErrClosed after Close. A schema mismatch or ctx error leaves the
+// sink usable.
+func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if !rec.Schema().Equal(s.schema) {
+		return fmt.Errorf("arrowfile: write %s: %w\nbatch schema:\n%s\nsink schema:\n%s",
+			s.path, transports.ErrSchemaMismatch, rec.Schema(), s.schema)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	if err := s.w.Write(rec); err != nil {
+		s.err = fmt.Errorf("arrowfile: write %s: %w", s.path, err)
+		return s.err
+	}
+	return nil
+}
+
+// Flush writes the buffered bytes to the file and fsyncs it. For the
+// stream format everything written so far is then durable and readable
+// (a reader treats the end of the file as the end of the stream); the
+// file format is readable only after Close wrote its footer.
+func (s *Sink) Flush(ctx context.Context) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.bw.Flush(); err != nil {
+		s.err = fmt.Errorf("arrowfile: write %s: %w", s.path, err)
+		return s.err
+	}
+	if err := s.f.Sync(); err != nil {
+		s.err = fmt.Errorf("arrowfile: sync %s: %w", s.path, err)
+		return s.err
+	}
+	return nil
+}
+
+// Close writes the end of the data (the footer, or the end-of-stream
+// marker), fsyncs and closes the file. The file is complete only after
+// Close returned nil.
+//
+// If the sink had failed, or ctx is done, Close abandons the file: it is
+// closed and removed, and Close returns the failure or ctx's error.
+// Close is idempotent: later calls return nil.
+func (s *Sink) Close(ctx context.Context) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.err
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		if werr := s.w.Close(); werr != nil {
+			err = fmt.Errorf("arrowfile: finish %s: %w", s.path, werr)
+		}
+	} else {
+		_ = s.w.Close() // releases encoder state; the file is removed below
+	}
+	if err == nil {
+		if ferr := errors.Join(s.bw.Flush(), s.f.Sync()); ferr != nil {
+			err = fmt.Errorf("arrowfile: finish %s: %w", s.path, ferr)
+		}
+	}
+	if cerr := s.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("arrowfile: close %s: %w", s.path, cerr)
+	}
+	if err != nil {
+		_ = os.Remove(s.path)
+		return err
+	}
+	return nil
+}
+
+func (s *Sink) usable() error {
+	if s.closed {
+		return ErrClosed
+	}
+	return s.err
+}

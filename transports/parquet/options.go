@@ -1,0 +1,278 @@
+package parquet
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	pq "github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+)
+
+const (
+	// DefaultBatchRows is the number of rows per batch a Source yields
+	// unless WithBatchRows says otherwise (64 Ki rows).
+	DefaultBatchRows int64 = 64 << 10
+
+	// DefaultRowGroupRows is the number of rows per row group a Sink
+	// writes unless WithRowGroupRows says otherwise (1 Mi rows, as
+	// pyarrow).
+	DefaultRowGroupRows int64 = 1 << 20
+
+	// DefaultCompression is the codec a Sink uses unless WithCompression
+	// says otherwise.
+	DefaultCompression = CodecZstd
+)
+
+// SourceOption configures NewSource. Options are functions applied in
+// order; one that returns an error makes NewSource fail with it.
+type SourceOption interface {
+	applySource(*sourceConfig) error
+}
+
+// SinkOption configures NewSink. Options are functions applied in order;
+// one that returns an error makes NewSink fail with it.
+type SinkOption interface {
+	applySink(*sinkConfig) error
+}
+
+// Option configures both a Source and a Sink (WithAllocator).
+type Option interface {
+	SourceOption
+	SinkOption
+}
+
+type sourceOptionFunc func(*sourceConfig) error
+
+func (f sourceOptionFunc) applySource(c *sourceConfig) error { return f(c) }
+
+type sinkOptionFunc func(*sinkConfig) error
+
+func (f sinkOptionFunc) applySink(c *sinkConfig) error { return f(c) }
+
+type sourceConfig struct {
+	mem       memory.Allocator
+	columns   []string // nil: all
+	rowGroups []int    // nil: all
+	batchRows int64
+	parallel  bool
+}
+
+type sinkConfig struct {
+	mem          memory.Allocator
+	rowGroupRows int64
+	codec        Codec
+	level        int
+	levelSet     bool
+	rollRows     int64
+	rollBytes    int64
+	atomic       bool
+}
+
+// allocatorOption implements Option.
+type allocatorOption struct{ mem memory.Allocator }
+
+func (o allocatorOption) applySource(c *sourceConfig) error {
+	if o.mem == nil {
+		return fmt.Errorf("%w: nil allocator", ErrInvalidOption)
+	}
+	c.mem = o.mem
+	return nil
+}
+
+func (o allocatorOption) applySink(c *sinkConfig) error {
+	if o.mem == nil {
+		return fmt.Errorf("%w: nil allocator", ErrInvalidOption)
+	}
+	c.mem = o.mem
+	return nil
+}
+
+// WithAllocator sets the allocator for the Arrow and Parquet buffers a
+// Source decodes into or a Sink encodes with. The default is
+// memory.DefaultAllocator. Tests pass a memory.CheckedAllocator.
+func WithAllocator(mem memory.Allocator) Option { return allocatorOption{mem} }
+
+// WithColumns restricts a Source to the named top-level columns, in the
+// order given (a nested column is read with all its children). A name
+// the file does not have makes NewSource fail with ErrUnknownColumn; an
+// empty list or a name given twice is ErrInvalidOption. Default: all
+// columns in file order.
+func WithColumns(names ...string) SourceOption {
+	names = slices.Clone(names)
+	return sourceOptionFunc(func(c *sourceConfig) error {
+		if len(names) == 0 {
+			return fmt.Errorf("%w: WithColumns needs at least one column", ErrInvalidOption)
+		}
+		seen := make(map[string]bool, len(names))
+		for _, n := range names {
+			if seen[n] {
+				return fmt.Errorf("%w: column %q listed twice in WithColumns", ErrInvalidOption, n)
+			}
+			seen[n] = true
+		}
+		c.columns = names
+		return nil
+	})
+}
+
+// WithRowGroups restricts a Source to the row groups with the given
+// indices (0-based), read in the order given. An index out of range makes
+// NewSource fail with ErrInvalidOption; an index given twice too. An
+// empty list selects nothing: the first Read returns io.EOF. Default: all
+// row groups in file order.
+func WithRowGroups(indices ...int) SourceOption {
+	indices = slices.Clone(indices)
+	if indices == nil {
+		indices = []int{}
+	}
+	return sourceOptionFunc(func(c *sourceConfig) error {
+		seen := make(map[int]bool, len(indices))
+		for _, i := range indices {
+			if seen[i] {
+				return fmt.Errorf("%w: row group %d listed twice in WithRowGroups", ErrInvalidOption, i)
+			}
+			seen[i] = true
+		}
+		c.rowGroups = indices
+		return nil
+	})
+}
+
+// WithBatchRows sets the maximum number of rows per batch a Source
+// yields (n > 0; default DefaultBatchRows). Batches span row-group
+// boundaries: every batch but the last has exactly n rows.
+func WithBatchRows(n int64) SourceOption {
+	return sourceOptionFunc(func(c *sourceConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: batch rows must be > 0, got %d", ErrInvalidOption, n)
+		}
+		c.batchRows = n
+		return nil
+	})
+}
+
+// WithParallel makes a Source decode the columns of each batch
+// concurrently, one goroutine per column (pqarrow's
+// ArrowReadProperties.Parallel). Default false: columns are decoded one
+// after the other on the calling goroutine.
+func WithParallel(on bool) SourceOption {
+	return sourceOptionFunc(func(c *sourceConfig) error {
+		c.parallel = on
+		return nil
+	})
+}
+
+// Codec names a Parquet compression codec.
+type Codec string
+
+// The codecs a Sink can write. Parsing config values: Codec(s), then
+// NewSink validates it.
+const (
+	CodecNone   Codec = "none"
+	CodecZstd   Codec = "zstd"
+	CodecSnappy Codec = "snappy"
+	CodecLZ4    Codec = "lz4" // LZ4_RAW, the Parquet codec that replaced the deprecated LZ4
+	CodecGzip   Codec = "gzip"
+	CodecBrotli Codec = "brotli"
+)
+
+func (c Codec) compression() (compress.Compression, error) {
+	switch c {
+	case CodecNone, "uncompressed", "":
+		return compress.Codecs.Uncompressed, nil
+	case CodecZstd:
+		return compress.Codecs.Zstd, nil
+	case CodecSnappy:
+		return compress.Codecs.Snappy, nil
+	case CodecLZ4, "lz4_raw":
+		return compress.Codecs.Lz4Raw, nil
+	case CodecGzip:
+		return compress.Codecs.Gzip, nil
+	case CodecBrotli:
+		return compress.Codecs.Brotli, nil
+	}
+	return 0, fmt.Errorf("%w: unknown compression %q (want none, zstd, snappy, lz4, gzip or brotli)", ErrInvalidOption, string(c))
+}
+
+// WithCompression sets the codec of every column (default
+// DefaultCompression, zstd). An unknown codec is ErrInvalidOption.
+func WithCompression(c Codec) SinkOption {
+	return sinkOptionFunc(func(cfg *sinkConfig) error {
+		if _, err := c.compression(); err != nil {
+			return err
+		}
+		cfg.codec = c
+		return nil
+	})
+}
+
+// WithCompressionLevel sets the codec's level (meaning and range are the
+// codec's: zstd 1-22, gzip 1-9, brotli 0-11). Default: the codec's
+// default.
+func WithCompressionLevel(level int) SinkOption {
+	return sinkOptionFunc(func(cfg *sinkConfig) error {
+		cfg.level, cfg.levelSet = level, true
+		return nil
+	})
+}
+
+// WithRowGroupRows sets the number of rows per row group (n > 0; default
+// DefaultRowGroupRows). The Sink buffers that many rows (as Arrow data,
+// retained from the written batches) before encoding them, so n bounds
+// its memory. Flush, Close and rolling end a row group early.
+func WithRowGroupRows(n int64) SinkOption {
+	return sinkOptionFunc(func(cfg *sinkConfig) error {
+		if n <= 0 || n > pq.DefaultMaxRowGroupLen {
+			return fmt.Errorf("%w: row group rows must be in 1..%d, got %d", ErrInvalidOption, pq.DefaultMaxRowGroupLen, n)
+		}
+		cfg.rowGroupRows = n
+		return nil
+	})
+}
+
+// WithRollRows makes the Sink start a new file after n rows (n > 0).
+// Every file but the last holds exactly n rows. Enables numbered file
+// names (see the package doc). Default: no rolling.
+func WithRollRows(n int64) SinkOption {
+	return sinkOptionFunc(func(cfg *sinkConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: roll rows must be > 0, got %d", ErrInvalidOption, n)
+		}
+		cfg.rollRows = n
+		return nil
+	})
+}
+
+// WithRollBytes makes the Sink start a new file when the current one
+// reaches about n bytes (n > 0) on disk. The sink cuts row groups so that
+// each file ends near n, using the encoded bytes per row and the footer
+// size measured so far: files after the first land within a few percent
+// of n; the first file, before any footer was measured, can exceed n by
+// its footer (Parquet footers of wide files with string statistics are
+// several KiB); the sink's first row group is sized by the Arrow size of
+// the data, which overestimates, so it never overshoots. Enables
+// numbered file names. Default: no rolling. With WithRollRows too,
+// whichever limit is reached first ends the file.
+func WithRollBytes(n int64) SinkOption {
+	return sinkOptionFunc(func(cfg *sinkConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: roll bytes must be > 0, got %d", ErrInvalidOption, n)
+		}
+		cfg.rollBytes = n
+		return nil
+	})
+}
+
+// WithAtomicRename makes the Sink write each file under a hidden
+// temporary name in the destination directory (".<name>.<random>.tmp")
+// and rename it to its final name once complete (after fsync), so a
+// reader never sees a partial file. A sink that fails or is closed with
+// a cancelled context removes its temporary file. Default false: files
+// are written in place.
+func WithAtomicRename(on bool) SinkOption {
+	return sinkOptionFunc(func(cfg *sinkConfig) error {
+		cfg.atomic = on
+		return nil
+	})
+}

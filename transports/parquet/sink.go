@@ -1,0 +1,453 @@
+package parquet
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	pq "github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/pcs-dev/pcs/transports"
+)
+
+// writeBufferSize is the size of the bufio.Writer between the Parquet
+// encoder (many small page writes) and the file.
+const writeBufferSize = 1 << 20
+
+// Sink writes batches of one schema to a Parquet file, or to a sequence
+// of files when rolling is enabled. It implements transports.Sink.
+//
+// Write, Flush and Close are called from one goroutine at a time. Files
+// may be called at any time from that goroutine.
+type Sink struct {
+	path     string
+	schema   *arrow.Schema
+	cfg      sinkConfig
+	props    *pq.WriterProperties
+	arrProps pqarrow.ArrowWriterProperties
+	rolling  bool
+
+	cur   *outFile // nil after a roll until the next row arrives
+	seq   int
+	files []string
+
+	pending      []arrow.RecordBatch // retained, in order
+	pendingRows  int64
+	pendingBytes int64 // Arrow buffer bytes of pending, for the first estimate
+
+	// bytesPerRow is the encoded size per row measured in finished row
+	// groups (0 until one is written); it carries across files.
+	bytesPerRow float64
+	// footerBytes is the size of the last finished file's footer (0
+	// before the first): it is reserved when cutting files by bytes.
+	footerBytes int64
+
+	err    error // first failure; sticky
+	closed bool
+}
+
+var _ transports.Sink = (*Sink)(nil)
+
+// outFile is one Parquet file being written.
+type outFile struct {
+	final string // name once complete
+	tmp   string // name while written (== final unless atomic)
+	f     *os.File
+	bw    *bufio.Writer
+	fw    *pqarrow.FileWriter
+	rows  int64
+}
+
+// NewSink creates the first output file and returns a sink bound to
+// schema. Without rolling the file is exactly path; with WithRollRows or
+// WithRollBytes the files are path with "-00000", "-00001", ... inserted
+// before the extension. An existing file of the same name is replaced.
+// The first file is created at once (so errors show here), and a sink
+// that receives no rows leaves one valid file with the schema and no
+// row groups; after a roll the next file is created only when rows
+// arrive, so there is never an empty trailing file.
+//
+// Errors: ErrInvalidOption; a schema Parquet cannot represent; the file
+// cannot be created (wrapped os error).
+func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, error) {
+	if schema == nil {
+		return nil, fmt.Errorf("%w: nil schema", ErrInvalidOption)
+	}
+	cfg := sinkConfig{
+		mem:          memory.DefaultAllocator,
+		rowGroupRows: DefaultRowGroupRows,
+		codec:        DefaultCompression,
+	}
+	for _, o := range opts {
+		if err := o.applySink(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	codec, err := cfg.codec.compression()
+	if err != nil {
+		return nil, err
+	}
+	wopts := []pq.WriterProperty{
+		pq.WithAllocator(cfg.mem),
+		pq.WithCompression(codec),
+		pq.WithMaxRowGroupLength(cfg.rowGroupRows),
+		pq.WithCreatedBy("pcs (arrow-go parquet)"),
+	}
+	if cfg.levelSet {
+		wopts = append(wopts, pq.WithCompressionLevel(cfg.level))
+	}
+	s := &Sink{
+		path:     path,
+		schema:   schema,
+		cfg:      cfg,
+		props:    pq.NewWriterProperties(wopts...),
+		arrProps: pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(cfg.mem)),
+		rolling:  cfg.rollRows > 0 || cfg.rollBytes > 0,
+	}
+	// Check that Parquet can represent the schema before creating files.
+	if _, err := pqarrow.ToParquet(schema, s.props, s.arrProps); err != nil {
+		return nil, fmt.Errorf("parquet: schema not writable as Parquet: %w", err)
+	}
+	if err := s.openNext(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Files returns the final names of the files the sink has created, in
+// order, including the one being written. After Close returned nil every
+// listed file is complete. A file removed after a failure is not listed.
+func (s *Sink) Files() []string { return slices.Clone(s.files) }
+
+// fileName returns the final name of file number seq.
+func (s *Sink) fileName(seq int) string {
+	if !s.rolling {
+		return s.path
+	}
+	ext := filepath.Ext(s.path)
+	return fmt.Sprintf("%s-%05d%s", strings.TrimSuffix(s.path, ext), seq, ext)
+}
+
+func (s *Sink) openNext() error {
+	final := s.fileName(s.seq)
+	var (
+		f   *os.File
+		err error
+	)
+	if s.cfg.atomic {
+		dir, base := filepath.Split(final)
+		if dir == "" {
+			dir = "."
+		}
+		f, err = os.CreateTemp(dir, "."+base+".*.tmp")
+		if err == nil {
+			err = f.Chmod(0o644)
+		}
+	} else {
+		f, err = os.Create(final)
+	}
+	if err != nil {
+		if f != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+		return fmt.Errorf("parquet: create %s: %w", final, err)
+	}
+	out := &outFile{final: final, tmp: f.Name(), f: f, bw: bufio.NewWriterSize(f, writeBufferSize)}
+	out.fw, err = pqarrow.NewFileWriter(s.schema, out.bw, s.props, s.arrProps)
+	if err != nil {
+		_ = f.Close()
+		_ = os.Remove(out.tmp)
+		return fmt.Errorf("parquet: create %s: %w", final, err)
+	}
+	s.cur = out
+	s.seq++
+	s.files = append(s.files, final)
+	return nil
+}
+
+// Write buffers rec's rows (retaining rec) and writes every row group
+// that is full; the caller keeps and releases its own reference. A batch
+// with zero rows is checked and otherwise ignored.
+//
+// ctx is checked once, before rec is accepted; once accepted, its full
+// row groups are encoded to the end (encoding is not interruptible).
+//
+// Errors: transports.ErrSchemaMismatch (wrapped, showing both schemas)
+// when rec's schema differs from the sink's (arrow.Schema.Equal: names,
+// types, nullability and field metadata); ctx's error when ctx is done
+// (nothing is buffered then); an encoding or I/O error, after which the
+// sink is failed and every later call returns that error; ErrClosed
+// after Close. A schema mismatch or ctx error leaves the sink usable.
+func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if !rec.Schema().Equal(s.schema) {
+		return fmt.Errorf("parquet: write %s: %w\nbatch schema:\n%s\nsink schema:\n%s",
+			s.path, transports.ErrSchemaMismatch, rec.Schema(), s.schema)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	rec.Retain()
+	s.pending = append(s.pending, rec)
+	s.pendingRows += rec.NumRows()
+	s.pendingBytes += arrowBytes(rec)
+	return s.fail(s.drain(context.WithoutCancel(ctx), false))
+}
+
+// Flush writes the buffered rows as a (possibly short) row group and
+// hands the file's bytes to the operating system. It cannot make a
+// partial Parquet file readable: a file is readable once its footer is
+// written, when it rolls or at Close. ctx is checked between row groups;
+// rows not yet written when it is done stay buffered. Errors as for
+// Write.
+func (s *Sink) Flush(ctx context.Context) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.fail(s.drain(ctx, true)); err != nil {
+		return err
+	}
+	if s.cur != nil {
+		if err := s.cur.bw.Flush(); err != nil {
+			return s.fail(fmt.Errorf("parquet: write %s: %w", s.cur.tmp, err))
+		}
+	}
+	return nil
+}
+
+// Close writes the buffered rows and the footer, fsyncs, closes (and,
+// with WithAtomicRename, renames) the current file and releases
+// everything the sink holds. A file is complete only after Close
+// returned nil.
+//
+// If the sink had failed, or ctx is done before the last file is
+// finished, Close abandons it: the incomplete file is removed (it would
+// be unreadable without its footer), files finished before stay, and
+// Close returns the failure or ctx's error. Close is idempotent: later
+// calls return nil.
+func (s *Sink) Close(ctx context.Context) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.err
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = s.drain(ctx, true)
+	}
+	if err == nil && s.cur != nil {
+		err = s.finish()
+	}
+	s.releasePending()
+	if err != nil {
+		s.abandon()
+		return err
+	}
+	return nil
+}
+
+func (s *Sink) usable() error {
+	if s.closed {
+		return ErrClosed
+	}
+	return s.err
+}
+
+// fail records err as the sink's failure (unless it is nil or a context
+// error, which leave the sink usable) and returns it.
+func (s *Sink) fail(err error) error {
+	if err != nil && s.err == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		s.err = err
+	}
+	return err
+}
+
+// drain writes row groups from the pending rows: every full one, and with
+// force the rest too. It opens and finishes files as rolling requires.
+func (s *Sink) drain(ctx context.Context, force bool) error {
+	for s.pendingRows > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if s.cur == nil {
+			if err := s.openNext(); err != nil {
+				return err
+			}
+		}
+		limit := s.cfg.rowGroupRows
+		if s.cfg.rollRows > 0 {
+			limit = min(limit, s.cfg.rollRows-s.cur.rows)
+		}
+		// cutByBytes: the row group is shortened so that the file ends
+		// near rollBytes, by the measured bytes per row. With only the
+		// Arrow-size estimate (first row group of the sink), the file is
+		// not ended: the next row group uses the measured size.
+		cutByBytes := false
+		if s.cfg.rollBytes > 0 {
+			left := s.cfg.rollBytes - s.footerBytes - s.cur.bytes()
+			bpr := s.bytesPerRow
+			if bpr == 0 {
+				bpr = float64(s.pendingBytes) / float64(s.pendingRows)
+			}
+			allowed := max(1, int64(float64(left)/max(bpr, 1)))
+			if allowed < limit {
+				limit, cutByBytes = allowed, s.bytesPerRow > 0
+			}
+		}
+		if s.pendingRows < limit && !force {
+			return nil
+		}
+		n := min(limit, s.pendingRows)
+		if err := s.writeRowGroup(n); err != nil {
+			return err
+		}
+		full := (s.cfg.rollRows > 0 && s.cur.rows >= s.cfg.rollRows) ||
+			(s.cfg.rollBytes > 0 && (s.cur.bytes()+s.footerBytes >= s.cfg.rollBytes || (cutByBytes && n == limit)))
+		if full {
+			if err := s.finish(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeRowGroup writes the first n pending rows as one row group.
+func (s *Sink) writeRowGroup(n int64) error {
+	var recs []arrow.RecordBatch
+	left := n
+	for left > 0 {
+		r := s.pending[0]
+		if r.NumRows() <= left {
+			recs = append(recs, r)
+			s.pending[0] = nil
+			s.pending = s.pending[1:]
+			left -= r.NumRows()
+			continue
+		}
+		recs = append(recs, r.NewSlice(0, left))
+		s.pending[0] = r.NewSlice(left, r.NumRows())
+		r.Release()
+		left = 0
+	}
+	s.pendingRows -= n
+	s.pendingBytes = 0
+	for _, r := range s.pending {
+		s.pendingBytes += arrowBytes(r)
+	}
+
+	tbl := array.NewTableFromRecords(s.schema, recs)
+	for _, r := range recs {
+		r.Release()
+	}
+	defer tbl.Release()
+	if err := s.cur.fw.WriteTable(tbl, n); err != nil {
+		return fmt.Errorf("parquet: write %s: %w", s.cur.tmp, err)
+	}
+	s.cur.rows += n
+	s.bytesPerRow = float64(s.cur.bytes()) / float64(s.cur.rows)
+	return nil
+}
+
+// finish writes the footer of the current file, syncs, closes and
+// renames it.
+func (s *Sink) finish() error {
+	out := s.cur
+	s.cur = nil
+	before := out.bytes()
+	err := out.fw.Close()
+	if err == nil {
+		s.footerBytes = max(0, out.fw.TotalBytesWritten()-before)
+	}
+	if err == nil {
+		err = out.bw.Flush()
+	}
+	if err == nil {
+		err = out.f.Sync()
+	}
+	if cerr := out.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && out.tmp != out.final {
+		err = os.Rename(out.tmp, out.final)
+	}
+	if err != nil {
+		_ = os.Remove(out.tmp)
+		s.files = slices.DeleteFunc(s.files, func(f string) bool { return f == out.final })
+		return fmt.Errorf("parquet: finish %s: %w", out.final, err)
+	}
+	return nil
+}
+
+// abandon closes and removes the file being written, if any.
+func (s *Sink) abandon() {
+	out := s.cur
+	if out == nil {
+		return
+	}
+	s.cur = nil
+	_ = out.f.Close()
+	_ = out.fw.Close() // releases encoder buffers; its writes fail or go nowhere
+	_ = os.Remove(out.tmp)
+	s.files = slices.DeleteFunc(s.files, func(f string) bool { return f == out.final })
+}
+
+func (s *Sink) releasePending() {
+	for _, r := range s.pending {
+		r.Release()
+	}
+	s.pending, s.pendingRows, s.pendingBytes = nil, 0, 0
+}
+
+// bytes returns the encoded size of the file so far: pages of finished
+// and open row groups (compressed), without the footer.
+func (o *outFile) bytes() int64 {
+	return max(o.fw.TotalCompressedBytes(), o.fw.TotalBytesWritten())
+}
+
+// arrowBytes is the size of rec's buffers; for a slice of a larger batch
+// it counts the whole buffers. Used only as a first size estimate.
+func arrowBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += dataBytes(c.Data())
+	}
+	return n
+}
+
+func dataBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataBytes(c)
+	}
+	// Dictionary returns a typed nil (*array.Data) when there is none.
+	if dict, ok := d.Dictionary().(*array.Data); ok && dict != nil {
+		n += dataBytes(dict)
+	}
+	return n
+}
