@@ -38,7 +38,7 @@ type Component[T any] struct {
 	name     string
 	schema   *arrow.Schema // the component's schema
 	inferred *arrow.Schema // T's natural schema; differs from schema only with WithSchema
-	times    []int         // struct field indexes of time.Time / *time.Time fields
+	times    [][]int       // struct field index paths of time.Time / *time.Time fields
 	timeCols []int         // their column indexes in inferred
 }
 
@@ -82,21 +82,14 @@ func NewComponent[T any](name string, opts ...ComponentOption) (*Component[T], e
 	c := &Component[T]{name: name}
 	// Patch time.Time fields: arreflect infers them as struct<>.
 	fields := inferred.Fields()
-	for i := 0; i < rt.NumField(); i++ {
-		sf := rt.Field(i)
-		ft := sf.Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		if ft != timeType || !sf.IsExported() {
-			continue
-		}
-		col := fieldIndex(inferred, arrowName(sf))
-		if col < 0 || fields[col].Type.ID() != arrow.STRUCT {
+	times := timeFields(rt)
+	for col, f := range fields {
+		path, ok := times[f.Name]
+		if !ok || f.Type.ID() != arrow.STRUCT {
 			continue // tagged with an explicit temporal type arreflect handles
 		}
 		fields[col].Type = TimestampNS
-		c.times = append(c.times, i)
+		c.times = append(c.times, path)
 		c.timeCols = append(c.timeCols, col)
 	}
 	md := inferred.Metadata()
@@ -142,16 +135,20 @@ func (c *Component[T]) Batch(mem memory.Allocator, rows []T) (arrow.RecordBatch,
 	}
 	defer rec.Release()
 	cols := append([]arrow.Array(nil), rec.Columns()...)
-	for k, fi := range c.times {
-		cols[c.timeCols[k]] = buildTimes(mem, rows, fi)
-		defer cols[c.timeCols[k]].Release()
+	for k, path := range c.times {
+		ts, err := buildTimes(mem, rows, path)
+		if err != nil {
+			return nil, fmt.Errorf("pcs: component %q: field %q: %w", c.name, c.inferred.Field(c.timeCols[k]).Name, err)
+		}
+		cols[c.timeCols[k]] = ts
+		defer ts.Release()
 	}
 	if c.schema != c.inferred {
 		for i := range cols {
 			if arrow.TypeEqual(cols[i].DataType(), c.schema.Field(i).Type) {
 				continue
 			}
-			out, err := compute.CastToType(compute.WithAllocator(context.Background(), mem), cols[i], c.schema.Field(i).Type)
+			out, err := castColumn(compute.WithAllocator(context.Background(), mem), cols[i], c.schema.Field(i).Type)
 			if err != nil {
 				return nil, fmt.Errorf("pcs: component %q: field %q: %w", c.name, c.schema.Field(i).Name, err)
 			}
@@ -178,7 +175,7 @@ func (c *Component[T]) Rows(rec arrow.RecordBatch) ([]T, error) {
 				cols[i] = col
 				continue
 			}
-			out, err := compute.CastToType(context.Background(), col, want)
+			out, err := castColumn(context.Background(), col, want)
 			if err != nil {
 				releaseAll(cols)
 				return nil, fmt.Errorf("pcs: component %q: field %q: %w", c.name, c.schema.Field(i).Name, err)
@@ -196,13 +193,27 @@ func (c *Component[T]) Rows(rec arrow.RecordBatch) ([]T, error) {
 	return rows, nil
 }
 
-// buildTimes builds the timestamp[ns, UTC] column of struct field fi.
-func buildTimes[T any](mem memory.Allocator, rows []T, fi int) arrow.Array {
+// buildTimes builds the timestamp[ns, UTC] column of the struct field at
+// index path path (a nil pointer on the way gives a null). A time outside
+// the int64 nanosecond range (years 1678..2262, the zero time.Time among
+// them) is an error: time.UnixNano would silently wrap it.
+func buildTimes[T any](mem memory.Allocator, rows []T, path []int) (arrow.Array, error) {
 	b := array.NewTimestampBuilder(mem, TimestampNS)
 	defer b.Release()
 	b.Reserve(len(rows))
+rows:
 	for i := range rows {
-		v := reflect.ValueOf(&rows[i]).Elem().Field(fi)
+		v := reflect.ValueOf(&rows[i]).Elem()
+		for _, x := range path {
+			if v.Kind() == reflect.Pointer {
+				if v.IsNil() {
+					b.AppendNull()
+					continue rows
+				}
+				v = v.Elem()
+			}
+			v = v.Field(x)
+		}
 		if v.Kind() == reflect.Pointer {
 			if v.IsNil() {
 				b.AppendNull()
@@ -210,9 +221,99 @@ func buildTimes[T any](mem memory.Allocator, rows []T, fi int) arrow.Array {
 			}
 			v = v.Elem()
 		}
-		b.UnsafeAppend(arrow.Timestamp(v.Interface().(time.Time).UnixNano()))
+		t := v.Interface().(time.Time)
+		ts, err := arrow.TimestampFromTime(t, arrow.Nanosecond)
+		if err != nil {
+			return nil, fmt.Errorf("row %d: time %v is outside the range of timestamp[ns]: %w", i, t, err)
+		}
+		b.UnsafeAppend(ts)
 	}
-	return b.NewArray()
+	return b.NewArray(), nil
+}
+
+// timeFields maps the column name of every time.Time and *time.Time field
+// of struct type rt, top-level or promoted from an embedded struct, to its
+// index path. It follows arreflect's column rules: breadth-first through
+// untagged anonymous struct fields, `arrow:"-"` skipped, the shallowest
+// field of a name wins, a single tagged one breaks a tie, and a name that
+// stays ambiguous has no column.
+func timeFields(rt reflect.Type) map[string][]int {
+	type cand struct {
+		path   []int
+		depth  int
+		tagged bool
+		isTime bool
+	}
+	type entry struct {
+		t     reflect.Type
+		path  []int
+		depth int
+	}
+	byName := map[string][]cand{}
+	visited := map[reflect.Type]bool{}
+	for queue := []entry{{t: rt}}; len(queue) > 0; {
+		e := queue[0]
+		queue = queue[1:]
+		st := e.t
+		for st.Kind() == reflect.Pointer {
+			st = st.Elem()
+		}
+		if st.Kind() != reflect.Struct || visited[st] {
+			continue
+		}
+		if e.depth > 0 {
+			visited[st] = true
+		}
+		for i := 0; i < st.NumField(); i++ {
+			sf := st.Field(i)
+			if !sf.IsExported() && !sf.Anonymous {
+				continue
+			}
+			tag, hasTag := sf.Tag.Lookup("arrow")
+			if tag == "-" {
+				continue
+			}
+			path := append(append([]int(nil), e.path...), i)
+			ft := sf.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if sf.Anonymous && !hasTag && ft.Kind() == reflect.Struct {
+				queue = append(queue, entry{t: ft, path: path, depth: e.depth + 1})
+				continue
+			}
+			tagName, _, _ := strings.Cut(tag, ",")
+			name := arrowName(sf)
+			base := sf.Type
+			if base.Kind() == reflect.Pointer {
+				base = base.Elem()
+			}
+			byName[name] = append(byName[name], cand{path: path, depth: e.depth, tagged: tagName != "", isTime: base == timeType})
+		}
+	}
+	out := map[string][]int{}
+	for name, cs := range byName {
+		minDepth := cs[0].depth
+		for _, c := range cs {
+			minDepth = min(minDepth, c.depth)
+		}
+		var win, tagged []cand
+		for _, c := range cs {
+			if c.depth == minDepth {
+				win = append(win, c)
+				if c.tagged {
+					tagged = append(tagged, c)
+				}
+			}
+		}
+		if len(win) > 1 {
+			win = tagged
+		}
+		if len(win) == 1 && win[0].isTime {
+			out[name] = win[0].path
+		}
+	}
+	return out
 }
 
 // arrowName is the column name of a struct field under arreflect's rules.
@@ -240,11 +341,56 @@ func checkCastable(name string, natural, explicit *arrow.Schema) error {
 		if nf.Name != f.Name {
 			return fmt.Errorf("%w: component %q: schema field %d is %q, struct field is %q", ErrSchemaMismatch, name, i, f.Name, nf.Name)
 		}
-		if !arrow.TypeEqual(nf.Type, f.Type) && (!compute.CanCast(nf.Type, f.Type) || !compute.CanCast(f.Type, nf.Type)) {
+		if !arrow.TypeEqual(nf.Type, f.Type) && !castable(nf.Type, f.Type) {
 			return fmt.Errorf("%w: component %q: field %q: cannot cast %s <-> %s", ErrSchemaMismatch, name, f.Name, nf.Type, f.Type)
 		}
 	}
 	return nil
+}
+
+// castable reports whether castColumn converts natural to explicit and
+// back.
+func castable(natural, explicit arrow.DataType) bool {
+	if d, ok := explicit.(*arrow.DictionaryType); ok && natural.ID() != arrow.DICTIONARY {
+		return arrow.IsInteger(d.IndexType.ID()) &&
+			(arrow.TypeEqual(natural, d.ValueType) || compute.CanCast(natural, d.ValueType)) &&
+			compute.CanCast(explicit, natural)
+	}
+	return compute.CanCast(natural, explicit) && compute.CanCast(explicit, natural)
+}
+
+// castColumn casts col to dt with arrow compute's checked cast. arrow-go
+// cannot cast into a dictionary type, so a dictionary target is encoded
+// here: values cast to the value type, dictionary_encode (int32 indices),
+// then a checked cast of the indices to the index type.
+func castColumn(ctx context.Context, col arrow.Array, dt arrow.DataType) (arrow.Array, error) {
+	d, ok := dt.(*arrow.DictionaryType)
+	if !ok || col.DataType().ID() == arrow.DICTIONARY {
+		return compute.CastToType(ctx, col, dt)
+	}
+	vals := col
+	if !arrow.TypeEqual(col.DataType(), d.ValueType) {
+		var err error
+		if vals, err = compute.CastToType(ctx, col, d.ValueType); err != nil {
+			return nil, err
+		}
+		defer vals.Release()
+	}
+	enc, err := compute.DictionaryEncodeArray(ctx, compute.DictionaryEncodeOptions{}, vals)
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Release()
+	de, ok := enc.(*array.Dictionary)
+	if !ok {
+		return nil, fmt.Errorf("dictionary_encode returned %s", enc.DataType())
+	}
+	idx, err := compute.CastToType(ctx, de.Indices(), d.IndexType)
+	if err != nil {
+		return nil, fmt.Errorf("dictionary indices: %w", err)
+	}
+	defer idx.Release()
+	return array.NewDictionaryArray(d, idx, de.Dictionary()), nil
 }
 
 // DynamicComponent is a component known only by its schema at run time

@@ -103,14 +103,20 @@ func (f FieldRef[A]) access() access {
 // Get returns the field's column in ds: ds.Len() rows, borrowed (valid
 // until the dataset replaces or releases it; Retain to keep it longer).
 // Inside a system it returns the system's own pending write if there is
-// one. Errors: ErrUnknownComponent, ErrUndeclaredAccess.
+// one. Errors: ErrUnknownComponent, ErrUndeclaredAccess, and
+// ErrUnknownField or ErrFieldType if the dataset's component of that name
+// has another schema than the one f was made from.
 func (f FieldRef[A]) Get(ds *Dataset) (A, error) {
 	arr, err := ds.column(f.component, f.field, f.index)
 	if err != nil {
 		var zero A
 		return zero, err
 	}
-	return arr.(A), nil
+	a, ok := arr.(A)
+	if !ok {
+		return a, fmt.Errorf("%w: %s.%s is %s (%T), not %T", ErrFieldType, f.component, f.field, arr.DataType(), arr, a)
+	}
+	return a, nil
 }
 
 // Set replaces the field's column in ds with arr, which must have

@@ -39,6 +39,9 @@ func ParallelRows(ctx context.Context, mem memory.Allocator, n int, opts Paralle
 		if err != nil {
 			return err
 		}
+		if out == nil {
+			return fmt.Errorf("%w: parallel slice [%d, %d) returned no array", ErrRowCount, ranges[k].Lo, ranges[k].Hi)
+		}
 		parts[k] = out
 		if out.Len() != ranges[k].Len() {
 			return fmt.Errorf("%w: parallel slice [%d, %d) returned %d rows", ErrRowCount, ranges[k].Lo, ranges[k].Hi, out.Len())
