@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -116,7 +115,7 @@ func ExampleParallelRows() {
 	defer in.Release()
 
 	out, err := pcs.ParallelRows(context.Background(), mem, in.Len(), pcs.ParallelOptions{Workers: 4},
-		func(ctx context.Context, r pcs.RowRange) (arrow.Array, error) {
+		func(ctx context.Context, r pcs.RowRange) (*array.Float64, error) {
 			part := pcs.SliceArray(in, r)
 			defer part.Release()
 			ob := array.NewFloat64Builder(mem)
@@ -124,13 +123,12 @@ func ExampleParallelRows() {
 			for _, v := range part.Float64Values() {
 				ob.Append(2 * v)
 			}
-			return ob.NewArray(), nil
+			return ob.NewFloat64Array(), nil
 		})
 	if err != nil {
 		panic(err)
 	}
 	defer out.Release()
-	f := out.(*array.Float64)
-	fmt.Println(f.Len(), f.Value(0), f.Value(50_000), f.Value(99_999))
+	fmt.Println(out.Len(), out.Value(0), out.Value(50_000), out.Value(99_999))
 	// Output: 100000 0 100000 199998
 }

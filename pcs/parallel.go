@@ -3,7 +3,9 @@ package pcs
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -23,23 +25,32 @@ type ParallelOptions struct {
 // ParallelRows splits rows [0, n) into contiguous slices, one per worker,
 // calls fn on each concurrently, and returns the arrays fn returned
 // concatenated in row order (allocated from mem; the caller releases it).
-// fn typically slices its input columns with SliceArray (zero copy) and
-// builds an output array with exactly r.Len() rows; it must not write to
-// the dataset (return the array and Set it after). The first error cancels
-// the other slices' ctx and is returned; all partial results are released.
-func ParallelRows(ctx context.Context, mem memory.Allocator, n int, opts ParallelOptions, fn func(ctx context.Context, r RowRange) (arrow.Array, error)) (arrow.Array, error) {
+// A is the concrete array type fn builds (*array.Float64, ...). fn
+// typically slices its input columns with SliceArray (zero copy) and
+// builds an output array of exactly r.Len() rows; it must not write to the
+// dataset (Set the result afterwards). The first error cancels the other
+// slices' ctx and is returned; a panic in fn is returned as a Permanent
+// error; a nil or wrong-length result wraps ErrRowCount. Partial results
+// are released on every path.
+func ParallelRows[A arrow.Array](ctx context.Context, mem memory.Allocator, n int, opts ParallelOptions, fn func(ctx context.Context, r RowRange) (A, error)) (A, error) {
+	var zero A
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
 	ranges := SplitRows(n, opts)
 	parts := make([]arrow.Array, len(ranges))
 	defer func() { releaseAll(parts) }()
-	run := func(ctx context.Context, k int) error {
+	run := func(ctx context.Context, k int) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = Permanent(fmt.Errorf("pcs: parallel slice [%d, %d) panicked: %v\n%s", ranges[k].Lo, ranges[k].Hi, r, debug.Stack()))
+			}
+		}()
 		out, err := fn(ctx, ranges[k])
 		if err != nil {
 			return err
 		}
-		if out == nil {
+		if v := reflect.ValueOf(out); !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() {
 			return fmt.Errorf("%w: parallel slice [%d, %d) returned no array", ErrRowCount, ranges[k].Lo, ranges[k].Hi)
 		}
 		parts[k] = out
@@ -50,19 +61,23 @@ func ParallelRows(ctx context.Context, mem memory.Allocator, n int, opts Paralle
 	}
 	if len(ranges) == 1 {
 		if err := run(ctx, 0); err != nil {
-			return nil, err
+			return zero, err
 		}
 		parts[0].Retain()
-		return parts[0], nil
+		return parts[0].(A), nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for k := range ranges {
 		g.Go(func() error { return run(gctx, k) })
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return zero, err
 	}
-	return array.Concatenate(parts, mem)
+	out, err := array.Concatenate(parts, mem)
+	if err != nil {
+		return zero, fmt.Errorf("pcs: parallel rows: %w", err)
+	}
+	return out.(A), nil
 }
 
 // SplitRows cuts [0, n) into at most opts.Workers contiguous ranges of

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -348,4 +349,22 @@ func TestSliceArray(t *testing.T) {
 	sl.Release()
 	ints.Release()
 	s.Release()
+}
+
+func TestParallelRowsPanicIsPermanentError(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	_, err := pcs.ParallelRows(context.Background(), mem, 100, pcs.ParallelOptions{Workers: 2, MinRows: 10},
+		func(ctx context.Context, r pcs.RowRange) (*array.Int64, error) {
+			b := array.NewInt64Builder(mem)
+			defer b.Release()
+			b.AppendValues(make([]int64, r.Len()), nil)
+			if r.Lo > 0 {
+				panic("boom in worker")
+			}
+			return b.NewInt64Array(), nil
+		})
+	if !pcs.IsPermanent(err) || !strings.Contains(err.Error(), "boom in worker") {
+		t.Fatalf("err = %v, want a permanent error naming the panic", err)
+	}
 }

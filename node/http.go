@@ -1,0 +1,53 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// controlPlane is the node's HTTP server: /healthz (the process is up),
+// /readyz (connected and consuming, not draining) and /metrics
+// (Prometheus text format).
+type controlPlane struct {
+	srv   *http.Server
+	ln    net.Listener
+	ready atomic.Bool
+}
+
+func startControlPlane(addr string, m *Metrics) (*controlPlane, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("node: http listen %s: %w", addr, err)
+	}
+	cp := &controlPlane{ln: ln}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !cp.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry(), promhttp.HandlerOpts{}))
+	cp.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = cp.srv.Serve(ln) }()
+	return cp, nil
+}
+
+// Addr returns the listening address (useful with port 0).
+func (cp *controlPlane) Addr() string { return cp.ln.Addr().String() }
+
+func (cp *controlPlane) shutdown(ctx context.Context) error {
+	if err := cp.srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

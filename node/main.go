@@ -1,0 +1,72 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/lmittmann/tint"
+	"golang.org/x/term"
+)
+
+// Main is the pcs-node command: `pcs-node --config node.toml`. A Go
+// program that registers its own systems calls it from main:
+//
+//	func main() { os.Exit(node.Main(os.Args[1:], myRegistry(), os.Stderr)) }
+//
+// It runs until SIGINT or SIGTERM, then drains and exits. It returns the
+// exit code: 0 after a clean drain, 1 on failure, 2 on a usage error, each
+// failure reported as one line on stderr.
+func Main(args []string, reg *Registry, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pcs-node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "node config file (TOML)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *configPath == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: pcs-node --config node.toml")
+		return 2
+	}
+	cfg, err := LoadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "pcs-node:", err)
+		return 1
+	}
+	log := NewLogger(stderr, cfg.Node.LogLevel, cfg.Node.LogFormat)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := Start(ctx, cfg, reg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "pcs-node:", err)
+		return 1
+	}
+	runErr := n.Run(ctx)
+	closeErr := n.Close(context.Background())
+	if err := errors.Join(runErr, closeErr); err != nil {
+		fmt.Fprintln(stderr, "pcs-node:", err)
+		return 1
+	}
+	return 0
+}
+
+// NewLogger returns the node's slog logger: tint's colored text on a
+// terminal, plain text otherwise (format "text"), or JSON ("json").
+func NewLogger(w io.Writer, level, format string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv}))
+	}
+	color := false
+	if f, ok := w.(*os.File); ok {
+		color = term.IsTerminal(int(f.Fd()))
+	}
+	return slog.New(tint.NewHandler(w, &tint.Options{Level: lv, NoColor: !color, TimeFormat: "15:04:05.000"}))
+}

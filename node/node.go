@@ -1,0 +1,300 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pcs-dev/pcs/broker"
+	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/transports/natsjs"
+)
+
+// Node is a running pcs-node: a broker connection (and the embedded broker
+// when configured), one runner per pipeline, metrics and the HTTP control
+// plane. Start it, Run it until its ctx is cancelled (SIGTERM), Close it.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *Metrics
+	broker  *broker.Broker
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	runners []*runner
+	cp      *controlPlane
+}
+
+// Start starts the embedded broker (unless broker.url is set), connects,
+// provisions each pipeline's streams (input: work queue; output and
+// <name>.dlq: limits with discard new), its durable consumer and the
+// claim-check bucket, builds the pipelines from reg, loads their resources
+// and starts the HTTP server. Fetching starts with Run. On error what was
+// started is stopped again.
+func Start(ctx context.Context, cfg Config, reg *Registry, log *slog.Logger) (n *Node, err error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	n = &Node{cfg: cfg, log: log.With("node", cfg.Node.ID), metrics: NewMetrics()}
+	defer func() {
+		if err != nil {
+			_ = n.Close(context.Background())
+			n = nil
+		}
+	}()
+	if err := n.connect(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.provision(ctx); err != nil {
+		return nil, err
+	}
+	for _, pc := range cfg.Pipelines {
+		r, err := n.newRunner(ctx, pc, reg)
+		if err != nil {
+			return nil, fmt.Errorf("node: pipeline %q: %w", pc.Name, err)
+		}
+		n.runners = append(n.runners, r)
+	}
+	if cfg.Node.HTTP != "off" {
+		if n.cp, err = startControlPlane(cfg.Node.HTTP, n.metrics); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+func (n *Node) connect(ctx context.Context) error {
+	bc := n.cfg.Broker
+	var err error
+	if bc.URL != "" {
+		if n.nc, err = nats.Connect(bc.URL, nats.Name("pcs-node "+n.cfg.Node.ID), nats.MaxReconnects(-1)); err != nil {
+			return fmt.Errorf("node: connect %s: %w", bc.URL, err)
+		}
+	} else {
+		bcfg := broker.DefaultConfig()
+		bcfg.StoreDir = bc.StoreDir
+		bcfg.SyncAlways = bc.SyncAlways
+		bcfg.MaxPayload = int64(bc.MaxPayload)
+		bcfg.Logger = n.log.With("component", "broker")
+		if bc.Listen != "" {
+			host, port, err := net.SplitHostPort(bc.Listen)
+			if err != nil {
+				return fmt.Errorf("%w: broker.listen %q: %v", ErrConfig, bc.Listen, err)
+			}
+			if bcfg.Port, err = strconv.Atoi(port); err != nil {
+				return fmt.Errorf("%w: broker.listen %q: bad port", ErrConfig, bc.Listen)
+			}
+			bcfg.Listen, bcfg.Host = true, host
+		}
+		if n.broker, err = broker.Start(ctx, bcfg); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		if n.nc, err = n.broker.Connect(nats.Name("pcs-node " + n.cfg.Node.ID)); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.log.Info("embedded broker started", "store_dir", bc.StoreDir, "client_url", n.broker.ClientURL(), "sync_always", bc.SyncAlways)
+	}
+	if n.js, err = jetstream.New(n.nc); err != nil {
+		return fmt.Errorf("node: jetstream: %w", err)
+	}
+	return nil
+}
+
+// provision creates (idempotently) what every pipeline needs.
+func (n *Node) provision(ctx context.Context) error {
+	spec := broker.Spec{ObjectStores: []broker.ObjectStoreSpec{{Bucket: n.cfg.Broker.ObjectBucket}}}
+	for _, p := range n.cfg.Pipelines {
+		d := p.Delivery
+		spec.Streams = append(spec.Streams,
+			broker.StreamSpec{Name: p.Input.Stream, Subjects: p.Input.Subjects, Retention: broker.RetentionWorkQueue,
+				Discard: broker.DiscardNew, MaxBytes: int64(p.Input.MaxBytes)},
+			broker.StreamSpec{Name: p.Output.Stream, Subjects: []string{p.Output.Subject}, Retention: broker.Retention(p.Output.Retention),
+				Discard: broker.DiscardNew, MaxBytes: int64(p.Output.MaxBytes)},
+			broker.StreamSpec{Name: p.Input.Stream + "_DLQ", Subjects: []string{p.Name + ".dlq"}, Retention: broker.RetentionLimits,
+				Discard: broker.DiscardNew})
+		spec.Consumers = append(spec.Consumers, broker.ConsumerSpec{Stream: p.Input.Stream, Durable: p.Input.Consumer,
+			AckWait: time.Duration(d.AckWait), MaxDeliver: d.MaxDeliver, MaxAckPending: 1000})
+	}
+	rep, err := broker.Provision(ctx, n.js, spec)
+	if err != nil {
+		return fmt.Errorf("node: provision: %w", err)
+	}
+	n.log.Debug("provisioned", "report", rep.String())
+	return nil
+}
+
+// newRunner builds one pipeline's runner from the registry.
+func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) (*runner, error) {
+	r := &runner{cfg: pc, nodeID: n.cfg.Node.ID, log: n.log.With("pipeline", pc.Name), m: n.metrics,
+		mem: memory.DefaultAllocator, js: n.js}
+	for _, name := range pc.Components {
+		c, err := reg.component(name)
+		if err != nil {
+			return nil, err
+		}
+		r.comps = append(r.comps, c)
+		if name == pc.Input.Component {
+			r.input = c
+		}
+	}
+	if r.input == nil {
+		return nil, fmt.Errorf("%w: input.component %q is not in components %v", ErrConfig, pc.Input.Component, pc.Components)
+	}
+	if err := r.planOutput(reg); err != nil {
+		return nil, err
+	}
+	b := pcs.NewPipeline(pc.Name).Components(r.comps...).Retry(pc.retryPolicy())
+	for i, u := range pc.Systems {
+		f, err := reg.system(u.Use)
+		if err != nil {
+			return nil, err
+		}
+		s, err := f(NewOptions(fmt.Sprintf("system %d (%q)", i+1, u.Use), u.Options))
+		if err != nil {
+			return nil, fmt.Errorf("system %q: %w", u.Use, err)
+		}
+		b.Add(s)
+	}
+	var err error
+	if r.pipeline, err = b.Build(); err != nil {
+		return nil, err
+	}
+	for i, u := range pc.Resources {
+		f, err := reg.resource(u.Use)
+		if err != nil {
+			return nil, err
+		}
+		load, err := f(ctx, NewOptions(fmt.Sprintf("resource %d (%q)", i+1, u.Use), u.Options))
+		if err != nil {
+			return nil, fmt.Errorf("resource %q: %w", u.Use, err)
+		}
+		r.resources = append(r.resources, load)
+	}
+	if r.cons, err = n.js.Consumer(ctx, pc.Input.Stream, pc.Input.Consumer); err != nil {
+		return nil, fmt.Errorf("consumer %s/%s: %w", pc.Input.Stream, pc.Input.Consumer, err)
+	}
+	if r.outStream, err = n.js.Stream(ctx, pc.Output.Stream); err != nil {
+		return nil, fmt.Errorf("output stream %s: %w", pc.Output.Stream, err)
+	}
+	comp, err := natsjs.ParseCompression(pc.Output.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("%w: output.compression: %v", ErrConfig, err)
+	}
+	r.pub, err = natsjs.NewPublisher(n.js, pc.Output.Subject, natsjs.WithSourceID(pc.Name), natsjs.WithCompression(comp),
+		natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0), natsjs.WithInlineLimit(int(n.cfg.Broker.MaxPayload)))
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info("pipeline ready", "plan", r.pipeline.Stages(), "input", pc.Input.Subjects, "output", pc.Output.Subject)
+	return r, nil
+}
+
+// planOutput resolves output.components into the output schema.
+func (r *runner) planOutput(reg *Registry) error {
+	names := r.cfg.Output.Components
+	if len(names) == 0 {
+		names = r.cfg.Components
+	}
+	seen := map[string]string{}
+	var fields []arrow.Field
+	for _, name := range names {
+		c, err := reg.component(name)
+		if err != nil {
+			return err
+		}
+		for _, f := range c.Schema().Fields() {
+			if prev, dup := seen[f.Name]; dup {
+				return fmt.Errorf("%w: output field %q is in components %q and %q", ErrConfig, f.Name, prev, name)
+			}
+			seen[f.Name] = name
+			fields = append(fields, f)
+			r.outCols = append(r.outCols, colRef{component: name, field: f.Name})
+		}
+	}
+	r.outSchema = arrow.NewSchema(fields, nil)
+	return nil
+}
+
+// Run fetches and processes partitions until ctx is cancelled, then
+// drains: it stops fetching, gives in-flight partitions drain_timeout to
+// finish (ack), nak's what is left, and returns. /readyz is 200 while Run
+// consumes.
+func (n *Node) Run(ctx context.Context) error {
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var wg sync.WaitGroup
+	for _, r := range n.runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.run(ctx, work)
+		}()
+	}
+	if n.cp != nil {
+		n.cp.ready.Store(true)
+	}
+	n.log.Info("node running", "pipelines", len(n.runners), "http", n.HTTPAddr())
+	<-ctx.Done()
+	if n.cp != nil {
+		n.cp.ready.Store(false)
+	}
+	n.log.Info("draining", "timeout", time.Duration(n.cfg.Node.DrainTimeout))
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Duration(n.cfg.Node.DrainTimeout)):
+		n.log.Warn("drain timeout: cancelling in-flight partitions (they are nak'ed for redelivery)")
+		cancelWork()
+		<-done
+	}
+	n.log.Info("drained")
+	return nil
+}
+
+// HTTPAddr returns the control plane's listen address ("" when off).
+func (n *Node) HTTPAddr() string {
+	if n.cp == nil {
+		return ""
+	}
+	return n.cp.Addr()
+}
+
+// Conn returns the node's NATS connection.
+func (n *Node) Conn() *nats.Conn { return n.nc }
+
+// Broker returns the embedded broker, or nil with an external one.
+func (n *Node) Broker() *broker.Broker { return n.broker }
+
+// Metrics returns the node's metrics.
+func (n *Node) Metrics() *Metrics { return n.metrics }
+
+// Close flushes and closes publishers, the connection, the HTTP server
+// and the embedded broker, bounded by ctx.
+func (n *Node) Close(ctx context.Context) error {
+	var errs []error
+	for _, r := range n.runners {
+		if r.pub != nil {
+			errs = append(errs, r.pub.Close(ctx))
+		}
+	}
+	if n.cp != nil {
+		errs = append(errs, n.cp.shutdown(ctx))
+	}
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	if n.broker != nil {
+		errs = append(errs, n.broker.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,438 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pcs-dev/pcs/broker"
+	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/transports/natsjs"
+)
+
+type row struct {
+	ID int64   `arrow:"id"`
+	V  float64 `arrow:"v"`
+}
+
+type derived struct {
+	Doubled *float64 `arrow:"doubled"`
+}
+
+var (
+	rowComp     = pcs.MustComponent[row]("row")
+	derivedComp = pcs.MustComponent[derived]("derived")
+	rowV        = pcs.MustField[*array.Float64](rowComp, "v")
+	doubled     = pcs.MustField[*array.Float64](derivedComp, "doubled")
+)
+
+// double writes doubled = 2v; a negative v is a permanent error; hold, if
+// set, is waited on (or ctx) before any work.
+func double(hold <-chan struct{}) pcs.System {
+	return pcs.SystemFunc(pcs.Meta("double").Read(rowV).Write(doubled), func(ctx context.Context, ds *pcs.Dataset) error {
+		if hold != nil {
+			select {
+			case <-hold:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		v, err := rowV.Get(ds)
+		if err != nil {
+			return err
+		}
+		b := array.NewFloat64Builder(ds.Allocator())
+		defer b.Release()
+		for i, x := range v.Float64Values() {
+			if x < 0 {
+				return pcs.Permanent(fmt.Errorf("row %d: negative v %v", i, x))
+			}
+			b.Append(2 * x)
+		}
+		out := b.NewFloat64Array()
+		defer out.Release()
+		return doubled.Set(ds, out)
+	})
+}
+
+func registry(hold <-chan struct{}) *node.Registry {
+	reg := node.NewRegistry()
+	reg.Component(rowComp)
+	reg.Component(derivedComp)
+	reg.System("double", func(node.Options) (pcs.System, error) { return double(hold), nil })
+	return reg
+}
+
+func testConfig(t *testing.T, url string) node.Config {
+	cfg := node.Config{
+		Node:   node.NodeConfig{ID: "test", HTTP: "127.0.0.1:0", DrainTimeout: node.Duration(10 * time.Second)},
+		Broker: node.BrokerConfig{URL: url, StoreDir: t.TempDir()},
+		Pipelines: []node.PipelineConfig{{
+			Name:       "p",
+			Components: []string{"row", "derived"},
+			Input:      node.InputConfig{Subjects: []string{"in.p"}, Component: "row"},
+			Output:     node.OutputConfig{Subject: "out.p"},
+			Systems:    []node.UseConfig{{Use: "double"}},
+			Delivery:   node.DeliveryConfig{NakDelay: node.Duration(50 * time.Millisecond), AckWait: node.Duration(5 * time.Second)},
+			Retry:      node.RetryConfig{MaxRetries: -1},
+		}},
+	}
+	cfg.SetDefaults()
+	cfg.Pipelines[0].Retry = node.RetryConfig{Base: node.Duration(time.Millisecond), Multiplier: 2, Cap: node.Duration(time.Millisecond)}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// running is a node started and Run in the background.
+type running struct {
+	*node.Node
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startNode(t *testing.T, cfg node.Config, reg *node.Registry) *running {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = node.NewLogger(testWriter{t}, "debug", "text")
+	}
+	n, err := node.Start(context.Background(), cfg, reg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{Node: n, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- n.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop cancels Run (SIGTERM), waits for the drain and closes the node.
+func (r *running) stop(t *testing.T) {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	if err := <-r.done; err != nil {
+		t.Error(err)
+	}
+	if err := r.Close(context.Background()); err != nil {
+		t.Error(err)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+func rows(mem memory.Allocator, first, n int, v func(i int) float64) arrow.RecordBatch {
+	rs := make([]row, n)
+	for i := range rs {
+		rs[i] = row{ID: int64(first + i), V: v(first + i)}
+	}
+	rec, err := rowComp.Batch(mem, rs)
+	if err != nil {
+		panic(err)
+	}
+	return rec
+}
+
+func publish(t *testing.T, js jetstream.JetStream, source string, recs ...arrow.RecordBatch) {
+	t.Helper()
+	pub, err := natsjs.NewPublisher(js, "in.p", natsjs.WithSourceID(source))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, rec := range recs {
+		if err := pub.Write(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+	}
+	if err := pub.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// output collects the output partitions until want rows arrived.
+type outRow struct {
+	id      int64
+	doubled float64
+	part    string
+}
+
+func collect(t *testing.T, js jetstream.JetStream, stream string, want int) []outRow {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []outRow
+	for len(out) < want {
+		if ctx.Err() != nil {
+			t.Fatalf("only %d of %d rows arrived in 60s", len(out), want)
+		}
+		msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+		if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, nats.ErrTimeout) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("after %d of %d rows: %v", len(out), want, err)
+		}
+		recs, err := natsjs.Decode(msg.Data(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range recs {
+			ids := rec.Column(0).(*array.Int64)
+			d := rec.Column(2).(*array.Float64)
+			for i := 0; i < int(rec.NumRows()); i++ {
+				out = append(out, outRow{id: ids.Value(i), doubled: d.Value(i), part: msg.Headers().Get(natsjs.HeaderMsgID)})
+			}
+			rec.Release()
+		}
+	}
+	return out
+}
+
+func jsOf(t *testing.T, nc *nats.Conn) jetstream.JetStream {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+func TestNodeProcessesPartitions(t *testing.T) {
+	cfg := testConfig(t, "")
+	n := startNode(t, cfg, registry(nil))
+	nc, err := n.Broker().Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js := jsOf(t, nc)
+	const parts, per = 12, 250
+	mem := memory.NewGoAllocator()
+	var recs []arrow.RecordBatch
+	for k := 0; k < parts; k++ {
+		recs = append(recs, rows(mem, k*per, per, func(i int) float64 { return float64(i) * 0.5 }))
+	}
+	publish(t, js, "src", recs...)
+	out := collect(t, js, cfg.Pipelines[0].Output.Stream, parts*per)
+	seen := map[int64]bool{}
+	for _, r := range out {
+		if seen[r.id] {
+			t.Fatalf("row %d twice", r.id)
+		}
+		seen[r.id] = true
+		if r.doubled != float64(r.id) { // 2 * (id * 0.5)
+			t.Fatalf("row %d: doubled %v", r.id, r.doubled)
+		}
+	}
+	if len(seen) != parts*per {
+		t.Fatalf("%d distinct rows, want %d", len(seen), parts*per)
+	}
+	// Output ids are <pipeline>/<input id>/0, input ids src/<seq> from 1; each row
+	// sits in the output of its own input partition.
+	for _, r := range out {
+		if want := fmt.Sprintf("p/src/%d/0", r.id/per+1); r.part != want {
+			t.Fatalf("row %d in output %q, want %q", r.id, r.part, want)
+		}
+	}
+}
+
+func TestNodeDeadLettersPoisonPartitions(t *testing.T) {
+	cfg := testConfig(t, "")
+	n := startNode(t, cfg, registry(nil))
+	nc, err := n.Broker().Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js := jsOf(t, nc)
+	ctx := context.Background()
+	mem := memory.NewGoAllocator()
+	ident := func(i int) float64 { return float64(i) }
+	publish(t, js, "first", rows(mem, 0, 10, ident))
+	// corrupt body
+	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: "in.p", Data: []byte("not arrow"), Header: nats.Header{natsjs.HeaderMsgID: {"bad/1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// wrong schema: no v column
+	wrong := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil),
+		[]arrow.Array{array.MakeArrayOfNull(mem, arrow.PrimitiveTypes.Int64, 3)}, 3)
+	body, err := natsjs.Encode([]arrow.RecordBatch{wrong}, natsjs.EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: "in.p", Data: body, Header: natsjs.Meta{ID: "bad/2", Rows: 3}.Header()}); err != nil {
+		t.Fatal(err)
+	}
+	// a system's permanent error
+	pub, _ := natsjs.NewPublisher(js, "in.p", natsjs.WithSourceID("neg"))
+	neg := rows(mem, 100, 5, func(i int) float64 { return -1 })
+	if err := pub.Write(ctx, neg); err != nil {
+		t.Fatal(err)
+	}
+	neg.Release()
+	if err := pub.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, js, "last", rows(mem, 1000, 10, ident))
+
+	out := collect(t, js, cfg.Pipelines[0].Output.Stream, 20)
+	if len(out) != 20 {
+		t.Fatalf("%d rows out, want 20", len(out))
+	}
+	dlq, err := js.OrderedConsumer(ctx, cfg.Pipelines[0].Input.Stream+"_DLQ", jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for len(reasons) < 3 {
+		msg, err := dlq.Next(jetstream.FetchMaxWait(10 * time.Second))
+		if err != nil {
+			t.Fatalf("dlq after %v: %v", reasons, err)
+		}
+		h := msg.Headers()
+		reasons[h.Get(natsjs.HeaderMsgID)] = h.Get(node.HeaderErrorReason)
+		if h.Get(node.HeaderError) == "" || h.Get(node.HeaderSourceSeq) == "" {
+			t.Errorf("dlq message lacks error headers: %v", h)
+		}
+		if h.Get(natsjs.HeaderMsgID) == "p/bad/1/dlq" && string(msg.Data()) != "not arrow" {
+			t.Errorf("dlq body %q, want the original", msg.Data())
+		}
+	}
+	want := map[string]string{"p/bad/1/dlq": node.ReasonCorrupt, "p/bad/2/dlq": node.ReasonSchema, "p/neg/1/dlq": node.ReasonPermanent}
+	for id, r := range want {
+		if reasons[id] != r {
+			t.Errorf("dlq %s: reason %q, want %q (all: %v)", id, reasons[id], r, reasons)
+		}
+	}
+}
+
+// standalone starts a broker with a TCP listener for nodes that come and
+// go.
+func standalone(t *testing.T) *broker.Broker {
+	cfg := broker.DefaultConfig()
+	cfg.StoreDir = t.TempDir()
+	cfg.Listen, cfg.Port = true, broker.RandomPort
+	b, err := broker.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
+	return b
+}
+
+func TestNodeStoppedMidBatchRedelivers(t *testing.T) {
+	b := standalone(t)
+	cfg := testConfig(t, b.ClientURL())
+	cfg.Node.DrainTimeout = node.Duration(200 * time.Millisecond)
+	hold := make(chan struct{}) // never closed: node A never finishes
+	a := startNode(t, cfg, registry(hold))
+	nc, err := b.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js := jsOf(t, nc)
+	mem := memory.NewGoAllocator()
+	const parts, per = 6, 100
+	var recs []arrow.RecordBatch
+	for k := 0; k < parts; k++ {
+		recs = append(recs, rows(mem, k*per, per, func(i int) float64 { return float64(i) }))
+	}
+	publish(t, js, "src", recs...)
+	// Wait until node A holds partitions in flight, then stop it.
+	cons, _ := js.Consumer(context.Background(), cfg.Pipelines[0].Input.Stream, "p")
+	waitFor(t, func() bool {
+		info, err := cons.Info(context.Background())
+		return err == nil && info.NumAckPending > 0
+	})
+	a.stop(t)
+	startNode(t, cfg, registry(nil))
+	out := collect(t, js, cfg.Pipelines[0].Output.Stream, parts*per)
+	ids := map[int64]int{}
+	for _, r := range out {
+		ids[r.id]++
+	}
+	for i := int64(0); i < parts*per; i++ {
+		if ids[i] != 1 {
+			t.Fatalf("row %d seen %d times", i, ids[i])
+		}
+	}
+}
+
+func TestNodeDrainLeavesNothingProcessedButUnacked(t *testing.T) {
+	b := standalone(t)
+	cfg := testConfig(t, b.ClientURL())
+	hold := make(chan struct{})
+	n := startNode(t, cfg, registry(hold))
+	nc, err := b.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js := jsOf(t, nc)
+	mem := memory.NewGoAllocator()
+	const parts = 10
+	var recs []arrow.RecordBatch
+	for k := 0; k < parts; k++ {
+		recs = append(recs, rows(mem, k*10, 10, func(i int) float64 { return 1 }))
+	}
+	publish(t, js, "src", recs...)
+	cons, _ := js.Consumer(context.Background(), cfg.Pipelines[0].Input.Stream, "p")
+	waitFor(t, func() bool {
+		info, err := cons.Info(context.Background())
+		return err == nil && info.NumAckPending == cfg.Pipelines[0].MaxInFlight
+	})
+	// SIGTERM while partitions are held, then let them finish within the
+	// drain timeout.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); n.stop(t) }()
+	time.Sleep(100 * time.Millisecond)
+	close(hold)
+	wg.Wait()
+	in, _ := js.Stream(context.Background(), cfg.Pipelines[0].Input.Stream)
+	out, _ := js.Stream(context.Background(), cfg.Pipelines[0].Output.Stream)
+	ii, _ := in.Info(context.Background())
+	oi, _ := out.Info(context.Background())
+	// Work queue: acked inputs are gone. Every input is either still
+	// queued (never processed, or nak'ed) or acked with its output
+	// published: a processed but unacked input would be counted twice.
+	if ii.State.Msgs+oi.State.Msgs != parts || oi.State.Msgs == 0 {
+		t.Errorf("inputs left %d + outputs %d, want %d with at least one output", ii.State.Msgs, oi.State.Msgs, parts)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

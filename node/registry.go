@@ -1,0 +1,122 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/pcs-dev/pcs/pcs"
+)
+
+// Registry maps names used in node config files to Go code: components
+// (the schemas partitions decode into and outputs are made of), systems
+// and resources. A Go program registers its own next to the built-in ones
+// and runs them with Main, the way database/sql drivers register by name.
+// A Registry is filled before the node starts and read-only afterwards.
+type Registry struct {
+	components map[string]pcs.AnyComponent
+	systems    map[string]SystemFactory
+	resources  map[string]ResourceFactory
+}
+
+// SystemFactory builds a system from its options table in the config
+// (`options = { ... }` of a `[[pipeline.system]]` entry).
+type SystemFactory func(opts Options) (pcs.System, error)
+
+// ResourceFactory loads a resource once, when the node starts (a lookup
+// table read from a file, say), and returns the function that puts it into
+// each partition's dataset (typically pcs.InsertResource with the loaded
+// value; it must be cheap and safe for concurrent use).
+type ResourceFactory func(ctx context.Context, opts Options) (func(ds *pcs.Dataset) error, error)
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{components: map[string]pcs.AnyComponent{}, systems: map[string]SystemFactory{}, resources: map[string]ResourceFactory{}}
+}
+
+// Component registers c under c.Name(). It panics on a duplicate name, a
+// programming error (like sql.Register).
+func (r *Registry) Component(c pcs.AnyComponent) {
+	if _, dup := r.components[c.Name()]; dup {
+		panic(fmt.Sprintf("node: component %q registered twice", c.Name()))
+	}
+	r.components[c.Name()] = c
+}
+
+// System registers a system factory under name; it panics on a duplicate.
+func (r *Registry) System(name string, f SystemFactory) {
+	if _, dup := r.systems[name]; dup {
+		panic(fmt.Sprintf("node: system %q registered twice", name))
+	}
+	r.systems[name] = f
+}
+
+// Resource registers a resource factory under name; it panics on a
+// duplicate.
+func (r *Registry) Resource(name string, f ResourceFactory) {
+	if _, dup := r.resources[name]; dup {
+		panic(fmt.Sprintf("node: resource %q registered twice", name))
+	}
+	r.resources[name] = f
+}
+
+func (r *Registry) component(name string) (pcs.AnyComponent, error) {
+	c, ok := r.components[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: component %q (registered: %v)", ErrUnknownName, name, sortedKeys(r.components))
+	}
+	return c, nil
+}
+
+func (r *Registry) system(name string) (SystemFactory, error) {
+	f, ok := r.systems[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: system %q (registered: %v)", ErrUnknownName, name, sortedKeys(r.systems))
+	}
+	return f, nil
+}
+
+func (r *Registry) resource(name string) (ResourceFactory, error) {
+	f, ok := r.resources[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: resource %q (registered: %v)", ErrUnknownName, name, sortedKeys(r.resources))
+	}
+	return f, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Options is the options table of a system or resource in the config.
+type Options struct {
+	where string // e.g. `pipeline "flights" system "airports"`
+	raw   map[string]any
+}
+
+// NewOptions wraps an options table; where names it in errors.
+func NewOptions(where string, raw map[string]any) Options { return Options{where: where, raw: raw} }
+
+// Decode decodes the options into v (a pointer to a struct with toml
+// tags), strictly: an unknown key or a wrong type is an error naming the
+// key and where the options are.
+func (o Options) Decode(v any) error {
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(o.raw); err != nil {
+		return fmt.Errorf("node: %s: options: %w", o.where, err)
+	}
+	dec := toml.NewDecoder(&buf)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %s: options: %s", ErrConfig, o.where, describeTOMLError(err))
+	}
+	return nil
+}

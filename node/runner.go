@@ -1,0 +1,360 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/transports/natsjs"
+)
+
+// Dead-letter headers, added to the original partition's headers on the
+// message sent to <pipeline>.dlq (part of the public contract).
+const (
+	HeaderError        = "Pcs-Error"         // the error message (at most 1 KiB)
+	HeaderErrorReason  = "Pcs-Error-Reason"  // corrupt, schema, permanent or max_deliver
+	HeaderSourceStream = "Pcs-Source-Stream" // stream of the original message
+	HeaderSourceSeq    = "Pcs-Source-Seq"    // its stream sequence
+	HeaderDeliveries   = "Pcs-Deliveries"    // delivery attempts so far
+	HeaderNode         = "Pcs-Node"          // node that dead-lettered it
+)
+
+// Reasons a partition is dead-lettered (label of
+// pcs_partitions_dead_lettered_total and value of Pcs-Error-Reason).
+const (
+	ReasonCorrupt    = "corrupt"     // undecodable body, bad headers, missing or tampered object
+	ReasonSchema     = "schema"      // columns do not fit the input component
+	ReasonPermanent  = "permanent"   // a system returned a permanent error (or panicked)
+	ReasonMaxDeliver = "max_deliver" // a retryable failure on the last allowed delivery
+)
+
+// runner runs one pipeline of a node: the delivery protocol of DESIGN
+// section 5 over a durable pull consumer.
+type runner struct {
+	cfg       PipelineConfig
+	nodeID    string
+	log       *slog.Logger
+	m         *Metrics
+	mem       memory.Allocator
+	js        jetstream.JetStream
+	cons      jetstream.Consumer
+	outStream jetstream.Stream
+	pub       *natsjs.Publisher
+	pipeline  *pcs.Pipeline
+	comps     []pcs.AnyComponent
+	input     pcs.AnyComponent
+	outSchema *arrow.Schema
+	outCols   []colRef
+	resources []func(*pcs.Dataset) error
+	paused    atomic.Bool
+}
+
+type colRef struct{ component, field string }
+
+// run fetches and processes partitions until ctx is done, then waits for
+// in-flight partitions, which work under work (cancelled at the end of the
+// drain deadline; unfinished partitions are then nak'ed).
+func (r *runner) run(ctx, work context.Context) {
+	slots := make(chan struct{}, r.cfg.MaxInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	go r.watchBackpressure(ctx)
+	poll := time.Duration(r.cfg.Backpressure.Poll)
+	for ctx.Err() == nil {
+		if r.paused.Load() {
+			sleep(ctx, poll)
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+		for n < r.cfg.MaxInFlight && trySend(slots) {
+			n++
+		}
+		parts, err := natsjs.Fetch(ctx, r.cons, n, int(r.cfg.Delivery.FetchMaxBytes))
+		for i := len(parts); i < n; i++ {
+			<-slots
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("fetch failed", "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		for _, p := range parts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				r.process(work, p)
+			}()
+		}
+	}
+}
+
+func trySend(ch chan struct{}) bool {
+	select {
+	case ch <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// process runs one partition through decode, pipeline, publish and ack.
+// Every outcome is one of: acked after its outputs were acknowledged,
+// nak'ed for redelivery, or dead-lettered and terminated.
+func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
+	name := r.cfg.Name
+	t0 := time.Now()
+	r.m.inFlight.WithLabelValues(name).Inc()
+	defer r.m.inFlight.WithLabelValues(name).Dec()
+	stop := r.keepAlive(p)
+	defer stop()
+	id := partitionID(p)
+	log := r.log.With("partition", id, "delivery", p.Delivered())
+
+	recs, err := p.Decode(ctx, r.js, r.mem)
+	if err != nil {
+		if errors.Is(err, natsjs.ErrCorrupt) {
+			r.deadLetter(p, id, ReasonCorrupt, err)
+		} else {
+			r.retryLater(p, id, err)
+		}
+		return
+	}
+	r.m.bytesIn.WithLabelValues(name).Add(float64(p.Size()))
+	ds, err := r.dataset(ctx, recs)
+	if err != nil {
+		r.deadLetter(p, id, ReasonSchema, err)
+		return
+	}
+	defer ds.Release()
+	r.m.rowsIn.WithLabelValues(name).Add(float64(ds.Len()))
+	stats, err := r.pipeline.Run(ctx, ds)
+	for _, s := range stats.Systems {
+		r.m.systemSeconds.WithLabelValues(name, s.Name).Observe(s.Duration.Seconds())
+	}
+	if err != nil {
+		if pcs.IsPermanent(err) {
+			r.deadLetter(p, id, ReasonPermanent, err)
+		} else {
+			r.retryLater(p, id, err)
+		}
+		return
+	}
+	if err := ds.Compact(ctx); err != nil {
+		r.retryLater(p, id, err)
+		return
+	}
+	out := r.output(ds)
+	rows := out.NumRows()
+	if rows > 0 {
+		pending, err := r.pub.PublishAsync(ctx, []arrow.RecordBatch{out}, natsjs.Meta{ID: natsjs.OutputID(name, id, 0), Lineage: []string{id}})
+		out.Release()
+		if err == nil {
+			_, err = pending.Wait(ctx)
+		}
+		if err != nil {
+			r.retryLater(p, id, fmt.Errorf("publish output: %w", err))
+			return
+		}
+	} else {
+		out.Release()
+	}
+	actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Ack(actx); err != nil {
+		// The outputs are published under deterministic ids: the
+		// redelivery this causes is deduplicated downstream.
+		log.Warn("ack failed; the partition will be redelivered", "err", err)
+		return
+	}
+	r.m.processed.WithLabelValues(name).Inc()
+	r.m.rowsOut.WithLabelValues(name).Add(float64(rows))
+	r.m.pipelineSecond.WithLabelValues(name).Observe(time.Since(t0).Seconds())
+	log.Debug("processed", "rows_in", stats.Rows, "rows_out", rows, "took", time.Since(t0))
+}
+
+// keepAlive sends InProgress every AckWait/3 until stop is called, so
+// the server does not redeliver a partition that is still being worked on.
+func (r *runner) keepAlive(p *natsjs.Partition) (stop func()) {
+	done := make(chan struct{})
+	every := time.Duration(r.cfg.Delivery.AckWait) / 3
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = p.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// dataset builds the partition's dataset: the input component from recs
+// (released here), the other components empty-filled, the resources.
+func (r *runner) dataset(ctx context.Context, recs []arrow.RecordBatch) (*pcs.Dataset, error) {
+	defer func() {
+		for _, rec := range recs {
+			rec.Release()
+		}
+	}()
+	ds := pcs.NewDataset(r.mem)
+	if err := ds.Register(r.comps...); err != nil {
+		ds.Release()
+		return nil, err
+	}
+	for _, rec := range recs {
+		c, err := conform(ctx, r.mem, rec, r.input.Schema())
+		if err != nil {
+			ds.Release()
+			return nil, fmt.Errorf("input component %q: %w", r.input.Name(), err)
+		}
+		_, err = ds.Append(map[string]arrow.RecordBatch{r.input.Name(): c})
+		c.Release()
+		if err != nil {
+			ds.Release()
+			return nil, err
+		}
+	}
+	for _, load := range r.resources {
+		if err := load(ds); err != nil {
+			ds.Release()
+			return nil, err
+		}
+	}
+	return ds, nil
+}
+
+// output assembles the output batch from the output components' columns.
+func (r *runner) output(ds *pcs.Dataset) arrow.RecordBatch {
+	cols := make([]arrow.Array, len(r.outCols))
+	for i, c := range r.outCols {
+		cols[i], _ = ds.Column(c.component, c.field) // checked at start
+	}
+	return array.NewRecordBatch(r.outSchema, cols, int64(ds.Len()))
+}
+
+// retryLater naks p for redelivery with a delay doubling per delivery, or
+// dead-letters it on its last allowed delivery.
+func (r *runner) retryLater(p *natsjs.Partition, id string, cause error) {
+	if int(p.Delivered()) >= r.cfg.Delivery.MaxDeliver {
+		r.deadLetter(p, id, ReasonMaxDeliver, cause)
+		return
+	}
+	delay := time.Duration(r.cfg.Delivery.NakDelay) << min(p.Delivered()-1, 16)
+	delay = min(delay, 30*time.Second)
+	r.m.failed.WithLabelValues(r.cfg.Name).Inc()
+	r.log.Warn("partition failed; nak for redelivery", "partition", id, "delivery", p.Delivered(), "retry_in", delay, "err", cause)
+	if err := p.Nak(delay); err != nil {
+		r.log.Warn("nak failed; the server redelivers after ack_wait", "partition", id, "err", err)
+	}
+}
+
+// deadLetter publishes the original partition (body and headers) to
+// <pipeline>.dlq with the error headers, then terminates it. If the DLQ
+// publish fails the partition is nak'ed instead: nothing is dropped.
+func (r *runner) deadLetter(p *natsjs.Partition, id, reason string, cause error) {
+	msg := p.Msg()
+	h := nats.Header{}
+	for k, v := range msg.Headers() {
+		h[k] = append([]string(nil), v...)
+	}
+	errText := cause.Error()
+	if len(errText) > 1024 {
+		errText = errText[:1024]
+	}
+	h.Set(HeaderError, errText)
+	h.Set(HeaderErrorReason, reason)
+	h.Set(HeaderDeliveries, strconv.FormatUint(p.Delivered(), 10))
+	h.Set(HeaderNode, r.nodeID)
+	if md, err := msg.Metadata(); err == nil {
+		h.Set(HeaderSourceStream, md.Stream)
+		h.Set(HeaderSourceSeq, strconv.FormatUint(md.Sequence.Stream, 10))
+	}
+	h.Set(natsjs.HeaderMsgID, r.cfg.Name+"/"+id+"/dlq")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := r.js.PublishMsg(ctx, &nats.Msg{Subject: r.cfg.Name + ".dlq", Header: h, Data: msg.Data()}); err != nil {
+		r.log.Error("dead-letter publish failed; nak instead", "partition", id, "err", err)
+		_ = p.Nak(time.Duration(r.cfg.Delivery.NakDelay))
+		return
+	}
+	if err := p.Term(reason); err != nil {
+		r.log.Warn("term failed", "partition", id, "err", err)
+	}
+	r.m.deadLettered.WithLabelValues(r.cfg.Name, reason).Inc()
+	r.log.Error("partition dead-lettered", "partition", id, "reason", reason, "subject", r.cfg.Name+".dlq", "err", cause)
+}
+
+// partitionID is the partition's id, or stream/seq for foreign messages
+// without one.
+func partitionID(p *natsjs.Partition) string {
+	if id := p.ID(); id != "" {
+		return id
+	}
+	if md, err := p.Msg().Metadata(); err == nil {
+		return md.Stream + "/" + strconv.FormatUint(md.Sequence.Stream, 10)
+	}
+	return "unknown"
+}
+
+// watchBackpressure pauses fetching while the output stream holds at
+// least HighWater of its max_bytes, and resumes at LowWater.
+func (r *runner) watchBackpressure(ctx context.Context) {
+	bp := r.cfg.Backpressure
+	t := time.NewTicker(time.Duration(bp.Poll))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		info, err := r.outStream.Info(ctx)
+		if err != nil || info.Config.MaxBytes <= 0 {
+			continue
+		}
+		fill := float64(info.State.Bytes) / float64(info.Config.MaxBytes)
+		switch {
+		case !r.paused.Load() && fill >= bp.HighWater:
+			r.paused.Store(true)
+			r.m.paused.WithLabelValues(r.cfg.Name).Set(1)
+			r.log.Warn("output stream above high water; fetching paused", "stream", info.Config.Name, "fill", fill)
+		case r.paused.Load() && fill <= bp.LowWater:
+			r.paused.Store(false)
+			r.m.paused.WithLabelValues(r.cfg.Name).Set(0)
+			r.log.Info("output stream below low water; fetching resumed", "stream", info.Config.Name, "fill", fill)
+		}
+	}
+}

@@ -1,0 +1,4 @@
+package natsjs
+
+// Retryable exposes retryable to the external tests.
+var Retryable = retryable

@@ -1,0 +1,585 @@
+package natsjs
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/transports"
+)
+
+// Compression selects the Arrow IPC body compression of a partition. It
+// is the IPC format's own buffer compression, so every Arrow reader
+// (pyarrow, arrow-js, DuckDB, ...) decodes it.
+type Compression int8
+
+// Compression codecs.
+const (
+	// CompressionNone writes buffers uncompressed (the default): fastest
+	// to encode and decode, largest on the wire.
+	CompressionNone Compression = iota
+	// CompressionLZ4 uses LZ4 frame compression: fast, moderate ratio.
+	CompressionLZ4
+	// CompressionZstd uses Zstandard: best ratio, slowest. Creating a
+	// zstd encoder costs about 0.6 ms per Encode call.
+	CompressionZstd
+)
+
+// String returns "none", "lz4" or "zstd".
+func (c Compression) String() string {
+	switch c {
+	case CompressionNone:
+		return "none"
+	case CompressionLZ4:
+		return "lz4"
+	case CompressionZstd:
+		return "zstd"
+	}
+	return fmt.Sprintf("Compression(%d)", int8(c))
+}
+
+// ParseCompression parses "none" (or ""), "lz4" or "zstd", case
+// insensitively.
+func ParseCompression(s string) (Compression, error) {
+	switch strings.ToLower(s) {
+	case "", "none":
+		return CompressionNone, nil
+	case "lz4", "lz4_frame":
+		return CompressionLZ4, nil
+	case "zstd":
+		return CompressionZstd, nil
+	}
+	return CompressionNone, fmt.Errorf("natsjs: unknown compression %q (want none, lz4 or zstd)", s)
+}
+
+// DefaultCompressMinBytes is the default of EncodeOptions.CompressMinBytes:
+// partitions whose Arrow buffers total less than 64 KiB are written
+// uncompressed, because the codec set-up cost (about 0.6 ms for zstd)
+// exceeds what compression saves on them.
+const DefaultCompressMinBytes = 64 << 10
+
+// MaxDecodedBytes bounds the memory one Decode call may allocate for the
+// decoded batches (2 GiB). Below it, a body of n bytes may decode to at
+// most max(64 MiB, 32768 x n) bytes: 32768 is the largest expansion zstd
+// achieves (RLE blocks), so no real partition is refused. Together with
+// arrow-go's IPC reader limits (256 MiB per message body, 64 MiB per
+// message metadata), which Decode keeps, these protect consumers against
+// hostile or corrupt input such as a compressed buffer that claims a
+// huge uncompressed size.
+const MaxDecodedBytes = 2 << 30
+
+// decodeLimit is the allocation bound of decoding a body of n bytes.
+func decodeLimit(n int) int64 {
+	return min(MaxDecodedBytes, max(64<<20, 32768*int64(n)))
+}
+
+// arrow-go's default IPC reader limits.
+const (
+	maxIPCMetadata = 64 << 20
+	maxIPCBody     = 256 << 20
+)
+
+// EncodeOptions configure Encode. The zero value writes uncompressed.
+type EncodeOptions struct {
+	// Compression is the IPC body compression; default CompressionNone.
+	Compression Compression
+	// CompressMinBytes: when Compression is set, partitions whose Arrow
+	// buffers total fewer bytes than this are written uncompressed. 0
+	// means DefaultCompressMinBytes; a negative value compresses always.
+	CompressMinBytes int64
+	// Concurrency is the number of goroutines compressing buffers of one
+	// batch (ipc.WithCompressConcurrency); values below 2 compress
+	// serially.
+	Concurrency int
+}
+
+// Encode writes recs as one partition body: an Arrow IPC stream (schema,
+// the batches in order, end-of-stream marker). Every batch must have the
+// same schema (else the error wraps transports.ErrSchemaMismatch);
+// empty batches are allowed, no batch at all is ErrNoBatches.
+//
+// Encode only reads recs: the caller keeps ownership and releases them.
+// The returned slice is newly allocated and owned by the caller.
+func Encode(recs []arrow.RecordBatch, opts EncodeOptions) ([]byte, error) {
+	if len(recs) == 0 {
+		return nil, ErrNoBatches
+	}
+	schema := recs[0].Schema()
+	var size int64
+	for i, r := range recs {
+		if i > 0 && !r.Schema().Equal(schema) {
+			return nil, fmt.Errorf("natsjs: encode batch %d: %w: %s, want %s", i, transports.ErrSchemaMismatch, r.Schema(), schema)
+		}
+		size += recordBytes(r)
+	}
+	ipcOpts := []ipc.Option{ipc.WithSchema(schema)}
+	min := opts.CompressMinBytes
+	if min == 0 {
+		min = DefaultCompressMinBytes
+	}
+	compressed := opts.Compression != CompressionNone && size >= min
+	if compressed {
+		switch opts.Compression {
+		case CompressionLZ4:
+			ipcOpts = append(ipcOpts, ipc.WithLZ4())
+		case CompressionZstd:
+			ipcOpts = append(ipcOpts, ipc.WithZstd())
+		default:
+			return nil, fmt.Errorf("natsjs: encode: unknown compression %v", opts.Compression)
+		}
+		if opts.Concurrency > 1 {
+			ipcOpts = append(ipcOpts, ipc.WithCompressConcurrency(opts.Concurrency))
+		}
+	}
+	var buf bytes.Buffer
+	if !compressed {
+		// Buffers plus per-batch metadata; capped so that a slice of a huge
+		// array does not reserve the whole parent.
+		buf.Grow(int(min64(size, 256<<20)) + 1024*len(recs) + 1024)
+	}
+	w := ipc.NewWriter(&buf, ipcOpts...)
+	for i, r := range recs {
+		if err := w.Write(r); err != nil {
+			_ = w.Close()
+			return nil, fmt.Errorf("natsjs: encode batch %d: %w", i, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("natsjs: encode: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// recordBytes is the total size of the buffers behind rec (of the parent
+// buffers, for slices).
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += dataBytes(c.Data())
+	}
+	return n
+}
+
+func dataBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataBytes(c)
+	}
+	if dict := dictionaryOf(d); dict != nil {
+		n += dataBytes(dict)
+	}
+	return n
+}
+
+// dictionaryOf returns d's dictionary or nil; array.Data returns a typed
+// nil pointer when there is none.
+func dictionaryOf(d arrow.ArrayData) arrow.ArrayData {
+	dict := d.Dictionary()
+	if dd, ok := dict.(*array.Data); ok && dd == nil {
+		return nil
+	}
+	return dict
+}
+
+func min64(a, b int64) int64 {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+// Decode reads a partition body (an Arrow IPC stream) into record
+// batches allocated from mem (nil means memory.DefaultAllocator). The
+// caller owns the returned batches and must Release each one; they stay
+// valid after body is modified or dropped (the reader copies).
+//
+// A stream with a schema but no batch decodes to an empty slice. Decode
+// keeps arrow-go's IPC reader limits (256 MiB message body, 64 MiB
+// metadata), bounds its allocations (see MaxDecodedBytes), verifies the
+// IPC flatbuffer metadata where arrow-go does not, and validates the
+// decoded arrays (buffer sizes, offsets, nested children, dictionary
+// indices) so that reading any value of a returned batch cannot panic.
+// It does not check that strings are valid UTF-8 (Go strings need not
+// be, and the check would triple the decode time).
+// Every failure is permanent and wraps ErrCorrupt; panics inside arrow-go
+// on malformed input are recovered into ErrCorrupt as well.
+func Decode(body []byte, mem memory.Allocator) ([]arrow.RecordBatch, error) {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	la := &limitAllocator{mem: mem, max: decodeLimit(len(body)), live: map[*byte]int{}}
+	recs, err := decode(body, la)
+	if err != nil {
+		// arrow-go does not release every buffer on its error paths; what
+		// is still allocated now is unreachable: give it back.
+		la.freeAll()
+		return nil, err
+	}
+	return recs, nil
+}
+
+func decode(body []byte, mem memory.Allocator) (recs []arrow.RecordBatch, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			releaseAll(recs)
+			recs = nil
+			err = fmt.Errorf("%w: arrow/ipc panicked: %v", ErrCorrupt, p)
+		}
+	}()
+	if err := verifyStream(body); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	// ipc.NewReader (arrow-go v18.8.0) builds its message reader without
+	// the size limits; ipc.NewMessageReader applies them. A message can
+	// never be larger than the body, so the limits shrink to its size.
+	mr := ipc.NewMessageReader(bytes.NewReader(body),
+		ipc.WithAllocator(mem),
+		ipc.WithMetadataSizeLimit(min(maxIPCMetadata, int64(len(body))+1)),
+		ipc.WithBodySizeLimit(min(maxIPCBody, int64(len(body))+1)))
+	rdr, err := ipc.NewReaderFromMessageReader(mr, ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	defer rdr.Release()
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		rec.Retain()
+		recs = append(recs, rec)
+	}
+	if err := rdr.Err(); err != nil {
+		releaseAll(recs)
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	for i, rec := range recs {
+		if err := validateRecord(rec); err != nil {
+			releaseAll(recs)
+			return nil, fmt.Errorf("%w: batch %d: %w", ErrCorrupt, i, err)
+		}
+	}
+	if recs == nil {
+		recs = []arrow.RecordBatch{}
+	}
+	return recs, nil
+}
+
+func releaseAll(recs []arrow.RecordBatch) {
+	for _, r := range recs {
+		if r != nil {
+			r.Release()
+		}
+	}
+}
+
+// limitAllocator refuses (by panicking, which arrow-go's IPC reader
+// recovers into an error) allocations that would take the outstanding
+// total above max, and tracks live allocations so that a failed decode
+// can free what arrow-go leaked.
+type limitAllocator struct {
+	mem memory.Allocator
+	max int64
+
+	mu   sync.Mutex
+	used int64
+	live map[*byte]int
+}
+
+func (a *limitAllocator) reserve(old []byte, size int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if size < 0 || a.used-int64(len(old))+int64(size) > a.max {
+		panic(fmt.Sprintf("natsjs: decode needs more than %d bytes", a.max))
+	}
+	a.used += int64(size - len(old))
+	if len(old) > 0 {
+		delete(a.live, unsafe.SliceData(old))
+	}
+}
+
+func (a *limitAllocator) track(b []byte) []byte {
+	if len(b) > 0 {
+		a.mu.Lock()
+		a.live[unsafe.SliceData(b)] = len(b)
+		a.mu.Unlock()
+	}
+	return b
+}
+
+func (a *limitAllocator) Allocate(size int) []byte {
+	a.reserve(nil, size)
+	return a.track(a.mem.Allocate(size))
+}
+
+func (a *limitAllocator) Reallocate(size int, b []byte) []byte {
+	a.reserve(b, size)
+	return a.track(a.mem.Reallocate(size, b))
+}
+
+func (a *limitAllocator) Free(b []byte) {
+	a.mu.Lock()
+	a.used -= int64(len(b))
+	if len(b) > 0 {
+		delete(a.live, unsafe.SliceData(b))
+	}
+	a.mu.Unlock()
+	a.mem.Free(b)
+}
+
+func (a *limitAllocator) freeAll() {
+	a.mu.Lock()
+	live := a.live
+	a.live = map[*byte]int{}
+	a.used = 0
+	a.mu.Unlock()
+	for p, n := range live {
+		a.mem.Free(unsafe.Slice(p, n))
+	}
+}
+
+// validateRecord checks what arrow-go's IPC reader does not: that every
+// buffer is large enough for the array's offset and length, that
+// variable-size offsets stay within their data, that children and
+// dictionaries are valid, and that dictionary indices are in range.
+func validateRecord(rec arrow.RecordBatch) error {
+	for _, f := range rec.Schema().Fields() {
+		if err := validateType(f.Type, 0); err != nil {
+			return fmt.Errorf("field %q: %w", f.Name, err)
+		}
+	}
+	n := rec.NumRows()
+	for i, col := range rec.Columns() {
+		if int64(col.Len()) != n {
+			return fmt.Errorf("column %d: length %d, want %d", i, col.Len(), n)
+		}
+		if err := validateData(col.Data(), 0); err != nil {
+			return fmt.Errorf("column %d (%s): %w", i, rec.Schema().Field(i).Name, err)
+		}
+	}
+	return nil
+}
+
+const maxValidateDepth = 64
+
+// validateType rejects type parameters that arrow-go accepts from IPC
+// metadata but later indexes tables with (decimal precision and scale)
+// or sizes buffers by (negative widths).
+func validateType(dt arrow.DataType, depth int) error {
+	if depth > maxValidateDepth {
+		return fmt.Errorf("types nested deeper than %d", maxValidateDepth)
+	}
+	switch t := dt.(type) {
+	case arrow.DecimalType:
+		var max int32
+		switch dt.ID() {
+		case arrow.DECIMAL32:
+			max = 9
+		case arrow.DECIMAL64:
+			max = 18
+		case arrow.DECIMAL128:
+			max = 38
+		case arrow.DECIMAL256:
+			max = 76
+		}
+		if p, s := t.GetPrecision(), t.GetScale(); p < 1 || p > max || s < -max || s > max {
+			return fmt.Errorf("%s: precision or scale out of range", dt)
+		}
+	case *arrow.FixedSizeBinaryType:
+		if t.ByteWidth < 0 {
+			return fmt.Errorf("%s: negative width", dt)
+		}
+	case *arrow.FixedSizeListType:
+		if t.Len() < 0 {
+			return fmt.Errorf("%s: negative size", dt)
+		}
+	case *arrow.DictionaryType:
+		if err := validateType(t.ValueType, depth+1); err != nil {
+			return err
+		}
+	case *arrow.RunEndEncodedType:
+		if err := validateType(t.Encoded(), depth+1); err != nil {
+			return err
+		}
+	}
+	if nt, ok := dt.(arrow.NestedType); ok {
+		for _, f := range nt.Fields() {
+			if err := validateType(f.Type, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func validateData(d arrow.ArrayData, depth int) error {
+	if depth > maxValidateDepth {
+		return fmt.Errorf("nesting deeper than %d", maxValidateDepth)
+	}
+	off, n := d.Offset(), d.Len()
+	if off < 0 || n < 0 {
+		return fmt.Errorf("negative offset %d or length %d", off, n)
+	}
+	end := off + n
+	bufs := d.Buffers()
+	dt := d.DataType()
+	switch dt.ID() {
+	case arrow.NULL, arrow.SPARSE_UNION, arrow.DENSE_UNION, arrow.RUN_END_ENCODED:
+		// No validity bitmap (unions, REE) or no buffers (null).
+	default:
+		if len(bufs) > 0 && bufs[0] != nil && bufs[0].Len() > 0 && bufs[0].Len() < int(bitutil.BytesForBits(int64(end))) {
+			return fmt.Errorf("validity bitmap of %d bytes for %d slots", bufs[0].Len(), end)
+		}
+	}
+	if fw, ok := dt.(arrow.FixedWidthDataType); ok && dt.ID() != arrow.NULL {
+		need := bitutil.BytesForBits(int64(end) * int64(fw.BitWidth()))
+		if end > 0 && (len(bufs) < 2 || bufs[1] == nil || int64(bufs[1].Len()) < need) {
+			have := 0
+			if len(bufs) > 1 && bufs[1] != nil {
+				have = bufs[1].Len()
+			}
+			return fmt.Errorf("%s values buffer of %d bytes, need %d", dt, have, need)
+		}
+	}
+	for i, c := range d.Children() {
+		if err := validateData(c, depth+1); err != nil {
+			return fmt.Errorf("child %d: %w", i, err)
+		}
+	}
+	if dict := dictionaryOf(d); dict != nil {
+		if err := validateData(dict, depth+1); err != nil {
+			return fmt.Errorf("dictionary: %w", err)
+		}
+	}
+	arr := array.MakeFromData(d)
+	defer arr.Release()
+	switch a := arr.(type) {
+	case *array.String:
+		// ValidateFull also checks UTF-8, which costs two thirds of a
+		// decode and is not needed for memory safety.
+		if err := a.Validate(); err != nil {
+			return err
+		}
+		if a.Len() > 0 {
+			if err := monotonic(a.ValueOffsets()); err != nil {
+				return err
+			}
+		}
+	case *array.LargeString:
+		if err := a.Validate(); err != nil {
+			return err
+		}
+		if a.Len() > 0 {
+			if err := monotonic(a.ValueOffsets()); err != nil {
+				return err
+			}
+		}
+	case interface{ ValidateFull() error }:
+		if err := a.ValidateFull(); err != nil {
+			return err
+		}
+	}
+	if da, ok := arr.(*array.Dictionary); ok {
+		size := da.Dictionary().Len()
+		for i := 0; i < da.Len(); i++ {
+			if da.IsValid(i) {
+				if k := da.GetValueIndex(i); k < 0 || k >= size {
+					return fmt.Errorf("dictionary index %d out of range [0,%d)", k, size)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// monotonic checks that offsets start non-negative and never decrease
+// (Validate has checked the last one against the data length).
+func monotonic[T int32 | int64](offs []T) error {
+	if len(offs) == 0 {
+		return nil
+	}
+	if offs[0] < 0 {
+		return fmt.Errorf("negative offset %d", offs[0])
+	}
+	for i := 1; i < len(offs); i++ {
+		if offs[i] < offs[i-1] {
+			return fmt.Errorf("offsets decrease at %d: %d < %d", i, offs[i], offs[i-1])
+		}
+	}
+	return nil
+}
+
+// eventBounds returns the smallest and largest non-null value of the
+// timestamp or date column named col over recs; ok is false when no row
+// has one.
+func eventBounds(recs []arrow.RecordBatch, col string) (min, max time.Time, ok bool, err error) {
+	for _, r := range recs {
+		idx := r.Schema().FieldIndices(col)
+		if len(idx) != 1 {
+			return min, max, false, fmt.Errorf("%w: %q: found %d columns of that name", ErrEventTime, col, len(idx))
+		}
+		arr := r.Column(idx[0])
+		var conv func(i int) time.Time
+		switch a := arr.(type) {
+		case *array.Timestamp:
+			unit := a.DataType().(*arrow.TimestampType).Unit
+			conv = func(i int) time.Time { return a.Value(i).ToTime(unit) }
+		case *array.Date32:
+			conv = func(i int) time.Time { return a.Value(i).ToTime() }
+		case *array.Date64:
+			conv = func(i int) time.Time { return a.Value(i).ToTime() }
+		default:
+			return min, max, false, fmt.Errorf("%w: %q has type %s, want timestamp or date", ErrEventTime, col, arr.DataType())
+		}
+		for i := 0; i < arr.Len(); i++ {
+			if arr.IsNull(i) {
+				continue
+			}
+			t := conv(i)
+			if !ok || t.Before(min) {
+				min = t
+			}
+			if !ok || t.After(max) {
+				max = t
+			}
+			ok = true
+		}
+	}
+	return min.UTC(), max.UTC(), ok, nil
+}
+
+// Describe computes the metadata a producer derives from the batches
+// themselves: Rows, Schema (the fingerprint of recs[0]'s schema) and,
+// when eventTime names a timestamp or date column, EventMin and EventMax
+// (left zero when every event time is null). ID, Watermark, Object and
+// Lineage are left for the caller. recs must not be empty.
+func Describe(recs []arrow.RecordBatch, eventTime string) (Meta, error) {
+	if len(recs) == 0 {
+		return Meta{}, ErrNoBatches
+	}
+	m := Meta{Schema: Fingerprint(recs[0].Schema())}
+	for _, r := range recs {
+		m.Rows += r.NumRows()
+	}
+	if eventTime != "" {
+		min, max, ok, err := eventBounds(recs, eventTime)
+		if err != nil {
+			return Meta{}, err
+		}
+		if ok {
+			m.EventMin, m.EventMax = min, max
+		}
+	}
+	return m, nil
+}
