@@ -72,7 +72,8 @@ func (ds *Dataset) Allocator() memory.Allocator { return ds.st.mem }
 // Register adds components. Registering a component already present with
 // an equal schema does nothing; with a different schema it fails with
 // ErrSchemaMismatch. A component added to a dataset that has rows gets
-// null columns, so its fields must be nullable.
+// empty columns: nulls in nullable fields, zero values in the others
+// (fixed-width, string and binary types; others fail).
 func (ds *Dataset) Register(cs ...AnyComponent) error {
 	if ds.sc != nil {
 		return &AccessError{System: ds.sc.system, Op: "write", What: "dataset components (Register)"}
@@ -85,7 +86,7 @@ func (ds *Dataset) Register(cs ...AnyComponent) error {
 			}
 			continue
 		}
-		cols, err := nullColumns(st.mem, c.Name(), c.Schema(), st.rows)
+		cols, err := emptyColumns(st.mem, c.Name(), c.Schema(), st.rows)
 		if err != nil {
 			return err
 		}
@@ -95,16 +96,42 @@ func (ds *Dataset) Register(cs ...AnyComponent) error {
 	return nil
 }
 
-func nullColumns(mem memory.Allocator, comp string, s *arrow.Schema, n int) ([]arrow.Array, error) {
+// emptyColumns returns n rows for every field of a component that got
+// no data (see emptyColumn).
+func emptyColumns(mem memory.Allocator, comp string, s *arrow.Schema, n int) ([]arrow.Array, error) {
 	cols := make([]arrow.Array, s.NumFields())
 	for i, f := range s.Fields() {
-		if n > 0 && !f.Nullable {
+		col, err := emptyColumn(mem, f, n)
+		if err != nil {
 			releaseAll(cols)
-			return nil, fmt.Errorf("%w: component %q: field %q is not nullable and would get %d null rows", ErrSchemaMismatch, comp, f.Name, n)
+			return nil, fmt.Errorf("%w: component %q: field %q: %v", ErrSchemaMismatch, comp, f.Name, err)
 		}
-		cols[i] = array.MakeArrayOfNull(mem, f.Type, n)
+		cols[i] = col
 	}
 	return cols, nil
+}
+
+// emptyColumn returns n rows of field f: nulls when f is nullable, zero
+// values (0, false, "", the epoch) when it is not and its type is
+// fixed-width, string or binary. Other non-nullable types have no empty
+// value: an error.
+func emptyColumn(mem memory.Allocator, f arrow.Field, n int) (arrow.Array, error) {
+	arr := array.MakeArrayOfNull(mem, f.Type, n)
+	if f.Nullable || n == 0 {
+		return arr, nil
+	}
+	defer arr.Release()
+	switch f.Type.(type) {
+	case arrow.FixedWidthDataType, arrow.BinaryDataType:
+	default:
+		return nil, fmt.Errorf("not nullable, and %s has no zero value to fill %d rows with", f.Type, n)
+	}
+	// MakeArrayOfNull's buffers are zeroed: drop the validity bitmap.
+	d := arr.Data()
+	bufs := append([]*memory.Buffer{nil}, d.Buffers()[1:]...)
+	zd := array.NewData(f.Type, n, bufs, nil, 0, 0)
+	defer zd.Release()
+	return array.MakeFromData(zd), nil
 }
 
 // Components returns the registered component names in registration order.
@@ -142,8 +169,8 @@ func (ds *Dataset) Live() int { return ds.st.rows - ds.st.deleted }
 
 // Append appends one batch per component, keyed by component name, all with
 // the same row count n, and returns the new rows' range. A registered
-// component missing from batches gets n null rows (its fields must be
-// nullable). Errors (nothing is appended): ErrUnknownComponent,
+// component missing from batches gets n empty rows: nulls in nullable
+// fields, zero values (0, false, "", the epoch) in the others. Errors (nothing is appended): ErrUnknownComponent,
 // ErrSchemaMismatch, ErrRowCount. The batches are retained or copied; the
 // caller keeps ownership of them.
 func (ds *Dataset) Append(batches map[string]arrow.RecordBatch) (RowRange, error) {
@@ -174,7 +201,7 @@ func (ds *Dataset) Append(batches map[string]arrow.RecordBatch) (RowRange, error
 			added[i] = b.Columns()
 			continue
 		}
-		cols, err := nullColumns(st.mem, c.name, c.schema, n)
+		cols, err := emptyColumns(st.mem, c.name, c.schema, n)
 		if err != nil {
 			return RowRange{}, err
 		}
@@ -213,8 +240,14 @@ func (ds *Dataset) Append(batches map[string]arrow.RecordBatch) (RowRange, error
 }
 
 // AppendRows appends rows of component c (see Component.Batch and
-// Dataset.Append; other components get null rows) and returns their range.
+// Dataset.Append; other components get empty rows), registering c first
+// if the dataset does not have it, and returns the rows' range.
 func AppendRows[T any](ds *Dataset, c *Component[T], rows []T) (RowRange, error) {
+	if _, err := ds.Schema(c.Name()); err != nil {
+		if err := ds.Register(c); err != nil {
+			return RowRange{}, err
+		}
+	}
 	b, err := c.Batch(ds.st.mem, rows)
 	if err != nil {
 		return RowRange{}, err

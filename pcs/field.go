@@ -20,7 +20,8 @@ type Ref interface {
 type access struct {
 	kind      accessKind
 	component string
-	field     string // "" for a whole component
+	field     string         // "" for a whole component
+	dtype     arrow.DataType // a field's type as its FieldRef saw it; nil otherwise
 	resource  reflect.Type
 }
 
@@ -97,7 +98,7 @@ func (f FieldRef[A]) Type() arrow.DataType { return f.dtype }
 func (f FieldRef[A]) String() string { return f.component + "." + f.field }
 
 func (f FieldRef[A]) access() access {
-	return access{kind: accessField, component: f.component, field: f.field}
+	return access{kind: accessField, component: f.component, field: f.field, dtype: f.dtype}
 }
 
 // Get returns the field's column in ds: ds.Len() rows, borrowed (valid

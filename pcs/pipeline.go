@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -189,6 +190,9 @@ func (ps *planned) declare(comps map[string]AnyComponent, a access, write bool) 
 		idx := fieldIndex(c.Schema(), a.field)
 		if idx < 0 {
 			return fmt.Errorf("%s names unknown field %q of component %q (fields: %s)", a, a.field, a.component, fieldNames(fields))
+		}
+		if want := c.Schema().Field(idx).Type; a.dtype != nil && !arrow.TypeEqual(a.dtype, want) {
+			return fmt.Errorf("%s: the field ref has type %s, component %q has %s", a, a.dtype, a.component, want)
 		}
 		fields = fields[idx : idx+1]
 	}

@@ -153,6 +153,9 @@ func TestBuildRejectsBadDeclarations(t *testing.T) {
 		mention []string
 	}{
 		{"unknown field", pcs.NewPipeline("p").Components(points).Add(noop(pcs.Meta("sys1").Read(pw))), []string{`"sys1"`, `"w"`, `"point"`}},
+		{"field ref of another type", pcs.NewPipeline("p").Components(points).Add(noop(pcs.Meta("sys3").Read(pcs.MustField[*array.Float64](
+			pcs.NewDynamicComponent("point", arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Float64}}, nil)), "x")))),
+			[]string{`"sys3"`, "point.x", "float64", "int64"}},
 		{"unknown component", pcs.NewPipeline("p").Components(points).Add(noop(pcs.Meta("sys2").Write(ghost))), []string{`"sys2"`, `"ghost"`}},
 		{"duplicate name", pcs.NewPipeline("p").Components(points).Add(noop(pcs.Meta("x")), noop(pcs.Meta("x"))), []string{`"x"`}},
 		{"empty name", pcs.NewPipeline("p").Components(points).Add(noop(pcs.Meta(""))), []string{"empty name"}},
