@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -59,7 +58,7 @@ func (a *slogLogger) Tracef(format string, v ...any)  { a.log(LevelTrace, format
 func (a *slogLogger) Fatalf(format string, v ...any) {
 	a.mu.Lock()
 	if a.fatal == nil {
-		a.fatal = errors.New(fmt.Sprintf(format, v...))
+		a.fatal = fmt.Errorf("%s", fmt.Sprintf(format, v...))
 	}
 	a.mu.Unlock()
 	a.log(slog.LevelError, format, v)

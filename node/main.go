@@ -68,5 +68,5 @@ func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	if f, ok := w.(*os.File); ok {
 		color = term.IsTerminal(int(f.Fd()))
 	}
-	return slog.New(tint.NewHandler(w, &tint.Options{Level: lv, NoColor: !color, TimeFormat: "15:04:05.000"}))
+	return slog.New(tint.NewTextHandler(w, &tint.Options{Level: lv, NoColor: !color, TimeFormat: "15:04:05.000"}))
 }
