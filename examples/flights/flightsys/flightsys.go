@@ -1,0 +1,242 @@
+// Package flightsys holds the flights pipeline of the PCS demo as Go
+// systems registered by name: a node config selects them (see
+// examples/flights/node.toml), and cmd/pcs-node registers them.
+//
+// Input: partitions of the US flights data set (flights-3m.parquet): the
+// component "flight" with date timestamp[us], delay int64 (minutes),
+// distance int64 (miles), origin and destination large_utf8 (IATA codes),
+// all nullable. Output: the component "route" with origin_city,
+// origin_state, dest_city, dest_state (utf8, null when the airport is not
+// in the table), delayed (bool, delay > 15) and route ("ORIGIN-DEST").
+//
+// Plan: keep (deletes rows without a delay or with a distance <= 0) is
+// alone in stage 0, because it writes the alive bitmap; airports and
+// derive have disjoint writes and share stage 1.
+package flightsys
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/pcs"
+)
+
+// DelayedMinutes is the threshold of "delayed": delay > 15 minutes (the
+// US Bureau of Transportation Statistics' definition).
+const DelayedMinutes = 15
+
+// FlightSchema is the input component's schema, as flights-3m.parquet
+// stores it.
+var FlightSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "date", Type: &arrow.TimestampType{Unit: arrow.Microsecond}, Nullable: true},
+	{Name: "delay", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "distance", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "origin", Type: arrow.BinaryTypes.LargeString, Nullable: true},
+	{Name: "destination", Type: arrow.BinaryTypes.LargeString, Nullable: true},
+}, nil)
+
+// Route is the derived component: one row per flight.
+type Route struct {
+	OriginCity  *string `arrow:"origin_city"`
+	OriginState *string `arrow:"origin_state"`
+	DestCity    *string `arrow:"dest_city"`
+	DestState   *string `arrow:"dest_state"`
+	Delayed     *bool   `arrow:"delayed"`
+	Route       *string `arrow:"route"`
+}
+
+// Components and fields of the pipeline.
+var (
+	Flight      = pcs.NewDynamicComponent("flight", FlightSchema)
+	Routes      = pcs.MustComponent[Route]("route")
+	delay       = pcs.MustField[*array.Int64](Flight, "delay")
+	distance    = pcs.MustField[*array.Int64](Flight, "distance")
+	origin      = pcs.MustField[*array.LargeString](Flight, "origin")
+	destination = pcs.MustField[*array.LargeString](Flight, "destination")
+	originCity  = pcs.MustField[*array.String](Routes, "origin_city")
+	originState = pcs.MustField[*array.String](Routes, "origin_state")
+	destCity    = pcs.MustField[*array.String](Routes, "dest_city")
+	destState   = pcs.MustField[*array.String](Routes, "dest_state")
+	delayed     = pcs.MustField[*array.Boolean](Routes, "delayed")
+	route       = pcs.MustField[*array.String](Routes, "route")
+)
+
+// Airport is one row of the lookup table.
+type Airport struct{ City, State string }
+
+// Airports maps IATA codes to airports: the resource the airports system
+// reads. Read-only once loaded.
+type Airports map[string]Airport
+
+// LoadAirports reads airports.csv (header iata,name,city,state,...).
+// Errors name the file and line.
+func LoadAirports(path string) (Airports, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("flightsys: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	head, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("flightsys: %s: header: %w", path, err)
+	}
+	col := map[string]int{}
+	for i, h := range head {
+		col[h] = i
+	}
+	for _, need := range []string{"iata", "city", "state"} {
+		if _, ok := col[need]; !ok {
+			return nil, fmt.Errorf("flightsys: %s: line 1: no %q column in %v", path, need, head)
+		}
+	}
+	out := Airports{}
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("flightsys: %s: %w", path, err)
+		}
+		out[rec[col["iata"]]] = Airport{City: rec[col["city"]], State: rec[col["state"]]}
+	}
+}
+
+// Keep deletes rows whose delay is null or whose distance is null or not
+// positive.
+func Keep() pcs.System {
+	return pcs.SystemFunc(pcs.Meta("keep").Read(delay, distance).Write(pcs.Rows), func(ctx context.Context, ds *pcs.Dataset) error {
+		d, err := delay.Get(ds)
+		if err != nil {
+			return err
+		}
+		km, err := distance.Get(ds)
+		if err != nil {
+			return err
+		}
+		dist := km.Int64Values()
+		for i := range dist {
+			if d.IsNull(i) || km.IsNull(i) || dist[i] <= 0 {
+				if err := ds.Delete(i); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// LookupAirports writes the city and state of origin and destination
+// from the Airports resource (null when unknown).
+func LookupAirports() pcs.System {
+	meta := pcs.Meta("airports").Read(origin, destination, pcs.Resource[Airports]()).
+		Write(originCity, originState, destCity, destState)
+	return pcs.SystemFunc(meta, func(ctx context.Context, ds *pcs.Dataset) error {
+		table, err := pcs.GetResource[Airports](ds)
+		if err != nil {
+			return err
+		}
+		for _, side := range []struct {
+			code        pcs.FieldRef[*array.LargeString]
+			city, state pcs.FieldRef[*array.String]
+		}{{origin, originCity, originState}, {destination, destCity, destState}} {
+			codes, err := side.code.Get(ds)
+			if err != nil {
+				return err
+			}
+			cb, sb := array.NewStringBuilder(ds.Allocator()), array.NewStringBuilder(ds.Allocator())
+			for i := 0; i < codes.Len(); i++ {
+				a, ok := table[codes.Value(i)]
+				if codes.IsNull(i) || !ok {
+					cb.AppendNull()
+					sb.AppendNull()
+					continue
+				}
+				cb.Append(a.City)
+				sb.Append(a.State)
+			}
+			if err := errors.Join(setBuilt(ds, side.city, cb), setBuilt(ds, side.state, sb)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Derive writes delayed = delay > 15 and route = "ORIGIN-DEST".
+func Derive() pcs.System {
+	meta := pcs.Meta("derive").Read(delay, origin, destination).Write(delayed, route)
+	return pcs.SystemFunc(meta, func(ctx context.Context, ds *pcs.Dataset) error {
+		d, err := delay.Get(ds)
+		if err != nil {
+			return err
+		}
+		o, err := origin.Get(ds)
+		if err != nil {
+			return err
+		}
+		dst, err := destination.Get(ds)
+		if err != nil {
+			return err
+		}
+		db, rb := array.NewBooleanBuilder(ds.Allocator()), array.NewStringBuilder(ds.Allocator())
+		db.Reserve(d.Len())
+		rb.Reserve(d.Len())
+		buf := make([]byte, 0, 16)
+		for i := 0; i < d.Len(); i++ {
+			if d.IsNull(i) {
+				db.AppendNull()
+			} else {
+				db.UnsafeAppend(d.Value(i) > DelayedMinutes)
+			}
+			if o.IsNull(i) || dst.IsNull(i) {
+				rb.AppendNull()
+				continue
+			}
+			buf = append(append(append(buf[:0], o.Value(i)...), '-'), dst.Value(i)...)
+			rb.BinaryBuilder.Append(buf)
+		}
+		return errors.Join(setBuilt(ds, delayed, db), setBuilt(ds, route, rb))
+	})
+}
+
+// setBuilt sets field f from builder b's array and releases both.
+func setBuilt[A arrow.Array](ds *pcs.Dataset, f pcs.FieldRef[A], b array.Builder) error {
+	defer b.Release()
+	arr := b.NewArray()
+	defer arr.Release()
+	return f.Set(ds, arr.(A))
+}
+
+// Register adds the components (flight, route), the systems
+// (flights.keep, flights.airports, flights.derive) and the resource
+// flights.airports (options: path = "airports.csv") to reg.
+func Register(reg *node.Registry) {
+	reg.Component(Flight)
+	reg.Component(Routes)
+	reg.System("flights.keep", func(node.Options) (pcs.System, error) { return Keep(), nil })
+	reg.System("flights.airports", func(node.Options) (pcs.System, error) { return LookupAirports(), nil })
+	reg.System("flights.derive", func(node.Options) (pcs.System, error) { return Derive(), nil })
+	reg.Resource("flights.airports", func(ctx context.Context, opts node.Options) (func(*pcs.Dataset) error, error) {
+		var o struct {
+			Path string `toml:"path"`
+		}
+		if err := opts.Decode(&o); err != nil {
+			return nil, err
+		}
+		table, err := LoadAirports(o.Path)
+		if err != nil {
+			return nil, err
+		}
+		return func(ds *pcs.Dataset) error { return pcs.InsertResource(ds, table) }, nil
+	})
+}

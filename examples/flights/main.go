@@ -1,0 +1,223 @@
+// Command flights is the PCS demo (`make demo`): it starts a pcs-node with
+// the embedded broker, publishes the 3M-row US flights data set as Arrow
+// partitions with `pcs publish`, lets the node filter it, look up airports
+// and derive columns, consumes the sink subject into a Parquet file with
+// `pcs consume`, and prints rows in and out, the delayed share, the top 5
+// origin states by delayed flights and the end-to-end rows/s. It then
+// checks the output against a direct computation over the input.
+//
+//	go run ./examples/flights [-bin DIR] [-flights FILE -airports FILE] [-keep]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pcs-dev/pcs/transports/parquet"
+)
+
+type options struct {
+	repo      string // repository root
+	bin       string // directory with pcs and pcs-node; built when empty
+	flights   string // input Parquet; found by findData when empty
+	airports  string
+	batchRows int
+	keep      bool // keep the work directory
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "", "directory with the pcs and pcs-node binaries (default: go build them)")
+	flag.StringVar(&o.flights, "flights", "", "flights Parquet file (default: flights-3m.parquet, see README)")
+	flag.StringVar(&o.airports, "airports", "", "airports.csv")
+	flag.IntVar(&o.batchRows, "batch-rows", 32768, "rows per published partition")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (store, logs, output)")
+	flag.Parse()
+	o.repo, _ = os.Getwd()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "flights:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
+	if o.flights == "" {
+		d, err := findData(o.repo)
+		if err != nil {
+			return err
+		}
+		o.flights, o.airports = d.Flights, d.Airports
+	}
+	work, err := os.MkdirTemp("", "pcs-flights-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintln(out, "work directory:", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	if o.bin == "" {
+		o.bin = filepath.Join(work, "bin")
+		build := exec.CommandContext(ctx, "go", "build", "-o", o.bin+"/", "./cmd/pcs", "./cmd/pcs-node")
+		build.Dir, build.Stderr = o.repo, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build: %w", err)
+		}
+	}
+	in, err := parquet.NewSource(o.flights)
+	if err != nil {
+		return err
+	}
+	rowsIn := in.NumRows()
+	in.Close()
+	fmt.Fprintf(out, "input:         %s (%d rows)\n", o.flights, rowsIn)
+
+	natsAddr, httpAddr := freeAddr(), freeAddr()
+	server := "nats://" + natsAddr
+	logFile, err := os.Create(filepath.Join(work, "pcs-node.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	node := exec.Command(filepath.Join(o.bin, "pcs-node"), "--config", filepath.Join(o.repo, "examples", "flights", "node.toml"))
+	node.Env = append(os.Environ(), "PCS_STORE="+work, "PCS_LISTEN="+natsAddr, "PCS_HTTP="+httpAddr, "PCS_AIRPORTS="+o.airports)
+	node.Stdout, node.Stderr = logFile, logFile
+	if err := node.Start(); err != nil {
+		return err
+	}
+	nodeDone := make(chan error, 1)
+	go func() { nodeDone <- node.Wait() }()
+	defer func() {
+		_ = node.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-nodeDone:
+		case <-time.After(30 * time.Second):
+			_ = node.Process.Kill()
+		}
+	}()
+	if err := waitReady(ctx, "http://"+httpAddr+"/readyz", nodeDone); err != nil {
+		return fmt.Errorf("pcs-node did not get ready (log: %s): %w", logFile.Name(), err)
+	}
+
+	start := time.Now()
+	if err := pcs(ctx, o.bin, out, "publish", "--server", server, "--subject", "flights.raw",
+		"--batch-rows", fmt.Sprint(o.batchRows), "--quiet", o.flights); err != nil {
+		return err
+	}
+	published := time.Since(start)
+	if err := waitProcessed(ctx, server, nodeDone); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	result := filepath.Join(work, "enriched.parquet")
+	if err := pcs(ctx, o.bin, io.Discard, "consume", "--server", server, "--subject", "flights.enriched", "--out", result); err != nil {
+		return err
+	}
+
+	got, err := summarizeOutput(ctx, result)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "rows in:       %d\n", rowsIn)
+	got.print(out)
+	fmt.Fprintf(out, "end to end:    %.0f rows/s (published in %v, processed in %v)\n",
+		float64(rowsIn)/elapsed.Seconds(), published.Round(time.Millisecond), elapsed.Round(time.Millisecond))
+	want, err := computeDirectly(ctx, o.flights, o.airports)
+	if err != nil {
+		return err
+	}
+	if !got.equal(want) {
+		fmt.Fprintln(out, "expected (direct computation):")
+		want.print(out)
+		return errors.New("the pipeline's output differs from the direct computation")
+	}
+	fmt.Fprintln(out, "verified:      the output equals a direct row-by-row computation over the input")
+	return nil
+}
+
+// pcs runs the pcs CLI, its stdout to out.
+func pcs(ctx context.Context, bin string, out io.Writer, args ...string) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "pcs"), args...)
+	cmd.Stdout, cmd.Stderr = out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pcs %s: %w", args[0], err)
+	}
+	return nil
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitReady(ctx context.Context, url string, exited <-chan error) error {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("pcs-node exited: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return errors.New("timeout")
+}
+
+// waitProcessed waits until the node has taken every input partition:
+// the work-queue input stream is empty and nothing is in flight.
+func waitProcessed(ctx context.Context, server string, exited <-chan error) error {
+	nc, err := nats.Connect(server)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	cons, err := js.Consumer(ctx, "PCS_FLIGHTS_IN", "flights")
+	if err != nil {
+		return err
+	}
+	for {
+		info, err := cons.Info(ctx)
+		if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0 {
+			return nil
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("pcs-node exited: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
