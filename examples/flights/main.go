@@ -220,4 +220,3 @@ func waitProcessed(ctx context.Context, server string, exited <-chan error) erro
 		}
 	}
 }
-

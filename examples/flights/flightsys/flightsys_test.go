@@ -59,8 +59,8 @@ func TestPipeline(t *testing.T) {
 		o, d        string
 	}
 	rows := []in{
-		{delay: 30, dist: 700, o: "ORD", d: "LAX"},      // kept, delayed
-		{delay: 15, dist: 300, o: "LAX", d: "ORD"},      // kept, not delayed (15 is not > 15)
+		{delay: 30, dist: 700, o: "ORD", d: "LAX"},       // kept, delayed
+		{delay: 15, dist: 300, o: "LAX", d: "ORD"},       // kept, not delayed (15 is not > 15)
 		{delayNull: true, dist: 300, o: "ORD", d: "LAX"}, // dropped: no delay
 		{delay: 50, dist: 0, o: "ORD", d: "LAX"},         // dropped: distance 0
 		{delay: 16, dist: 100, o: "ZZZ", d: "ORD"},       // kept, unknown origin
