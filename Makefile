@@ -14,10 +14,9 @@ test:
 bench:
 	bash .ci/bench
 
-## demo: the main job (until the broker lands: the ETL examples)
+## demo: the main job: flights-3m through the embedded broker and pcs-node
 demo:
-	$(GO) run ./examples/etl
-	$(GO) run ./examples/etl_parallel
+	$(GO) run ./examples/flights
 
 ## lint: gofmt, go vet, staticcheck (pinned) and a tidy go.mod
 lint: tools

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +75,25 @@ flag = true
 				}
 			}
 		})
+	}
+}
+
+// TestREADMEConfigParses keeps the node config shown in README.md valid.
+func TestREADMEConfigParses(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "```toml\n")
+	if !ok {
+		t.Fatal("README has no toml block")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	cfg, err := ParseConfig("README.md", []byte(block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Pipelines[0]; p.Name != "flights" || p.Delivery.MaxDeliver != 5 || time.Duration(p.Delivery.AckWait) != 30*time.Second || p.Delivery.FetchMaxBytes != 16<<20 {
+		t.Errorf("parsed %+v", p)
 	}
 }
