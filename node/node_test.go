@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -197,7 +199,7 @@ func collect(t *testing.T, js jetstream.JetStream, stream string, want int) []ou
 		if err != nil {
 			t.Fatalf("after %d of %d rows: %v", len(out), want, err)
 		}
-		recs, err := natsjs.Decode(msg.Data(), nil)
+		recs, err := natsjs.NewPartition(msg).Decode(ctx, js, nil) // follows claim checks
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -435,4 +437,128 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// bigRows builds n rows with plain builders (fast under -race).
+func bigRows(mem memory.Allocator, n int) arrow.RecordBatch {
+	b := array.NewRecordBuilder(mem, rowComp.Schema())
+	defer b.Release()
+	ids, vs := b.Field(0).(*array.Int64Builder), b.Field(1).(*array.Float64Builder)
+	ids.Reserve(n)
+	vs.Reserve(n)
+	for i := 0; i < n; i++ {
+		ids.UnsafeAppend(int64(i))
+		vs.UnsafeAppend(float64(i) / 2)
+	}
+	return b.NewRecordBatch()
+}
+
+func TestNodeClaimCheckPartition(t *testing.T) {
+	cfg := testConfig(t, "")
+	n := startNode(t, cfg, registry(nil))
+	nc, err := n.Broker().Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js := jsOf(t, nc)
+	const rowsN = 1_310_720 // 16 bytes a row: a 20 MiB partition
+	publish(t, js, "big", bigRows(memory.NewGoAllocator(), rowsN))
+	out := collect(t, js, cfg.Pipelines[0].Output.Stream, rowsN)
+	for i, r := range out {
+		if r.id != int64(i) || r.doubled != float64(i) || r.part != "p/big/1/0" {
+			t.Fatalf("row %d: %+v", i, r)
+		}
+	}
+	objs, err := js.ObjectStore(context.Background(), cfg.Broker.ObjectBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := objs.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() < 2*20<<20 {
+		t.Errorf("object store holds %d bytes: input and output should both be claim-checked", st.Size())
+	}
+}
+
+func TestNodeSlowSinkPausesFetching(t *testing.T) {
+	b := standalone(t)
+	cfg := testConfig(t, b.ClientURL())
+	p := &cfg.Pipelines[0]
+	p.Output.Retention = "workqueue" // the slow consumer's acks free space
+	p.Output.MaxBytes = 128 << 10
+	p.Backpressure.Poll = node.Duration(20 * time.Millisecond)
+	n := startNode(t, cfg, registry(nil))
+	nc, err := b.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js := jsOf(t, nc)
+	const parts, per = 40, 500 // outputs of ~12 KiB: the stream holds ~10
+	var recs []arrow.RecordBatch
+	mem := memory.NewGoAllocator()
+	for k := 0; k < parts; k++ {
+		recs = append(recs, rows(mem, k*per, per, func(i int) float64 { return float64(i) }))
+	}
+	publish(t, js, "src", recs...)
+
+	var paused sync.WaitGroup
+	paused.Add(1)
+	go func() { // watch pcs_paused
+		defer paused.Done()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if strings.Contains(scrape(t, n.HTTPAddr()), `pcs_paused{pipeline="p"} 1`) {
+				return
+			}
+		}
+		t.Error("fetching never paused")
+	}()
+	paused.Wait()
+	// Now drain the sink slowly: a durable consumer acking one at a time.
+	ctx := context.Background()
+	cons, err := js.CreateConsumer(ctx, p.Output.Stream, jetstream.ConsumerConfig{Durable: "slow", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]bool{}
+	for len(seen) < parts*per {
+		msg, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+		if err != nil {
+			t.Fatalf("after %d rows: %v", len(seen), err)
+		}
+		recs, err := natsjs.NewPartition(msg).Decode(ctx, js, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range recs {
+			for _, id := range rec.Column(0).(*array.Int64).Int64Values() {
+				if seen[id] {
+					t.Fatalf("row %d twice", id)
+				}
+				seen[id] = true
+			}
+			rec.Release()
+		}
+		if err := msg.Ack(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !strings.Contains(scrape(t, n.HTTPAddr()), `pcs_paused{pipeline="p"} 0`) {
+		t.Error("fetching did not resume")
+	}
+}
+
+func scrape(t *testing.T, addr string) string {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Error(err)
+		return ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
