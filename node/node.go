@@ -190,7 +190,7 @@ func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) 
 		return nil, fmt.Errorf("%w: output.compression: %v", ErrConfig, err)
 	}
 	r.pub, err = natsjs.NewPublisher(n.js, pc.Output.Subject, natsjs.WithSourceID(pc.Name), natsjs.WithCompression(comp),
-		natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0), natsjs.WithInlineLimit(int(n.cfg.Broker.MaxPayload)))
+		natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0))
 	if err != nil {
 		return nil, err
 	}

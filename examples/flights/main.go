@@ -44,7 +44,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "", "directory with the pcs and pcs-node binaries (default: go build them)")
 	flag.StringVar(&o.flights, "flights", "", "flights Parquet file (default: flights-3m.parquet, see README)")
 	flag.StringVar(&o.airports, "airports", "", "airports.csv")
-	flag.IntVar(&o.batchRows, "batch-rows", 32768, "rows per published partition")
+	flag.IntVar(&o.batchRows, "batch-rows", 16384, "rows per published partition (16384 flights rows are ~750 KB: inline, under the 1 MiB max_payload)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (store, logs, output)")
 	flag.Parse()
 	o.repo, _ = os.Getwd()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/examples/flights/flightsys"
 	"github.com/pcs-dev/pcs/transports/parquet"
@@ -94,10 +95,11 @@ func summarizeOutput(ctx context.Context, path string) (summary, error) {
 // row, without PCS: keep rows with a delay and a positive distance, look
 // up the origin's state, count delay > 15.
 func computeDirectly(ctx context.Context, flights, airportsCSV string) (summary, error) {
-	airports, err := flightsys.LoadAirports(airportsCSV)
+	airports, err := flightsys.LoadAirports(airportsCSV, memory.DefaultAllocator)
 	if err != nil {
 		return summary{}, err
 	}
+	defer airports.Release()
 	s := summary{ByState: map[string]int64{}}
 	err = eachBatch(ctx, flights, []string{"delay", "distance", "origin"}, func(rec arrow.RecordBatch) error {
 		delay := rec.Column(0).(*array.Int64)
@@ -113,8 +115,8 @@ func computeDirectly(ctx context.Context, flights, airportsCSV string) (summary,
 			}
 			s.Delayed++
 			st := "?"
-			if a, ok := airports[origin.Value(i)]; ok && origin.IsValid(i) {
-				st = a.State
+			if _, state, ok := airports.Lookup(origin.Value(i)); ok && origin.IsValid(i) {
+				st = state
 			}
 			s.ByState[st]++
 		}

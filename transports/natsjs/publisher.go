@@ -3,8 +3,6 @@ package natsjs
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,14 +15,16 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/zeebo/xxh3"
 
 	"github.com/pcs-dev/pcs/transports"
 )
 
 // Publisher defaults.
 const (
-	// DefaultInlineLimit is the default largest message (headers plus
-	// body, bytes) published inline: 1 MiB, the NATS server's default
+	// DefaultInlineLimit is the largest message (headers plus body, bytes)
+	// published inline when neither WithInlineLimit nor the server's
+	// max_payload says otherwise: 1 MiB, the NATS server's default
 	// max_payload. Larger partitions go to the object store.
 	DefaultInlineLimit = 1 << 20
 	// DefaultObjectBucket is the default object store bucket for claim
@@ -102,8 +102,9 @@ func WithEncodeOptions(o EncodeOptions) Option {
 }
 
 // WithInlineLimit sets the largest message, headers plus body in bytes,
-// published inline (default DefaultInlineLimit, 1 MiB). The effective
-// limit is also capped by the server's max_payload. Larger partitions
+// published inline (default: the server's max_payload, 1 MiB unless the
+// server is configured otherwise). The effective limit is always capped
+// by the server's max_payload. Larger partitions
 // are stored in the object store and the message carries Pcs-Object and
 // an empty body.
 func WithInlineLimit(n int) Option {
@@ -256,7 +257,7 @@ func NewPublisher(js jetstream.JetStream, subject string, opts ...Option) (*Publ
 	}
 	cfg := pubConfig{
 		startSeq:    1,
-		inlineLimit: DefaultInlineLimit,
+		inlineLimit: 0, // the server's max_payload
 		bucket:      DefaultObjectBucket,
 		maxInFlight: DefaultMaxInFlight,
 		maxRetries:  DefaultMaxRetries,
@@ -400,8 +401,11 @@ func (p *Publisher) publish(ctx context.Context, recs []arrow.RecordBatch, meta 
 	}
 	msg := &nats.Msg{Subject: p.subject, Header: meta.Header(), Data: body}
 	limit := p.cfg.inlineLimit
-	if mp := p.js.Conn().MaxPayload(); mp > 0 && int64(limit) > mp {
+	if mp := p.js.Conn().MaxPayload(); mp > 0 && (limit == 0 || int64(limit) > mp) {
 		limit = int(mp)
+	}
+	if limit == 0 {
+		limit = DefaultInlineLimit
 	}
 	if payloadSize(msg) > limit {
 		ref, err := p.putObject(ctx, meta.ID, body)
@@ -587,23 +591,25 @@ func (p *Publisher) Close(ctx context.Context) error {
 }
 
 // putObject stores body in the object store under "<id>@<hex>" (the
-// first 8 bytes of its SHA-256), so that a replay producing different
-// bytes for the same id never overwrites the object an earlier, already
-// stored message points to, and a replay producing the same bytes reuses
-// the object without writing it again.
+// first 8 bytes of its XXH3-128 hash), so that a replay producing
+// different bytes for the same id never overwrites the object an earlier,
+// already stored message points to, and a replay producing the same bytes
+// reuses the object without writing it again. The digest in the returned
+// ref is the SHA-256 the object store computed while storing (the body is
+// hashed with SHA-256 once, by nats.go).
 func (p *Publisher) putObject(ctx context.Context, id string, body []byte) (ObjectRef, error) {
-	sum := sha256.Sum256(body)
+	sum := xxh3.Hash128(body).Bytes()
 	ref := ObjectRef{
 		Bucket: p.cfg.bucket,
 		Name:   id + "@" + hex.EncodeToString(sum[:8]),
-		Digest: "SHA-256=" + base64.URLEncoding.EncodeToString(sum[:]),
 		Size:   int64(len(body)),
 	}
 	obs, err := p.objectStore(ctx)
 	if err != nil {
 		return ObjectRef{}, err
 	}
-	if info, err := obs.GetInfo(ctx, ref.Name); err == nil && !info.Deleted && info.Digest == ref.Digest && int64(info.Size) == ref.Size {
+	if info, err := obs.GetInfo(ctx, ref.Name); err == nil && !info.Deleted && int64(info.Size) == ref.Size && info.Digest != "" {
+		ref.Digest = info.Digest
 		return ref, nil
 	}
 	chunk := objectChunkSize
@@ -630,9 +636,10 @@ func (p *Publisher) putObject(ctx context.Context, id string, body []byte) (Obje
 	if err != nil {
 		return ObjectRef{}, err
 	}
-	if info.Digest != ref.Digest || int64(info.Size) != ref.Size {
-		return ObjectRef{}, fmt.Errorf("natsjs: object store reports %s (%d bytes) for %s, want %s (%d bytes)", info.Digest, info.Size, ref.Name, ref.Digest, ref.Size)
+	if int64(info.Size) != ref.Size || info.Digest == "" {
+		return ObjectRef{}, fmt.Errorf("natsjs: object store reports %d bytes and digest %q for %s, want %d bytes", info.Size, info.Digest, ref.Name, ref.Size)
 	}
+	ref.Digest = info.Digest
 	return ref, nil
 }
 

@@ -24,6 +24,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/node"
 	"github.com/pcs-dev/pcs/pcs"
@@ -69,25 +71,42 @@ var (
 	route       = pcs.MustField[*array.String](Routes, "route")
 )
 
-// Airport is one row of the lookup table.
-type Airport struct{ City, State string }
+// Airports is the lookup table the airports system reads as a resource:
+// the city and state of each airport as Arrow string columns, and the
+// row of each IATA code. Loaded once and read-only afterwards; its arrays
+// live as long as the process (Release frees them in tests).
+type Airports struct {
+	Row         map[string]int32 // IATA code -> row of City and State
+	City, State *array.String
+}
 
-// Airports maps IATA codes to airports: the resource the airports system
-// reads. Read-only once loaded.
-type Airports map[string]Airport
+// Lookup returns the city and state of code.
+func (a Airports) Lookup(code string) (city, state string, ok bool) {
+	i, ok := a.Row[code]
+	if !ok {
+		return "", "", false
+	}
+	return a.City.Value(int(i)), a.State.Value(int(i)), true
+}
 
-// LoadAirports reads airports.csv (header iata,name,city,state,...).
-// Errors name the file and line.
-func LoadAirports(path string) (Airports, error) {
+// Release frees the arrays.
+func (a Airports) Release() {
+	a.City.Release()
+	a.State.Release()
+}
+
+// LoadAirports reads airports.csv (header iata,name,city,state,...) into
+// arrays allocated from mem. Errors name the file and line.
+func LoadAirports(path string, mem memory.Allocator) (Airports, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("flightsys: %w", err)
+		return Airports{}, fmt.Errorf("flightsys: %w", err)
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
 	head, err := r.Read()
 	if err != nil {
-		return nil, fmt.Errorf("flightsys: %s: header: %w", path, err)
+		return Airports{}, fmt.Errorf("flightsys: %s: header: %w", path, err)
 	}
 	col := map[string]int{}
 	for i, h := range head {
@@ -95,20 +114,26 @@ func LoadAirports(path string) (Airports, error) {
 	}
 	for _, need := range []string{"iata", "city", "state"} {
 		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("flightsys: %s: line 1: no %q column in %v", path, need, head)
+			return Airports{}, fmt.Errorf("flightsys: %s: line 1: no %q column in %v", path, need, head)
 		}
 	}
-	out := Airports{}
+	cities, states := array.NewStringBuilder(mem), array.NewStringBuilder(mem)
+	defer cities.Release()
+	defer states.Release()
+	rows := map[string]int32{}
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("flightsys: %s: %w", path, err)
+			return Airports{}, fmt.Errorf("flightsys: %s: %w", path, err)
 		}
-		out[rec[col["iata"]]] = Airport{City: rec[col["city"]], State: rec[col["state"]]}
+		rows[rec[col["iata"]]] = int32(cities.Len())
+		cities.Append(rec[col["city"]])
+		states.Append(rec[col["state"]])
 	}
+	return Airports{Row: rows, City: cities.NewStringArray(), State: states.NewStringArray()}, nil
 }
 
 // Keep deletes rows whose delay is null or whose distance is null or not
@@ -136,7 +161,8 @@ func Keep() pcs.System {
 }
 
 // LookupAirports writes the city and state of origin and destination
-// from the Airports resource (null when unknown).
+// from the Airports resource (null when unknown): one map lookup per row
+// into an index column, then arrow's take kernel gathers the strings.
 func LookupAirports() pcs.System {
 	meta := pcs.Meta("airports").Read(origin, destination, pcs.Resource[Airports]()).
 		Write(originCity, originState, destCity, destState)
@@ -145,6 +171,7 @@ func LookupAirports() pcs.System {
 		if err != nil {
 			return err
 		}
+		kctx := compute.WithAllocator(ctx, ds.Allocator())
 		for _, side := range []struct {
 			code        pcs.FieldRef[*array.LargeString]
 			city, state pcs.FieldRef[*array.String]
@@ -153,23 +180,35 @@ func LookupAirports() pcs.System {
 			if err != nil {
 				return err
 			}
-			cb, sb := array.NewStringBuilder(ds.Allocator()), array.NewStringBuilder(ds.Allocator())
+			ib := array.NewInt32Builder(ds.Allocator())
+			ib.Reserve(codes.Len())
 			for i := 0; i < codes.Len(); i++ {
-				a, ok := table[codes.Value(i)]
-				if codes.IsNull(i) || !ok {
-					cb.AppendNull()
-					sb.AppendNull()
-					continue
+				if row, ok := table.Row[codes.Value(i)]; ok && codes.IsValid(i) {
+					ib.UnsafeAppend(row)
+				} else {
+					ib.AppendNull()
 				}
-				cb.Append(a.City)
-				sb.Append(a.State)
 			}
-			if err := errors.Join(setBuilt(ds, side.city, cb), setBuilt(ds, side.state, sb)); err != nil {
+			rows := ib.NewInt32Array()
+			ib.Release()
+			err = errors.Join(take(kctx, ds, side.city, table.City, rows), take(kctx, ds, side.state, table.State, rows))
+			rows.Release()
+			if err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// take sets f to values gathered at rows (null rows give nulls).
+func take(ctx context.Context, ds *pcs.Dataset, f pcs.FieldRef[*array.String], values *array.String, rows *array.Int32) error {
+	out, err := compute.TakeArray(ctx, values, rows)
+	if err != nil {
+		return err
+	}
+	defer out.Release()
+	return f.Set(ds, out.(*array.String))
 }
 
 // Derive writes delayed = delay > 15 and route = "ORIGIN-DEST".
@@ -191,6 +230,7 @@ func Derive() pcs.System {
 		db, rb := array.NewBooleanBuilder(ds.Allocator()), array.NewStringBuilder(ds.Allocator())
 		db.Reserve(d.Len())
 		rb.Reserve(d.Len())
+		rb.ReserveData(7 * d.Len())
 		buf := make([]byte, 0, 16)
 		for i := 0; i < d.Len(); i++ {
 			if d.IsNull(i) {
@@ -233,7 +273,7 @@ func Register(reg *node.Registry) {
 		if err := opts.Decode(&o); err != nil {
 			return nil, err
 		}
-		table, err := LoadAirports(o.Path)
+		table, err := LoadAirports(o.Path, memory.DefaultAllocator)
 		if err != nil {
 			return nil, err
 		}

@@ -35,12 +35,13 @@ func TestNodeConfigParses(t *testing.T) {
 func TestPipeline(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	airports, err := flightsys.LoadAirports("../testdata/airports.csv")
+	airports, err := flightsys.LoadAirports("../testdata/airports.csv", mem)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := airports["ORD"]; a.City != "Chicago" || a.State != "IL" {
-		t.Fatalf("ORD = %+v", a)
+	defer airports.Release()
+	if city, state, ok := airports.Lookup("ORD"); city != "Chicago" || state != "IL" || !ok {
+		t.Fatalf("ORD = %s, %s", city, state)
 	}
 	p, err := pcs.NewPipeline("flights").Components(flightsys.Flight, flightsys.Routes).
 		Add(flightsys.Keep(), flightsys.LookupAirports(), flightsys.Derive()).Build()

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pcs-dev/pcs/broker"
+	"github.com/pcs-dev/pcs/examples/flights/flightsys"
+	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/transports/natsjs"
+	"github.com/pcs-dev/pcs/transports/parquet"
+)
+
+const benchPartitionRows = 16384 // about 750 KB: inline, like the demo
+
+// loadFlights reads the demo input into memory as partition-sized batches.
+func loadFlights(b *testing.B) (recs []arrow.RecordBatch, airports string, rows int64) {
+	d, err := findData("../..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, err := parquet.NewSource(d.Flights, parquet.WithBatchRows(benchPartitionRows))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	for {
+		rec, err := src.Read(context.Background())
+		if errors.Is(err, io.EOF) {
+			return recs, d.Airports, rows
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs = append(recs, rec)
+		rows += rec.NumRows()
+	}
+}
+
+// BenchmarkEndToEnd: the demo pipeline on flights-3m through an embedded
+// JetStream ("pcs": publish partitions, pcs-node's runner filters, looks
+// up and derives, publishes results, a consumer decodes them) next to the
+// ceiling measured in the same run ("ceiling": the same partitions
+// published and consumed, decoded and acked, with no pipeline). Both
+// publish and consume concurrently; the clock runs from the first publish
+// to the last partition consumed.
+func BenchmarkEndToEnd(b *testing.B) {
+	recs, airports, rows := loadFlights(b)
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	var bytesIn int64
+	for _, r := range recs {
+		body, err := natsjs.Encode([]arrow.RecordBatch{r}, natsjs.EncodeOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytesIn += int64(len(body))
+	}
+	report := func(b *testing.B) {
+		sec := b.Elapsed().Seconds() / float64(b.N)
+		b.ReportMetric(float64(rows)/sec, "rows/s")
+		b.ReportMetric(float64(bytesIn)/sec/1e6, "MB/s")
+	}
+	b.Run("pcs", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			cfg := node.Config{
+				Node:   node.NodeConfig{ID: "bench", HTTP: "off"},
+				Broker: node.BrokerConfig{StoreDir: b.TempDir(), MaxPayload: 4 << 20},
+				Pipelines: []node.PipelineConfig{{
+					Name: "flights", Components: []string{"flight", "route"},
+					Input:     node.InputConfig{Subjects: []string{"flights.raw"}, Component: "flight"},
+					Output:    node.OutputConfig{Subject: "flights.enriched"},
+					Resources: []node.UseConfig{{Use: "flights.airports", Options: map[string]any{"path": airports}}},
+					Systems:   []node.UseConfig{{Use: "flights.keep"}, {Use: "flights.airports"}, {Use: "flights.derive"}},
+				}},
+			}
+			cfg.SetDefaults()
+			reg := node.NewRegistry()
+			flightsys.Register(reg)
+			n, err := node.Start(context.Background(), cfg, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- n.Run(ctx) }()
+			nc, _ := n.Broker().Connect()
+			js, _ := jetstream.New(nc)
+			b.StartTimer()
+			consumed := consumeAll(b, js, cfg.Pipelines[0].Output.Stream, len(recs))
+			publishAll(b, js, "flights.raw", recs)
+			<-consumed
+			b.StopTimer()
+			cancel()
+			<-done
+			nc.Close()
+			_ = n.Close(context.Background())
+			b.StartTimer()
+		}
+		report(b)
+	})
+	b.Run("ceiling", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			bc := broker.DefaultConfig()
+			bc.StoreDir = b.TempDir()
+			bc.MaxPayload = 4 << 20
+			br, err := broker.Start(context.Background(), bc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			nc, _ := br.Connect()
+			js, _ := jetstream.New(nc)
+			if _, err := broker.Provision(context.Background(), js, broker.Spec{
+				Streams:      []broker.StreamSpec{{Name: "CEIL", Subjects: []string{"ceil.raw"}, Retention: broker.RetentionWorkQueue, Discard: broker.DiscardNew}},
+				ObjectStores: []broker.ObjectStoreSpec{{Bucket: "pcs-objects"}},
+			}); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			consumed := consumeAll(b, js, "CEIL", len(recs))
+			publishAll(b, js, "ceil.raw", recs)
+			<-consumed
+			b.StopTimer()
+			nc.Close()
+			_ = br.Shutdown(context.Background())
+			b.StartTimer()
+		}
+		report(b)
+	})
+}
+
+func publishAll(b *testing.B, js jetstream.JetStream, subject string, recs []arrow.RecordBatch) {
+	pub, err := natsjs.NewPublisher(js, subject, natsjs.WithSourceID("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, r := range recs {
+		if err := pub.Write(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := pub.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// consumeAll fetches, decodes and acks n partitions from stream on a
+// durable pull consumer it creates, and closes the returned channel then.
+func consumeAll(b *testing.B, js jetstream.JetStream, stream string, n int) <-chan struct{} {
+	ctx := context.Background()
+	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{Durable: "bench", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		for got := 0; got < n; {
+			parts, err := natsjs.Fetch(ctx, cons, 16, 0)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			for _, p := range parts {
+				recs, err := p.Decode(ctx, js, nil)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				for _, r := range recs {
+					r.Release()
+				}
+				_ = p.Ack(ctx)
+				got++
+			}
+		}
+	}()
+	return done
+}
