@@ -1,0 +1,579 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/dustin/go-humanize"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pcs-dev/pcs/transports/natsjs"
+)
+
+// Consume defaults and tuning.
+const (
+	defaultPreviewRows       = 20
+	defaultPreviewPartitions = 3
+	// fetchPartitions is the most partitions one pull takes.
+	fetchPartitions = 64
+	// pollWait bounds one wait for partitions when not following, after
+	// which the consumer's pending count is asked again.
+	pollWait = 2 * time.Second
+	// drainWait bounds the pull for partitions due for redelivery at the
+	// end of a run that does not follow.
+	drainWait = 500 * time.Millisecond
+)
+
+type consumeOptions struct {
+	subject           string
+	server            string
+	out               string
+	limit             int64
+	follow            bool
+	durable           string
+	quiet             bool
+	previewRows       int
+	previewPartitions int
+}
+
+func (e *env) consumeCommand() *cobra.Command {
+	var o consumeOptions
+	cmd := &cobra.Command{
+		Use:   "consume --subject SUBJECT [flags]",
+		Short: "Read the partitions of a subject into a file or a table preview",
+		Long: `Consume reads the partitions of SUBJECT (wildcards allowed) from the stream
+that captures it and decodes them (following claim checks into the object
+store). With --out it writes every row to a Parquet (.parquet) or Arrow file
+(.arrow, .ipc: IPC file format; .arrows: IPC stream format), created
+atomically: the file appears under its name only once complete. Without
+--out it prints the first rows of the first partitions as a table.
+
+By default it reads the subject from the start with an ordered consumer
+(nothing is acknowledged; the stream is left as it is) and stops when no
+partition is pending. --follow keeps waiting for new partitions until
+SIGINT/SIGTERM or --limit. --durable NAME reads through the durable pull
+consumer NAME (created with explicit acks if missing) and acknowledges the
+partitions once their rows are written: with --out, after the file is
+complete; a partition cut short by --limit is not acknowledged (it is
+redelivered whole).
+
+Prints one summary line to stdout: partitions, rows, elapsed time.`,
+		Example: `  pcs consume --subject flights.raw --out flights.parquet
+  pcs consume --subject flights.raw --limit 10
+  pcs consume --subject 'flights.>' --follow --durable archiver --out flights.arrows`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("consume takes no arguments, got %q (use --out FILE to write a file)", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.consume(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.subject, "subject", "s", "", "subject to read, wildcards allowed (required)")
+	f.StringVar(&o.server, "server", e.defaultServer(), "NATS server URL; $PCS_SERVER, else $NATS_URL, sets the default")
+	f.StringVarP(&o.out, "out", "o", "", "write all rows to this file: .parquet, .arrow/.ipc (IPC file) or .arrows (IPC stream); default: print a preview")
+	f.Int64Var(&o.limit, "limit", 0, "stop after this many rows, cutting the last partition short (0: no limit)")
+	f.BoolVarP(&o.follow, "follow", "f", false, "wait for new partitions until SIGINT/SIGTERM or --limit")
+	f.StringVar(&o.durable, "durable", "", "read through this durable consumer and acknowledge what was written (default: ordered consumer, no acks)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
+	f.IntVar(&o.previewRows, "preview-rows", defaultPreviewRows, "rows shown per partition in the preview")
+	f.IntVar(&o.previewPartitions, "preview-partitions", defaultPreviewPartitions, "partitions shown in the preview")
+	return cmd
+}
+
+func (e *env) consume(ctx context.Context, o consumeOptions) error {
+	if err := validateSubject("consume", o.subject, true); err != nil {
+		return err
+	}
+	if o.limit < 0 {
+		return usagef("consume: --limit must not be negative, got %d", o.limit)
+	}
+	if o.previewRows < 0 || o.previewPartitions < 0 {
+		return usagef("consume: --preview-rows and --preview-partitions must not be negative")
+	}
+	var kind outputKind
+	if o.out != "" {
+		var err error
+		if kind, err = outputKindOf(o.out); err != nil {
+			return err
+		}
+	}
+	if o.durable != "" && strings.ContainsFunc(o.durable, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || strings.ContainsRune(`.*>/\`, r)
+	}) {
+		return usagef("consume: --durable %q: no whitespace, '.', '*', '>', '/' or '\\'", o.durable)
+	}
+
+	nc, err := connect(ctx, o.server, "pcs consume")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	stream, err := streamForSubject(ctx, js, o.subject, o.server)
+	if err != nil {
+		return err
+	}
+
+	c := &consumer{o: o, nc: nc, js: js, stream: stream}
+	if err := c.open(ctx); err != nil {
+		return err
+	}
+	defer c.closeConsumer()
+
+	if o.out != "" {
+		c.out = &fileOutput{path: o.out, kind: kind}
+		c.prog = e.newProgress("consume", -1, o.quiet)
+	} else {
+		c.out = &previewOutput{w: e.stdout, rows: o.previewRows, partitions: o.previewPartitions}
+		c.prog = e.newProgress("consume", -1, true)
+	}
+
+	start := time.Now()
+	runErr := c.run(ctx)
+	c.prog.done()
+	interrupted := runErr == nil && ctx.Err() != nil
+	if runErr == nil && interrupted && !o.follow {
+		runErr = errors.New("consume interrupted")
+	}
+	if runErr != nil {
+		c.out.abort()
+		c.nakUnacked()
+		if o.out != "" {
+			return fmt.Errorf("%w; %s not written", runErr, o.out)
+		}
+		return runErr
+	}
+
+	// Complete the output, then acknowledge what it holds. After SIGINT in
+	// --follow mode ctx is done: finish with a fresh, bounded one.
+	fctx, cancel := withoutCancel(ctx, 30*time.Second)
+	defer cancel()
+	err = c.out.close(fctx)
+	switch {
+	case errors.Is(err, errNothingWritten):
+		// Partitions without rows (if any) are done all the same.
+		fmt.Fprintf(e.stderr, "pcs: no rows on %s; %s not created\n", o.subject, o.out)
+	case err != nil:
+		c.nakUnacked()
+		return err
+	}
+	if err := c.ack(fctx); err != nil {
+		return fmt.Errorf("rows written, but acknowledging them failed (they will be delivered again): %w", err)
+	}
+	elapsed := time.Since(start)
+
+	line := fmt.Sprintf("consumed %s, %s rows, %s from %s in %s (%s rows/s)",
+		plural(c.partitions, "partition"), humanize.Comma(c.rows), humanize.IBytes(uint64(c.bytes)), o.subject,
+		roundDuration(elapsed), rate(c.rows, elapsed))
+	if o.out != "" && c.rows > 0 {
+		line += "; wrote " + o.out
+	}
+	if o.limit > 0 && c.rows >= o.limit {
+		line += "; limit reached"
+	}
+	if c.stoppedAtMaxAck {
+		line += fmt.Sprintf("; stopped at the consumer's max_ack_pending (%d unacknowledged partitions): run again for the rest", c.maxAckPending)
+	}
+	fmt.Fprintln(e.stdout, line)
+	return nil
+}
+
+// consumer drives one consume run.
+type consumer struct {
+	o      consumeOptions
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream string
+	cons   jetstream.Consumer
+	out    output
+	prog   *progress
+
+	durable       bool
+	ackWait       time.Duration
+	maxAckPending int // 0: unbounded
+	pending       uint64
+	unacked       []ackRef  // written, to be acked once the output is complete
+	lastBeat      time.Time // last ack or InProgress of unacked
+
+	partitions, rows, bytes int64
+	stoppedAtMaxAck         bool
+}
+
+// open creates the ordered consumer, or finds or creates the durable one.
+func (c *consumer) open(ctx context.Context) error {
+	if c.o.durable == "" {
+		cons, err := c.js.OrderedConsumer(ctx, c.stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{c.o.subject},
+			// Bound the re-creation of the server-side consumer when the
+			// server is gone, so that pcs fails instead of hanging.
+			MaxResetAttempts: 3,
+		})
+		if err != nil {
+			return fmt.Errorf("create ordered consumer on stream %s: %w", c.stream, err)
+		}
+		c.cons = cons
+		if info := cons.CachedInfo(); info != nil {
+			c.pending = info.NumPending
+		}
+		return nil
+	}
+
+	c.durable = true
+	cons, err := c.js.Consumer(ctx, c.stream, c.o.durable)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		cons, err = c.js.CreateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
+			Durable:       c.o.durable,
+			FilterSubject: c.o.subject,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			// With --out, acks wait for the complete file: do not
+			// bound the partitions delivered and not yet acked.
+			MaxAckPending: -1,
+		})
+		if err != nil {
+			return fmt.Errorf("create durable consumer %s on stream %s: %w", c.o.durable, c.stream, err)
+		}
+	case err != nil:
+		return fmt.Errorf("durable consumer %s on stream %s: %w", c.o.durable, c.stream, err)
+	}
+	info := cons.CachedInfo()
+	cfg := info.Config
+	if cfg.DeliverSubject != "" {
+		return fmt.Errorf("consumer %s on stream %s is a push consumer; pcs consume needs a pull consumer", c.o.durable, c.stream)
+	}
+	filters := cfg.FilterSubjects
+	if cfg.FilterSubject != "" {
+		filters = append(filters, cfg.FilterSubject)
+	}
+	if !slices.Equal(filters, []string{c.o.subject}) {
+		return fmt.Errorf("durable consumer %s on stream %s filters %q, not %q; use another --durable name", c.o.durable, c.stream, filters, c.o.subject)
+	}
+	if cfg.AckPolicy == jetstream.AckNonePolicy {
+		c.durable = false // nothing to acknowledge
+	}
+	c.cons = cons
+	c.pending = info.NumPending
+	c.ackWait = cfg.AckWait
+	if c.ackWait <= 0 {
+		c.ackWait = 30 * time.Second
+	}
+	if cfg.MaxAckPending > 0 {
+		c.maxAckPending = cfg.MaxAckPending
+	}
+	return nil
+}
+
+// closeConsumer deletes the ordered consumer's server-side consumer (it
+// would otherwise linger until its inactivity threshold).
+func (c *consumer) closeConsumer() {
+	if c.o.durable != "" || c.cons == nil {
+		return
+	}
+	if info := c.cons.CachedInfo(); info != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = c.js.DeleteConsumer(ctx, c.stream, info.Name)
+		cancel()
+	}
+}
+
+// done reports whether the limit is reached.
+func (c *consumer) limitReached() bool { return c.o.limit > 0 && c.rows >= c.o.limit }
+
+// run reads partitions until none is pending (not following), the limit,
+// or ctx's end (returning nil: the caller tells an interruption).
+func (c *consumer) run(ctx context.Context) error {
+	_, preview := c.out.(*previewOutput)
+	c.lastBeat = time.Now()
+	// drain: not following and nothing new is pending, but a durable
+	// consumer has partitions delivered earlier and not acked (nak'ed by
+	// an earlier run, say): one short pull takes those that are due.
+	drain := false
+	for !c.limitReached() {
+		if !c.o.follow && c.pending == 0 && !drain {
+			info, err := c.cons.Info(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("consumer info: %w", err)
+			}
+			c.pending = info.NumPending
+			if c.pending == 0 {
+				if !c.durable || info.NumAckPending <= len(c.unacked) {
+					return nil
+				}
+				drain = true
+			}
+		}
+		if err := c.heartbeat(); err != nil {
+			return err
+		}
+		want := fetchPartitions
+		if c.durable && c.maxAckPending > 0 {
+			// In preview mode every printed partition is acked at once;
+			// with --out, acks wait for the complete file, and the
+			// server delivers nothing beyond max_ack_pending: stop there.
+			want = min(want, c.maxAckPending-len(c.unacked))
+			if want <= 0 {
+				c.stoppedAtMaxAck = true
+				return nil
+			}
+		}
+
+		wait := time.Duration(0)
+		switch {
+		case drain:
+			wait = drainWait
+		case !c.o.follow:
+			wait = pollWait
+		}
+		if len(c.unacked) > 0 {
+			wait = minPositive(wait, c.ackWait/2)
+		}
+		fctx, cancel := ctx, context.CancelFunc(func() {})
+		if wait > 0 {
+			fctx, cancel = context.WithTimeout(ctx, wait)
+		}
+		ps, err := natsjs.Fetch(fctx, c.cons, want, 0)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				if drain {
+					return nil // nothing due for redelivery
+				}
+				if !c.o.follow {
+					c.pending = 0 // ask the consumer again
+				}
+				continue
+			}
+			return fmt.Errorf("fetch from stream %s: %w", c.stream, err)
+		}
+		drain = false
+		for i, p := range ps {
+			// A partition is written whole or not at all: ctx (SIGINT)
+			// is checked between partitions.
+			if ctx.Err() != nil {
+				c.nak(ps[i:])
+				return nil
+			}
+			if err := c.handle(context.WithoutCancel(ctx), p); err != nil {
+				c.nak(ps[i:])
+				return err
+			}
+			if c.limitReached() {
+				c.nak(ps[i+1:])
+				break
+			}
+		}
+		if c.durable && preview {
+			if err := c.ack(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// handle decodes one partition and writes its rows, cutting them at the
+// limit.
+func (c *consumer) handle(ctx context.Context, p *natsjs.Partition) error {
+	recs, err := p.Decode(ctx, c.js, nil)
+	if err != nil {
+		return fmt.Errorf("partition %s (stream seq %d): %w", p.ID(), p.StreamSeq(), err)
+	}
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	var n int64
+	for _, r := range recs {
+		n += r.NumRows()
+	}
+	cut := false
+	if c.o.limit > 0 && c.rows+n > c.o.limit {
+		recs = truncate(recs, c.o.limit-c.rows)
+		n, cut = c.o.limit-c.rows, true
+	}
+	if err := c.out.write(ctx, p, recs); err != nil {
+		return fmt.Errorf("partition %s (stream seq %d): %w", p.ID(), p.StreamSeq(), err)
+	}
+	c.partitions++
+	c.rows += n
+	if meta, err := p.Meta(); err == nil && meta.Object != nil {
+		c.bytes += meta.Object.Size
+	} else {
+		c.bytes += int64(len(p.Body()))
+	}
+	if md, err := p.Msg().Metadata(); err == nil {
+		c.pending = md.NumPending
+	}
+	if c.durable {
+		if cut {
+			// Not all its rows were written: let it be delivered again.
+			_ = p.Nak(0)
+		} else {
+			c.unacked = append(c.unacked, ackRef{reply: p.Msg().Reply(), id: p.ID(), seq: p.StreamSeq()})
+		}
+	}
+	c.prog.update(c.rows, c.bytes)
+	return nil
+}
+
+// truncate returns the first n rows of recs as new slices, releasing recs.
+func truncate(recs []arrow.RecordBatch, n int64) []arrow.RecordBatch {
+	out := make([]arrow.RecordBatch, 0, len(recs))
+	for _, r := range recs {
+		switch {
+		case n <= 0:
+		case r.NumRows() <= n:
+			r.Retain()
+			out = append(out, r)
+			n -= r.NumRows()
+		default:
+			out = append(out, r.NewSlice(0, n))
+			n = 0
+		}
+		r.Release()
+	}
+	return out
+}
+
+// ackRef is what acknowledging a partition takes: its reply subject. A
+// *natsjs.Partition would keep the message body alive until the ack, and
+// with --out the acks wait for the complete file.
+type ackRef struct {
+	reply string
+	id    string
+	seq   uint64
+}
+
+// JetStream's acknowledgement protocol: bodies published to a delivered
+// message's reply subject.
+var (
+	ackAck        = []byte("+ACK")
+	ackNak        = []byte("-NAK")
+	ackInProgress = []byte("+WPI")
+)
+
+// ack double-acks the partitions written so far (durable consumers only),
+// several at a time; those whose ack failed stay unacked.
+func (c *consumer) ack(ctx context.Context) error {
+	if !c.durable || len(c.unacked) == 0 {
+		c.unacked = nil
+		return nil
+	}
+	var (
+		mu     sync.Mutex
+		failed []ackRef
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for _, a := range c.unacked {
+		g.Go(func() error {
+			// A double ack: the server confirms it.
+			if _, err := c.nc.RequestWithContext(gctx, a.reply, ackAck); err != nil {
+				mu.Lock()
+				failed = append(failed, a)
+				mu.Unlock()
+				return fmt.Errorf("ack partition %s (stream seq %d): %w", a.id, a.seq, err)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	c.unacked = failed
+	c.lastBeat = time.Now()
+	return err
+}
+
+// heartbeat tells the server that unacked partitions are still being
+// worked on (the output file is not complete yet), every half ack wait, so
+// that they are not redelivered meanwhile.
+func (c *consumer) heartbeat() error {
+	if !c.durable || len(c.unacked) == 0 || time.Since(c.lastBeat) < c.ackWait/2 {
+		return nil
+	}
+	for _, a := range c.unacked {
+		if err := c.nc.Publish(a.reply, ackInProgress); err != nil {
+			return fmt.Errorf("extend the ack wait of partition %s: %w", a.id, err)
+		}
+	}
+	c.lastBeat = time.Now()
+	return nil
+}
+
+// nak asks for the redelivery of partitions that were fetched but not
+// written (durable consumers only).
+func (c *consumer) nak(ps []*natsjs.Partition) {
+	if !c.durable {
+		return
+	}
+	for _, p := range ps {
+		_ = p.Nak(0)
+	}
+}
+
+// nakUnacked gives back the partitions written to an output that was
+// abandoned, for immediate redelivery.
+func (c *consumer) nakUnacked() {
+	if c.durable {
+		for _, a := range c.unacked {
+			_ = c.nc.Publish(a.reply, ackNak)
+		}
+		_ = c.nc.Flush()
+	}
+	c.unacked = nil
+}
+
+func minPositive(a, b time.Duration) time.Duration {
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
+}
+
+// outputKind is the format of --out.
+type outputKind int
+
+const (
+	outParquet outputKind = iota
+	outArrowFile
+	outArrowStream
+)
+
+func outputKindOf(path string) (outputKind, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".parquet":
+		return outParquet, nil
+	case ".arrow", ".ipc", ".feather":
+		return outArrowFile, nil
+	case ".arrows":
+		return outArrowStream, nil
+	}
+	return 0, usagef("consume: --out %q: want a .parquet, .arrow, .ipc or .arrows file", path)
+}

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/dustin/go-humanize"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/arrowfile"
+	"github.com/pcs-dev/pcs/transports/natsjs"
+	"github.com/pcs-dev/pcs/transports/parquet"
+)
+
+// Publish defaults.
+const (
+	defaultBatchRows  = 64 << 10 // 65536
+	defaultBatchBytes = 8 << 20  // 8 MiB
+)
+
+type publishOptions struct {
+	subject      string
+	server       string
+	batchRows    int64
+	batchBytes   sizeValue
+	compression  string
+	sourceID     string
+	objectBucket string
+	quiet        bool
+}
+
+func (e *env) publishCommand() *cobra.Command {
+	o := publishOptions{batchBytes: defaultBatchBytes}
+	cmd := &cobra.Command{
+		Use:   "publish --subject SUBJECT [flags] FILE...",
+		Short: "Publish Parquet and Arrow files to a subject as partitions",
+		Long: `Publish reads Parquet (.parquet) and Arrow IPC files (.arrow, .arrows, .ipc;
+file or stream format, detected from the content) and publishes their rows to
+SUBJECT as PCS partitions: Arrow IPC streams of at most --batch-rows rows and
+about --batch-bytes bytes (estimated from the Arrow buffers; the file's batches
+are re-cut without copying). Partitions above the server's max_payload (1 MiB
+by default) go to the object store (claim check) and the message carries
+Pcs-Object.
+
+Partition ids are "<source-id>/<seq>", seq counting from 1 per file; the
+source id defaults to the file's base name without extension. Re-publishing
+the same file with the same flags therefore republishes the same ids, and
+JetStream drops them as duplicates within the stream's duplicate window.
+
+A stream must capture SUBJECT (pcs-node provisions its streams; or create
+one, e.g. 'nats stream add --subjects SUBJECT').`,
+		Example: `  pcs publish --subject flights.raw flights-3m.parquet
+  pcs publish --subject flights.raw --batch-rows 100000 --compression zstd a.arrow b.arrow`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("publish: no input files (see 'pcs publish --help')")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.publish(cmd.Context(), o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.subject, "subject", "s", "", "subject to publish to (required)")
+	f.StringVar(&o.server, "server", e.defaultServer(), "NATS server URL; $PCS_SERVER, else $NATS_URL, sets the default")
+	f.Int64Var(&o.batchRows, "batch-rows", defaultBatchRows, "maximum rows per partition")
+	f.Var(&o.batchBytes, "batch-bytes", "approximate maximum Arrow bytes per partition (e.g. 8MiB, 512KiB)")
+	f.StringVar(&o.compression, "compression", "none", "IPC body compression: none, lz4 or zstd (partitions under 64 KiB stay uncompressed)")
+	f.StringVar(&o.sourceID, "source-id", "", "source id of the partition ids (default: each file's base name without extension; with several files, one sequence across them)")
+	f.StringVar(&o.objectBucket, "object-bucket", natsjs.DefaultObjectBucket, "object store bucket for partitions above the inline limit (created if missing)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
+	return cmd
+}
+
+// bucketName is what natsjs.WithObjectBucket accepts.
+var bucketName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// publishInput is one file to publish and its partition id source.
+type publishInput struct {
+	path     string
+	sourceID string
+	parquet  bool
+}
+
+func (e *env) publish(ctx context.Context, o publishOptions, files []string) error {
+	// Usage errors first, before touching files or the network.
+	if err := validateSubject("publish", o.subject, false); err != nil {
+		return err
+	}
+	if o.batchRows < 1 {
+		return usagef("publish: --batch-rows must be at least 1, got %d", o.batchRows)
+	}
+	if o.batchBytes < 1 {
+		return usagef("publish: --batch-bytes must be at least 1 byte")
+	}
+	comp, err := natsjs.ParseCompression(o.compression)
+	if err != nil {
+		return usagef("publish: --compression %q: want none, lz4 or zstd", o.compression)
+	}
+	if !bucketName.MatchString(o.objectBucket) {
+		return usagef("publish: --object-bucket %q: use letters, digits, '-' and '_' only", o.objectBucket)
+	}
+	if o.sourceID != "" {
+		if err := natsjs.ValidateID(o.sourceID); err != nil {
+			return usagef("publish: --source-id %q: no commas, whitespace or control characters", o.sourceID)
+		}
+	}
+
+	// Then the files: they must exist and have distinct source ids.
+	inputs := make([]publishInput, 0, len(files))
+	bySource := map[string]string{}
+	for _, path := range files {
+		isParquet, err := sniffParquet(path)
+		if err != nil {
+			return err
+		}
+		in := publishInput{path: path, sourceID: o.sourceID, parquet: isParquet}
+		if in.sourceID == "" {
+			base := filepath.Base(path)
+			in.sourceID = strings.TrimSuffix(base, filepath.Ext(base))
+			if err := natsjs.ValidateID(in.sourceID); err != nil {
+				return usagef("publish: %s: source id %q is not usable in partition ids (no commas, whitespace or control characters): set --source-id", path, in.sourceID)
+			}
+			if other, dup := bySource[in.sourceID]; dup {
+				return usagef("publish: %s and %s would both publish ids %q/<seq>; set --source-id (one sequence across the files) or publish them separately", other, path, in.sourceID)
+			}
+			bySource[in.sourceID] = path
+		}
+		inputs = append(inputs, in)
+	}
+
+	nc, err := connect(ctx, o.server, "pcs publish")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if _, err := streamForSubject(ctx, js, o.subject, o.server); err != nil {
+		return err
+	}
+
+	// The publisher's own source id is unused: Publish takes explicit ids,
+	// so that batches can be grouped into one partition.
+	pub, err := natsjs.NewPublisher(js, o.subject,
+		natsjs.WithSourceID(inputs[0].sourceID),
+		natsjs.WithCompression(comp),
+		natsjs.WithObjectBucket(o.objectBucket, 0),
+	)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+
+	start := time.Now()
+	total := int64(0)
+	for _, in := range inputs {
+		n := int64(-1)
+		if in.parquet {
+			n = parquetRows(in.path)
+		}
+		if n < 0 {
+			total = -1
+			break
+		}
+		total += n
+	}
+	prog := e.newProgress("publish", total, o.quiet)
+
+	var seq uint64 = 1
+	for i, in := range inputs {
+		if i > 0 && o.sourceID == "" {
+			seq = 1
+		}
+		seq, err = publishFile(ctx, pub, in, o, seq, func() {
+			st := pub.Stats()
+			prog.update(st.Rows, st.Bytes)
+		})
+		if err != nil {
+			cctx, cancel := withoutCancel(ctx, 5*time.Second)
+			_ = pub.Close(cctx)
+			cancel()
+			prog.done()
+			return publishFailed(ctx, err, pub.Stats())
+		}
+	}
+	if err := pub.Close(ctx); err != nil {
+		prog.done()
+		return publishFailed(ctx, err, pub.Stats())
+	}
+	elapsed := time.Since(start)
+	st := pub.Stats()
+	prog.update(st.Rows, st.Bytes)
+	prog.done()
+
+	line := fmt.Sprintf("published %s, %s rows, %s to %s in %s (%s rows/s)",
+		plural(st.Partitions, "partition"), humanize.Comma(st.Rows), humanize.IBytes(uint64(st.Bytes)), o.subject,
+		roundDuration(elapsed), rate(st.Rows, elapsed))
+	if st.Duplicates > 0 {
+		line += fmt.Sprintf("; %d were duplicates already in the stream", st.Duplicates)
+	}
+	if st.ClaimChecks > 0 {
+		line += fmt.Sprintf("; %d via object store %q", st.ClaimChecks, o.objectBucket)
+	}
+	fmt.Fprintln(e.stdout, line)
+	return nil
+}
+
+func publishFailed(ctx context.Context, err error, st natsjs.PublisherStats) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("publish interrupted after %d acknowledged partitions (%s rows); publishing again resumes, the ids deduplicate", st.Partitions, humanize.Comma(st.Rows))
+	}
+	return err
+}
+
+// publishFile publishes the rows of one file as partitions
+// "<in.sourceID>/<seq>", seq counting from seq, and returns the next seq.
+// sent is called after each partition.
+func publishFile(ctx context.Context, pub *natsjs.Publisher, in publishInput, o publishOptions, seq uint64, sent func()) (uint64, error) {
+	src, err := openSource(in, o.batchRows)
+	if err != nil {
+		return seq, err
+	}
+	defer src.Close()
+
+	c := &cutter{maxRows: o.batchRows, maxBytes: int64(o.batchBytes)}
+	c.emit = func(recs []arrow.RecordBatch) error {
+		id := natsjs.PartitionID(in.sourceID, seq)
+		if err := pub.Publish(ctx, recs, natsjs.Meta{ID: id}); err != nil {
+			return fmt.Errorf("publish %s partition %s: %w", in.path, id, err)
+		}
+		seq++
+		sent()
+		return nil
+	}
+	for {
+		rec, err := src.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			c.release()
+			return seq, fmt.Errorf("read %s: %w", in.path, err)
+		}
+		err = c.push(rec)
+		rec.Release()
+		if err != nil {
+			c.release()
+			return seq, err
+		}
+	}
+	if err := c.flush(); err != nil {
+		c.release()
+		return seq, err
+	}
+	return seq, nil
+}
+
+// sniffParquet checks that path can be read and tells Parquet ("PAR1"
+// magic) from anything else (left to the Arrow source to recognise).
+func sniffParquet(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("publish: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("publish: %w", err)
+	}
+	if st.IsDir() {
+		return false, fmt.Errorf("publish: %s is a directory", path)
+	}
+	magic := make([]byte, 4)
+	if _, err := io.ReadFull(f, magic); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, fmt.Errorf("publish: %s is neither Parquet nor Arrow IPC (only %d bytes)", path, st.Size())
+		}
+		return false, fmt.Errorf("publish: read %s: %w", path, err)
+	}
+	return bytes.Equal(magic, []byte("PAR1")), nil
+}
+
+// openSource opens a Parquet or Arrow file.
+func openSource(in publishInput, batchRows int64) (transports.Source, error) {
+	if in.parquet {
+		src, err := parquet.NewSource(in.path, parquet.WithBatchRows(batchRows))
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", in.path, err)
+		}
+		return src, nil
+	}
+	src, err := arrowfile.NewSource(in.path)
+	if err != nil {
+		if errors.Is(err, arrowfile.ErrNotArrow) {
+			return nil, fmt.Errorf("%s is neither Parquet nor Arrow IPC (file or stream)", in.path)
+		}
+		return nil, fmt.Errorf("open %s: %w", in.path, err)
+	}
+	return src, nil
+}
+
+// parquetRows returns the row count of a Parquet file, or -1.
+func parquetRows(path string) int64 {
+	src, err := parquet.NewSource(path)
+	if err != nil {
+		return -1
+	}
+	defer src.Close()
+	return src.NumRows()
+}
+
+// validateSubject refuses empty subjects, whitespace and, for publishing,
+// wildcards.
+func validateSubject(cmd, subject string, wildcards bool) error {
+	if subject == "" {
+		return usagef("%s: missing --subject (see 'pcs %s --help')", cmd, cmd)
+	}
+	if strings.ContainsFunc(subject, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return usagef("%s: --subject %q: subjects contain no whitespace", cmd, subject)
+	}
+	for _, tok := range strings.Split(subject, ".") {
+		if tok == "" {
+			return usagef("%s: --subject %q: empty token", cmd, subject)
+		}
+		if !wildcards && (tok == "*" || tok == ">") {
+			return usagef("%s: --subject %q: cannot publish to a wildcard subject", cmd, subject)
+		}
+	}
+	return nil
+}
+
+// streamForSubject returns the name of the stream that captures subject,
+// or an error that says how to create one.
+func streamForSubject(ctx context.Context, js jetstream.JetStream, subject, server string) (string, error) {
+	name, err := js.StreamNameBySubject(ctx, subject)
+	switch {
+	case err == nil:
+		return name, nil
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return "", fmt.Errorf("no JetStream stream captures subject %q on %s: start pcs-node (it provisions its streams) or create one, e.g. 'nats stream add --subjects %q'", subject, redactURL(server), subject)
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return "", fmt.Errorf("JetStream is not enabled on %s", redactURL(server))
+	}
+	return "", fmt.Errorf("look up the stream of subject %q on %s: %w", subject, redactURL(server), err)
+}
