@@ -83,7 +83,7 @@ type PipelineConfig struct {
 	Name string `toml:"name"`
 	// Components are the registered components of each partition's
 	// dataset; the input component must be among them.
-	Components []string `toml:"components"`
+	Components []string     `toml:"components"`
 	Input      InputConfig  `toml:"input"`
 	Output     OutputConfig `toml:"output"`
 	// Resources are loaded once at start and inserted in every dataset.
