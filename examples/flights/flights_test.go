@@ -55,8 +55,8 @@ func TestDemo(t *testing.T) {
 			t.Errorf("output lacks %s:\n%s", re, out.String())
 		}
 	}
-	if want.Rows == 0 || want.Rows >= 50000 || want.Delayed == 0 {
-		t.Errorf("implausible expectation %+v: the filter keeps some rows, not all", want)
+	if want.Rows == 0 || want.Delayed == 0 || len(want.ByState) < 5 {
+		t.Errorf("implausible expectation %+v", want)
 	}
 	if strings.Contains(out.String(), "expected (direct computation)") {
 		t.Error("summary mismatch reported")
