@@ -14,6 +14,7 @@ import (
 	"github.com/pcs-dev/pcs/broker"
 	"github.com/pcs-dev/pcs/examples/flights/flightsys"
 	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 	"github.com/pcs-dev/pcs/transports/parquet"
 )
@@ -191,4 +192,55 @@ func consumeAll(b *testing.B, js jetstream.JetStream, stream string, n int) <-ch
 		}
 	}()
 	return done
+}
+
+// BenchmarkPublishParquet: read flights-3m.parquet and publish it as
+// 16384-row partitions into an embedded JetStream (what `pcs publish`
+// does), waiting for every publish ack.
+func BenchmarkPublishParquet(b *testing.B) {
+	d, err := findData("../..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rows int64
+	for b.Loop() {
+		b.StopTimer()
+		bc := broker.DefaultConfig()
+		bc.StoreDir = b.TempDir()
+		br, err := broker.Start(context.Background(), bc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		nc, _ := br.Connect()
+		js, _ := jetstream.New(nc)
+		if _, err := broker.Provision(context.Background(), js, broker.Spec{
+			Streams:      []broker.StreamSpec{{Name: "PUB", Subjects: []string{"pub.raw"}, Retention: broker.RetentionWorkQueue, Discard: broker.DiscardNew}},
+			ObjectStores: []broker.ObjectStoreSpec{{Bucket: "pcs-objects"}},
+		}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		src, err := parquet.NewSource(d.Flights, parquet.WithBatchRows(benchPartitionRows))
+		if err != nil {
+			b.Fatal(err)
+		}
+		pub, err := natsjs.NewPublisher(js, "pub.raw", natsjs.WithSourceID("bench"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := transports.Copy(context.Background(), pub, src, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pub.Close(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		src.Close()
+		rows = st.Rows
+		b.StopTimer()
+		nc.Close()
+		_ = br.Shutdown(context.Background())
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(rows)/(b.Elapsed().Seconds()/float64(b.N)), "rows/s")
 }
