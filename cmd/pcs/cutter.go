@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/util"
 )
 
 // cutter re-cuts a sequence of record batches into partitions of at most
@@ -34,7 +35,7 @@ func (c *cutter) push(rec arrow.RecordBatch) error {
 	if n == 0 {
 		return nil
 	}
-	perRow := float64(recordBytes(rec)) / float64(n)
+	perRow := float64(util.TotalRecordSize(rec)) / float64(n)
 	for off := int64(0); off < n; {
 		take := min(n-off, c.maxRows-c.rows)
 		if perRow > 0 {
@@ -80,34 +81,4 @@ func (c *cutter) release() {
 	}
 	clear(c.group)
 	c.group, c.rows, c.bytes = c.group[:0], 0, 0
-}
-
-// recordBytes estimates the memory of rec's columns: the sum of the
-// lengths of all their buffers, children and dictionaries included.
-func recordBytes(rec arrow.RecordBatch) int64 {
-	var n int64
-	for _, col := range rec.Columns() {
-		n += dataBytes(col.Data())
-	}
-	return n
-}
-
-func dataBytes(d arrow.ArrayData) int64 {
-	if d == nil {
-		return 0
-	}
-	var n int64
-	for _, b := range d.Buffers() {
-		if b != nil {
-			n += int64(b.Len())
-		}
-	}
-	for _, ch := range d.Children() {
-		n += dataBytes(ch)
-	}
-	// Dictionary returns a typed nil for other types: ask only these.
-	if d.DataType().ID() == arrow.DICTIONARY {
-		n += dataBytes(d.Dictionary())
-	}
-	return n
 }

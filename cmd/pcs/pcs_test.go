@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/apache/arrow-go/v18/arrow/util"
 	"net"
 	"os"
 	"path/filepath"
@@ -120,7 +121,7 @@ func TestPublishBatchBytes(t *testing.T) {
 
 func TestCutterLimits(t *testing.T) {
 	recs := makeRecords(t, 1000, 64) // small input batches are merged
-	per := float64(recordBytes(recs[0])) / float64(recs[0].NumRows())
+	per := float64(util.TotalRecordSize(recs[0])) / float64(recs[0].NumRows())
 	for _, tc := range []struct {
 		name               string
 		rows, bytes        int64

@@ -3,6 +3,7 @@ package natsjs_test
 import (
 	"context"
 	"fmt"
+	"github.com/apache/arrow-go/v18/arrow/util"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func BenchmarkEncode(b *testing.B) {
 				recs := []arrow.RecordBatch{rec}
 				opts := natsjs.EncodeOptions{Compression: comp}
 				var body []byte
-				b.SetBytes(arrowBytes(rec))
+				b.SetBytes(util.TotalRecordSize(rec))
 				b.ReportAllocs()
 				for b.Loop() {
 					var err error
@@ -52,7 +53,7 @@ func BenchmarkDecode(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Run(fmt.Sprintf("rows=%dk/%s", rows>>10, comp), func(b *testing.B) {
-				b.SetBytes(arrowBytes(rec))
+				b.SetBytes(util.TotalRecordSize(rec))
 				b.ReportAllocs()
 				for b.Loop() {
 					out, err := natsjs.Decode(body, memory.DefaultAllocator)
@@ -142,16 +143,4 @@ func BenchmarkPublishConsume(b *testing.B) {
 			_ = pub.Close(ctx)
 		})
 	}
-}
-
-func arrowBytes(rec arrow.RecordBatch) int64 {
-	var n int64
-	for _, c := range rec.Columns() {
-		for _, buf := range c.Data().Buffers() {
-			if buf != nil {
-				n += int64(buf.Len())
-			}
-		}
-	}
-	return n
 }

@@ -3,6 +3,7 @@ package natsjs
 import (
 	"bytes"
 	"fmt"
+	"github.com/apache/arrow-go/v18/arrow/util"
 	"strings"
 	"sync"
 	"time"
@@ -119,7 +120,7 @@ func Encode(recs []arrow.RecordBatch, opts EncodeOptions) ([]byte, error) {
 		if i > 0 && !r.Schema().Equal(schema) {
 			return nil, fmt.Errorf("natsjs: encode batch %d: %w: %s, want %s", i, transports.ErrSchemaMismatch, r.Schema(), schema)
 		}
-		size += recordBytes(r)
+		size += util.TotalRecordSize(r)
 	}
 	ipcOpts := []ipc.Option{ipc.WithSchema(schema)}
 	min := opts.CompressMinBytes
@@ -157,32 +158,6 @@ func Encode(recs []arrow.RecordBatch, opts EncodeOptions) ([]byte, error) {
 		return nil, fmt.Errorf("natsjs: encode: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-// recordBytes is the total size of the buffers behind rec (of the parent
-// buffers, for slices).
-func recordBytes(rec arrow.RecordBatch) int64 {
-	var n int64
-	for _, c := range rec.Columns() {
-		n += dataBytes(c.Data())
-	}
-	return n
-}
-
-func dataBytes(d arrow.ArrayData) int64 {
-	var n int64
-	for _, b := range d.Buffers() {
-		if b != nil {
-			n += int64(b.Len())
-		}
-	}
-	for _, c := range d.Children() {
-		n += dataBytes(c)
-	}
-	if dict := dictionaryOf(d); dict != nil {
-		n += dataBytes(dict)
-	}
-	return n
 }
 
 // dictionaryOf returns d's dictionary or nil; array.Data returns a typed

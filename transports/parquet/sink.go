@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/apache/arrow-go/v18/arrow/util"
 	"os"
 	"path/filepath"
 	"slices"
@@ -205,7 +206,7 @@ func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	rec.Retain()
 	s.pending = append(s.pending, rec)
 	s.pendingRows += rec.NumRows()
-	s.pendingBytes += arrowBytes(rec)
+	s.pendingBytes += util.TotalRecordSize(rec)
 	return s.fail(s.drain(context.WithoutCancel(ctx), false))
 }
 
@@ -353,7 +354,7 @@ func (s *Sink) writeRowGroup(n int64) error {
 	s.pendingRows -= n
 	s.pendingBytes = 0
 	for _, r := range s.pending {
-		s.pendingBytes += arrowBytes(r)
+		s.pendingBytes += util.TotalRecordSize(r)
 	}
 
 	tbl := array.NewTableFromRecords(s.schema, recs)
@@ -423,31 +424,4 @@ func (s *Sink) releasePending() {
 // and open row groups (compressed), without the footer.
 func (o *outFile) bytes() int64 {
 	return max(o.fw.TotalCompressedBytes(), o.fw.TotalBytesWritten())
-}
-
-// arrowBytes is the size of rec's buffers; for a slice of a larger batch
-// it counts the whole buffers. Used only as a first size estimate.
-func arrowBytes(rec arrow.RecordBatch) int64 {
-	var n int64
-	for _, c := range rec.Columns() {
-		n += dataBytes(c.Data())
-	}
-	return n
-}
-
-func dataBytes(d arrow.ArrayData) int64 {
-	var n int64
-	for _, b := range d.Buffers() {
-		if b != nil {
-			n += int64(b.Len())
-		}
-	}
-	for _, c := range d.Children() {
-		n += dataBytes(c)
-	}
-	// Dictionary returns a typed nil (*array.Data) when there is none.
-	if dict, ok := d.Dictionary().(*array.Data); ok && dict != nil {
-		n += dataBytes(dict)
-	}
-	return n
 }
