@@ -112,13 +112,17 @@ func readIPC(data []byte, mem memory.Allocator, ra *readAllocator) (*Dataset, er
 	if err != nil {
 		return nil, err
 	}
+	// A block can be no larger than the buffer holding it: that bound
+	// replaces arrow-go's default 256 MiB body limit, which would refuse
+	// large datasets that are perfectly valid.
+	opts := []ipc.Option{ipc.WithAllocator(ra), ipc.WithBodySizeLimit(max(int64(len(data)), 1))}
 	var fr *ipc.FileReader
 	if dict {
 		// arrow-go v18.8.0's mapped reader has no dictionary memo and
 		// panics on dictionary-encoded fields: read those files by copy.
-		fr, err = ipc.NewFileReader(bytes.NewReader(data), ipc.WithAllocator(ra))
+		fr, err = ipc.NewFileReader(bytes.NewReader(data), opts...)
 	} else {
-		fr, err = ipc.NewMappedFileReader(data, ipc.WithAllocator(ra))
+		fr, err = ipc.NewMappedFileReader(data, opts...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrIPC, err)
