@@ -69,7 +69,7 @@ func (s summary) print(w io.Writer) {
 func summarizeOutput(ctx context.Context, path string) (summary, error) {
 	s := summary{ByState: map[string]int64{}}
 	err := eachBatch(ctx, path, []string{"origin_state", "delayed"}, func(rec arrow.RecordBatch) error {
-		state, ok1 := rec.Column(0).(*array.String)
+		state, ok1 := stringValues(rec.Column(0))
 		delayed, ok2 := rec.Column(1).(*array.Boolean)
 		if !ok1 || !ok2 {
 			return fmt.Errorf("%s: unexpected column types %s", path, rec.Schema())
@@ -81,14 +81,31 @@ func summarizeOutput(ctx context.Context, path string) (summary, error) {
 			}
 			s.Delayed++
 			st := "?"
-			if state.IsValid(i) {
-				st = state.Value(i)
+			if v, ok := state(i); ok {
+				st = v
 			}
 			s.ByState[st]++
 		}
 		return nil
 	})
 	return s, err
+}
+
+// stringValues reads a utf8 column, plain or dictionary-encoded.
+func stringValues(col arrow.Array) (func(i int) (string, bool), bool) {
+	switch c := col.(type) {
+	case *array.String:
+		return func(i int) (string, bool) { return c.Value(i), c.IsValid(i) }, true
+	case *array.Dictionary:
+		dict, ok := c.Dictionary().(*array.String)
+		return func(i int) (string, bool) {
+			if c.IsNull(i) {
+				return "", false
+			}
+			return dict.Value(c.GetValueIndex(i)), true
+		}, ok
+	}
+	return nil, false
 }
 
 // computeDirectly derives the expected summary from the input, row by

@@ -7,7 +7,9 @@
 // distance int64 (miles), origin and destination large_utf8 (IATA codes),
 // all nullable. Output: the component "route" with origin_city,
 // origin_state, dest_city, dest_state (utf8, null when the airport is not
-// in the table), delayed (bool, delay > 15) and route ("ORIGIN-DEST").
+// in the table; dictionary-encoded: int32 indices into the airports
+// table, which is the dictionary), delayed (bool, delay > 15) and route
+// ("ORIGIN-DEST").
 //
 // Plan: keep (deletes rows without a delay or with a distance <= 0) is
 // alone in stage 0, because it writes the alive bitmap; airports and
@@ -24,7 +26,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/node"
@@ -47,10 +48,10 @@ var FlightSchema = arrow.NewSchema([]arrow.Field{
 
 // Route is the derived component: one row per flight.
 type Route struct {
-	OriginCity  *string `arrow:"origin_city"`
-	OriginState *string `arrow:"origin_state"`
-	DestCity    *string `arrow:"dest_city"`
-	DestState   *string `arrow:"dest_state"`
+	OriginCity  *string `arrow:"origin_city,dict"`
+	OriginState *string `arrow:"origin_state,dict"`
+	DestCity    *string `arrow:"dest_city,dict"`
+	DestState   *string `arrow:"dest_state,dict"`
 	Delayed     *bool   `arrow:"delayed"`
 	Route       *string `arrow:"route"`
 }
@@ -63,10 +64,10 @@ var (
 	distance    = pcs.MustField[*array.Int64](Flight, "distance")
 	origin      = pcs.MustField[*array.LargeString](Flight, "origin")
 	destination = pcs.MustField[*array.LargeString](Flight, "destination")
-	originCity  = pcs.MustField[*array.String](Routes, "origin_city")
-	originState = pcs.MustField[*array.String](Routes, "origin_state")
-	destCity    = pcs.MustField[*array.String](Routes, "dest_city")
-	destState   = pcs.MustField[*array.String](Routes, "dest_state")
+	originCity  = pcs.MustField[*array.Dictionary](Routes, "origin_city")
+	originState = pcs.MustField[*array.Dictionary](Routes, "origin_state")
+	destCity    = pcs.MustField[*array.Dictionary](Routes, "dest_city")
+	destState   = pcs.MustField[*array.Dictionary](Routes, "dest_state")
 	delayed     = pcs.MustField[*array.Boolean](Routes, "delayed")
 	route       = pcs.MustField[*array.String](Routes, "route")
 )
@@ -162,7 +163,9 @@ func Keep() pcs.System {
 
 // LookupAirports writes the city and state of origin and destination
 // from the Airports resource (null when unknown): one map lookup per row
-// into an index column, then arrow's take kernel gathers the strings.
+// gives the airport's row, and the output columns are dictionary arrays
+// of those rows over the table's City and State columns, so no string is
+// copied.
 func LookupAirports() pcs.System {
 	meta := pcs.Meta("airports").Read(origin, destination, pcs.Resource[Airports]()).
 		Write(originCity, originState, destCity, destState)
@@ -171,10 +174,9 @@ func LookupAirports() pcs.System {
 		if err != nil {
 			return err
 		}
-		kctx := compute.WithAllocator(ctx, ds.Allocator())
 		for _, side := range []struct {
 			code        pcs.FieldRef[*array.LargeString]
-			city, state pcs.FieldRef[*array.String]
+			city, state pcs.FieldRef[*array.Dictionary]
 		}{{origin, originCity, originState}, {destination, destCity, destState}} {
 			codes, err := side.code.Get(ds)
 			if err != nil {
@@ -191,24 +193,18 @@ func LookupAirports() pcs.System {
 			}
 			rows := ib.NewInt32Array()
 			ib.Release()
-			err = errors.Join(take(kctx, ds, side.city, table.City, rows), take(kctx, ds, side.state, table.State, rows))
+			city := array.NewDictionaryArray(side.city.Type(), rows, table.City)
+			state := array.NewDictionaryArray(side.state.Type(), rows, table.State)
 			rows.Release()
+			err = errors.Join(side.city.Set(ds, city), side.state.Set(ds, state))
+			city.Release()
+			state.Release()
 			if err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-}
-
-// take sets f to values gathered at rows (null rows give nulls).
-func take(ctx context.Context, ds *pcs.Dataset, f pcs.FieldRef[*array.String], values *array.String, rows *array.Int32) error {
-	out, err := compute.TakeArray(ctx, values, rows)
-	if err != nil {
-		return err
-	}
-	defer out.Release()
-	return f.Set(ds, out.(*array.String))
 }
 
 // Derive writes delayed = delay > 15 and route = "ORIGIN-DEST".
