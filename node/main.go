@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/lmittmann/tint"
@@ -36,7 +37,7 @@ func Main(args []string, reg *Registry, stderr io.Writer) int {
 	}
 	cfg, err := LoadConfig(*configPath)
 	if err != nil {
-		fmt.Fprintln(stderr, "pcs-node:", err)
+		fail(stderr, err)
 		return 1
 	}
 	log := NewLogger(stderr, cfg.Node.LogLevel, cfg.Node.LogFormat)
@@ -44,16 +45,21 @@ func Main(args []string, reg *Registry, stderr io.Writer) int {
 	defer stop()
 	n, err := Start(ctx, cfg, reg, log)
 	if err != nil {
-		fmt.Fprintln(stderr, "pcs-node:", err)
+		fail(stderr, err)
 		return 1
 	}
 	runErr := n.Run(ctx)
 	closeErr := n.Close(context.Background())
 	if err := errors.Join(runErr, closeErr); err != nil {
-		fmt.Fprintln(stderr, "pcs-node:", err)
+		fail(stderr, err)
 		return 1
 	}
 	return 0
+}
+
+// fail prints err as one line (joined errors separated by "; ").
+func fail(w io.Writer, err error) {
+	fmt.Fprintln(w, "pcs-node:", strings.ReplaceAll(err.Error(), "\n", "; "))
 }
 
 // NewLogger returns the node's slog logger: tint's colored text on a
