@@ -127,7 +127,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	elapsed := time.Since(start)
 	result := filepath.Join(work, "enriched.parquet")
-	if err := pcs(ctx, o.bin, io.Discard, "consume", "--server", server, "--subject", "flights.enriched", "--out", result); err != nil {
+	if err := pcs(ctx, o.bin, io.Discard, "consume", "--server", server, "--subject", "flights.enriched", "--quiet", "--out", result); err != nil {
 		return err
 	}
 
