@@ -162,10 +162,11 @@ func Keep() pcs.System {
 }
 
 // LookupAirports writes the city and state of origin and destination
-// from the Airports resource (null when unknown): one map lookup per row
-// gives the airport's row, and the output columns are dictionary arrays
-// of those rows over the table's City and State columns, so no string is
-// copied.
+// from the Airports resource (null when unknown) as dictionary columns:
+// one map lookup per row finds the airport, and each partition's
+// dictionary holds only the airports it uses (a few hundred, not the
+// table's 3,376), so no string is copied per row and partitions stay
+// small.
 func LookupAirports() pcs.System {
 	meta := pcs.Meta("airports").Read(origin, destination, pcs.Resource[Airports]()).
 		Write(originCity, originState, destCity, destState)
@@ -174,6 +175,7 @@ func LookupAirports() pcs.System {
 		if err != nil {
 			return err
 		}
+		mem := ds.Allocator()
 		for _, side := range []struct {
 			code        pcs.FieldRef[*array.LargeString]
 			city, state pcs.FieldRef[*array.Dictionary]
@@ -182,29 +184,53 @@ func LookupAirports() pcs.System {
 			if err != nil {
 				return err
 			}
-			ib := array.NewInt32Builder(ds.Allocator())
+			// Dense dictionary ids in order of first use: used[k] is the
+			// table row of id k.
+			ids := map[int32]int32{}
+			var used []int32
+			ib := array.NewInt32Builder(mem)
 			ib.Reserve(codes.Len())
 			for i := 0; i < codes.Len(); i++ {
-				if row, ok := table.Row[codes.Value(i)]; ok && codes.IsValid(i) {
-					ib.UnsafeAppend(row)
-				} else {
+				row, ok := table.Row[codes.Value(i)]
+				if !ok || codes.IsNull(i) {
 					ib.AppendNull()
+					continue
 				}
+				id, seen := ids[row]
+				if !seen {
+					id = int32(len(used))
+					ids[row] = id
+					used = append(used, row)
+				}
+				ib.UnsafeAppend(id)
 			}
-			rows := ib.NewInt32Array()
+			indices := ib.NewInt32Array()
 			ib.Release()
-			city := array.NewDictionaryArray(side.city.Type(), rows, table.City)
-			state := array.NewDictionaryArray(side.state.Type(), rows, table.State)
-			rows.Release()
-			err = errors.Join(side.city.Set(ds, city), side.state.Set(ds, state))
-			city.Release()
-			state.Release()
+			err = errors.Join(
+				setDictionary(ds, side.city, indices, table.City, used),
+				setDictionary(ds, side.state, indices, table.State, used))
+			indices.Release()
 			if err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// setDictionary sets f to indices over a dictionary of values[used[k]].
+func setDictionary(ds *pcs.Dataset, f pcs.FieldRef[*array.Dictionary], indices arrow.Array, values *array.String, used []int32) error {
+	vb := array.NewStringBuilder(ds.Allocator())
+	defer vb.Release()
+	vb.Reserve(len(used))
+	for _, row := range used {
+		vb.Append(values.Value(int(row)))
+	}
+	dict := vb.NewArray()
+	defer dict.Release()
+	arr := array.NewDictionaryArray(f.Type(), indices, dict)
+	defer arr.Release()
+	return f.Set(ds, arr)
 }
 
 // Derive writes delayed = delay > 15 and route = "ORIGIN-DEST".
