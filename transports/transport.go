@@ -1,7 +1,8 @@
 // Package transports defines how record batches enter and leave PCS:
 // a Source yields Arrow RecordBatches, a Sink takes them. The
 // implementations live in sub-packages: natsjs (NATS JetStream subjects,
-// the partition wire format), parquet, arrowfile.
+// the partition wire format), parquet, arrowfile, csv, jsonl and memory;
+// transporttest is the conformance suite every one of them runs.
 //
 // Ownership follows arrow-go: a RecordBatch returned by Source.Read belongs
 // to the caller, who releases it; Sink.Write does not take over the batch

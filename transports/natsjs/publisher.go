@@ -376,6 +376,9 @@ func (p *Publisher) publish(ctx context.Context, recs []arrow.RecordBatch, meta 
 	if sticky && stickyErr != nil {
 		return nil, stickyErr
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // a cancelled call publishes nothing
+	}
 	if err := ValidateID(meta.ID); err != nil {
 		return nil, fmt.Errorf("natsjs: publish: %w", err)
 	}

@@ -1,0 +1,60 @@
+package csv_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/csv"
+	"github.com/pcs-dev/pcs/transports/transporttest"
+)
+
+// csvTypes are the types of the suite's catalogue that CSV holds.
+func csvTypes() []arrow.DataType {
+	return transporttest.Without(transporttest.ScalarTypes(),
+		arrow.FixedWidthTypes.Time32s, arrow.FixedWidthTypes.Time32ms,
+		arrow.FixedWidthTypes.Time64us, arrow.FixedWidthTypes.Time64ns)
+}
+
+func TestConformance(t *testing.T) {
+	for _, atomic := range []bool{false, true} {
+		name := "in-place"
+		if atomic {
+			name = "atomic-rename"
+		}
+		t.Run(name, func(t *testing.T) {
+			transporttest.Run(t, transporttest.Harness{
+				Open: func(t *testing.T, mem memory.Allocator) transporttest.Endpoint {
+					path := filepath.Join(t.TempDir(), "data.csv")
+					return transporttest.Endpoint{
+						NewSink: func(sc *arrow.Schema) (transports.Sink, error) {
+							return csv.NewSink(path, sc, csv.WithAtomicRename(atomic))
+						},
+						NewSource: func(sc *arrow.Schema) (transports.Source, error) {
+							return csv.NewSource(path, csv.WithSchema(sc), csv.WithAllocator(mem))
+						},
+					}
+				},
+				Skip: skipLarge(atomic),
+				Caps: transporttest.Capabilities{
+					Types:           csvTypes(),
+					EmptyIsNull:     true,
+					CloseIdempotent: true,
+				},
+			})
+		})
+	}
+}
+
+// skipLarge leaves the 68 MiB round trip to the in-place run: the
+// atomic-rename sink differs only in the file name at Close, and the
+// sub-test takes seconds with -race.
+func skipLarge(atomic bool) map[string]string {
+	if !atomic {
+		return nil
+	}
+	return map[string]string{"LargeBatch": "run by the in-place variant"}
+}

@@ -1,0 +1,253 @@
+package csv
+
+import (
+	"bufio"
+	"context"
+	stdcsv "encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	arrowcsv "github.com/apache/arrow-go/v18/arrow/csv"
+
+	"github.com/pcs-dev/pcs/transports"
+)
+
+// writeBufferSize is the buffer between the CSV writer and the file.
+const writeBufferSize = 1 << 20
+
+// Sink writes batches of one schema to a CSV file, with arrow-go's CSV
+// writer. It implements transports.Sink.
+//
+// Write, Flush and Close are called from one goroutine at a time.
+type Sink struct {
+	path   string // final name
+	tmp    string // name while written (== path unless atomic)
+	schema *arrow.Schema
+	f      *os.File
+	bw     *bufio.Writer
+	w      *arrowcsv.Writer
+
+	err    error // first failure; sticky
+	closed bool
+}
+
+var _ transports.Sink = (*Sink)(nil)
+
+// NewSink creates the file at path (replacing an existing one; with
+// WithAtomicRename a temporary file, renamed to path by Close) and
+// writes the header, the column names of schema (unless WithHeader
+// false). A sink that receives no rows leaves a file with the header
+// only.
+//
+// Values are written as the Source reads them: nulls as empty cells;
+// floats in the shortest form that reads back exactly ('g' format, "+Inf",
+// "-Inf", "NaN"); booleans as true/false; dates as "2006-01-02";
+// timestamps as "2006-01-02 15:04:05.999999999", with the offset of the
+// type's time zone ("+09:00", "Z") when it has one, and as the raw
+// integer outside years 0-9999; binary types in base64 (standard
+// alphabet, padded); decimals in plain notation with the type's scale.
+// Fields with the delimiter, quotes, newlines or a leading space are
+// quoted. An empty string is written as an empty cell, like a null, and
+// reads back as null.
+//
+// Errors: ErrInvalidOption; ErrUnsupportedType for a column that CSV
+// cannot hold (see WithSchema for the supported types); the file cannot
+// be created or written (wrapped os error).
+func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, error) {
+	if schema == nil {
+		return nil, fmt.Errorf("%w: nil schema", ErrInvalidOption)
+	}
+	cfg := defaultSinkConfig()
+	for _, o := range opts {
+		if err := o.applySink(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkSupported(schema); err != nil {
+		return nil, err
+	}
+	var (
+		f   *os.File
+		err error
+	)
+	if cfg.atomic {
+		dir, base := filepath.Split(path)
+		if dir == "" {
+			dir = "."
+		}
+		f, err = os.CreateTemp(dir, "."+base+".*.tmp")
+		if err == nil {
+			err = f.Chmod(0o644)
+		}
+	} else {
+		f, err = os.Create(path)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+		return nil, fmt.Errorf("csv: create %s: %w", path, err)
+	}
+	s := &Sink{path: path, tmp: f.Name(), schema: schema, f: f, bw: bufio.NewWriterSize(f, writeBufferSize)}
+	var out io.Writer = s.bw
+	if schema.NumFields() == 1 {
+		out = &emptyLineGuard{w: s.bw, lineStart: true}
+	}
+	if cfg.header {
+		hw := stdcsv.NewWriter(out)
+		hw.Comma = cfg.comma
+		names := make([]string, schema.NumFields())
+		for i, fd := range schema.Fields() {
+			names[i] = fd.Name
+		}
+		// An empty record would be an empty line, which readers skip.
+		if len(names) > 0 {
+			_ = hw.Write(names)
+		}
+		hw.Flush()
+		if err := hw.Error(); err != nil {
+			s.abandon()
+			return nil, fmt.Errorf("csv: write %s: %w", path, err)
+		}
+	}
+	s.w = arrowcsv.NewWriter(out, schema,
+		arrowcsv.WithHeader(false),
+		arrowcsv.WithComma(cfg.comma),
+		arrowcsv.WithNullWriter(""),
+	)
+	return s, nil
+}
+
+// Write formats rec's rows into the file's buffer. It keeps no reference
+// to rec. A batch with zero rows is checked and otherwise ignored.
+//
+// Errors: transports.ErrSchemaMismatch (wrapped, showing both schemas)
+// when rec's schema differs from the sink's (arrow.Schema.Equal); ctx's
+// error when ctx is done before the call (nothing is written then); a
+// formatting or I/O error, after which the sink is failed and every
+// later call returns that error; ErrClosed after Close. A schema
+// mismatch or a ctx error leaves the sink usable.
+func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if !rec.Schema().Equal(s.schema) {
+		return fmt.Errorf("csv: write %s: %w\nbatch schema:\n%s\nsink schema:\n%s",
+			s.path, transports.ErrSchemaMismatch, rec.Schema(), s.schema)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	if err := s.w.Write(rec); err != nil {
+		s.err = fmt.Errorf("csv: write %s: %w", s.path, err)
+		return s.err
+	}
+	return nil
+}
+
+// Flush writes the buffered bytes to the file and fsyncs it: the rows
+// written so far are then durable and readable.
+func (s *Sink) Flush(ctx context.Context) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.bw.Flush(); err != nil {
+		s.err = fmt.Errorf("csv: write %s: %w", s.path, err)
+		return s.err
+	}
+	if err := s.f.Sync(); err != nil {
+		s.err = fmt.Errorf("csv: sync %s: %w", s.path, err)
+		return s.err
+	}
+	return nil
+}
+
+// Close flushes, fsyncs and closes the file, and with WithAtomicRename
+// renames it to its final name. The file is complete only after Close
+// returned nil.
+//
+// If the sink had failed, or ctx is done, Close abandons the file: it is
+// closed and removed, and Close returns the failure or ctx's error.
+// Close is idempotent: later calls return nil.
+func (s *Sink) Close(ctx context.Context) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.err
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		s.abandon()
+		return err
+	}
+	if ferr := errors.Join(s.bw.Flush(), s.f.Sync()); ferr != nil {
+		s.abandon()
+		return fmt.Errorf("csv: finish %s: %w", s.path, ferr)
+	}
+	if cerr := s.f.Close(); cerr != nil {
+		os.Remove(s.tmp)
+		return fmt.Errorf("csv: close %s: %w", s.path, cerr)
+	}
+	if s.tmp != s.path {
+		if rerr := os.Rename(s.tmp, s.path); rerr != nil {
+			os.Remove(s.tmp)
+			return fmt.Errorf("csv: finish %s: %w", s.path, rerr)
+		}
+	}
+	return nil
+}
+
+// abandon closes and removes the file being written.
+func (s *Sink) abandon() {
+	s.f.Close()
+	os.Remove(s.tmp)
+}
+
+func (s *Sink) usable() error {
+	if s.closed {
+		return ErrClosed
+	}
+	return s.err
+}
+
+// emptyLineGuard writes CSV output of a one-column schema, replacing
+// each empty line (a null or an empty string) by `""`: CSV readers skip
+// empty lines, which would lose those rows. It tracks quoting, so empty
+// lines inside quoted fields are kept.
+type emptyLineGuard struct {
+	w         io.Writer
+	lineStart bool
+	quoted    bool
+	buf       []byte
+}
+
+func (g *emptyLineGuard) Write(p []byte) (int, error) {
+	g.buf = g.buf[:0]
+	for _, c := range p {
+		switch {
+		case c == '"':
+			g.quoted = !g.quoted
+		case c == '\n' && !g.quoted && g.lineStart:
+			g.buf = append(g.buf, '"', '"')
+		}
+		g.buf = append(g.buf, c)
+		g.lineStart = c == '\n' && !g.quoted
+	}
+	if _, err := g.w.Write(g.buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
