@@ -3,18 +3,17 @@ package natsjs
 import (
 	"bytes"
 	"fmt"
-	"github.com/apache/arrow-go/v18/arrow/util"
 	"strings"
-	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/util"
 
+	"github.com/pcs-dev/pcs/pcs/ipcguard"
 	"github.com/pcs-dev/pcs/transports"
 )
 
@@ -80,7 +79,7 @@ const MaxDecodedBytes = 2 << 30
 
 // decodeLimit is the allocation bound of decoding a body of n bytes.
 func decodeLimit(n int) int64 {
-	return min(MaxDecodedBytes, max(64<<20, 32768*int64(n)))
+	return min(MaxDecodedBytes, max(64<<20, ipcguard.MaxExpansion*int64(n)))
 }
 
 // arrow-go's default IPC reader limits.
@@ -184,27 +183,22 @@ func min64(a, b int64) int64 {
 //
 // A stream with a schema but no batch decodes to an empty slice. Decode
 // keeps arrow-go's IPC reader limits (256 MiB message body, 64 MiB
-// metadata), bounds its allocations (see MaxDecodedBytes), verifies the
-// IPC flatbuffer metadata where arrow-go does not, and validates the
+// metadata), bounds its allocations (see MaxDecodedBytes) with an
+// ipcguard.LimitAllocator, checks the IPC flatbuffer metadata where
+// arrow-go does not (ipcguard.CheckStream), and validates the
 // decoded arrays (buffer sizes, offsets, nested children, dictionary
 // indices) so that reading any value of a returned batch cannot panic.
 // It does not check that strings are valid UTF-8 (Go strings need not
 // be, and the check would triple the decode time).
-// Every failure is permanent and wraps ErrCorrupt; panics inside arrow-go
-// on malformed input are recovered into ErrCorrupt as well.
-func Decode(body []byte, mem memory.Allocator) ([]arrow.RecordBatch, error) {
-	if mem == nil {
-		mem = memory.DefaultAllocator
-	}
-	la := &limitAllocator{mem: mem, max: decodeLimit(len(body)), live: map[*byte]int{}}
-	recs, err := decode(body, la)
-	if err != nil {
-		// arrow-go does not release every buffer on its error paths; what
-		// is still allocated now is unreachable: give it back.
-		la.freeAll()
-		return nil, err
-	}
-	return recs, nil
+// Every failure is permanent and wraps ErrCorrupt (those of the metadata
+// check wrap ipcguard.ErrCorrupt too); panics inside arrow-go on
+// malformed input are recovered into ErrCorrupt as well.
+func Decode(body []byte, mem memory.Allocator) (recs []arrow.RecordBatch, err error) {
+	la := ipcguard.NewLimitAllocator(mem, decodeLimit(len(body)))
+	// arrow-go does not release every buffer on its error paths; after a
+	// failure, what is still allocated is unreachable: Finish frees it.
+	defer func() { la.Finish(err != nil) }()
+	return decode(body, la)
 }
 
 func decode(body []byte, mem memory.Allocator) (recs []arrow.RecordBatch, err error) {
@@ -215,7 +209,7 @@ func decode(body []byte, mem memory.Allocator) (recs []arrow.RecordBatch, err er
 			err = fmt.Errorf("%w: arrow/ipc panicked: %v", ErrCorrupt, p)
 		}
 	}()
-	if err := verifyStream(body); err != nil {
+	if _, err := ipcguard.CheckStream(body); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	// ipc.NewReader (arrow-go v18.8.0) builds its message reader without
@@ -256,71 +250,6 @@ func releaseAll(recs []arrow.RecordBatch) {
 		if r != nil {
 			r.Release()
 		}
-	}
-}
-
-// limitAllocator refuses (by panicking, which arrow-go's IPC reader
-// recovers into an error) allocations that would take the outstanding
-// total above max, and tracks live allocations so that a failed decode
-// can free what arrow-go leaked.
-type limitAllocator struct {
-	mem memory.Allocator
-	max int64
-
-	mu   sync.Mutex
-	used int64
-	live map[*byte]int
-}
-
-func (a *limitAllocator) reserve(old []byte, size int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if size < 0 || a.used-int64(len(old))+int64(size) > a.max {
-		panic(fmt.Sprintf("natsjs: decode needs more than %d bytes", a.max))
-	}
-	a.used += int64(size - len(old))
-	if len(old) > 0 {
-		delete(a.live, unsafe.SliceData(old))
-	}
-}
-
-func (a *limitAllocator) track(b []byte) []byte {
-	if len(b) > 0 {
-		a.mu.Lock()
-		a.live[unsafe.SliceData(b)] = len(b)
-		a.mu.Unlock()
-	}
-	return b
-}
-
-func (a *limitAllocator) Allocate(size int) []byte {
-	a.reserve(nil, size)
-	return a.track(a.mem.Allocate(size))
-}
-
-func (a *limitAllocator) Reallocate(size int, b []byte) []byte {
-	a.reserve(b, size)
-	return a.track(a.mem.Reallocate(size, b))
-}
-
-func (a *limitAllocator) Free(b []byte) {
-	a.mu.Lock()
-	a.used -= int64(len(b))
-	if len(b) > 0 {
-		delete(a.live, unsafe.SliceData(b))
-	}
-	a.mu.Unlock()
-	a.mem.Free(b)
-}
-
-func (a *limitAllocator) freeAll() {
-	a.mu.Lock()
-	live := a.live
-	a.live = map[*byte]int{}
-	a.used = 0
-	a.mu.Unlock()
-	for p, n := range live {
-		a.mem.Free(unsafe.Slice(p, n))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/pcs-dev/pcs/pcs/ipcguard"
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
@@ -224,6 +225,11 @@ func TestDecodeCorrupt(t *testing.T) {
 			}
 			if !errors.Is(err, natsjs.ErrCorrupt) {
 				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			}
+			// Framing errors are refused before arrow-go reads (and, for
+			// a length, allocates) them.
+			if name != "empty" && !strings.HasPrefix(name, "flipped") && !errors.Is(err, ipcguard.ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ipcguard.ErrCorrupt", err)
 			}
 		})
 	}
