@@ -395,14 +395,7 @@ func validateData(d arrow.ArrayData, depth int) error {
 		}
 	}
 	if da, ok := arr.(*array.Dictionary); ok {
-		size := da.Dictionary().Len()
-		for i := 0; i < da.Len(); i++ {
-			if da.IsValid(i) {
-				if k := da.GetValueIndex(i); k < 0 || k >= size {
-					return fmt.Errorf("dictionary index %d out of range [0,%d)", k, size)
-				}
-			}
-		}
+		return checkIndices(da)
 	}
 	return nil
 }
@@ -486,4 +479,48 @@ func Describe(recs []arrow.RecordBatch, eventTime string) (Meta, error) {
 		}
 	}
 	return m, nil
+}
+
+// checkIndices reports a dictionary index outside [0, dictionary length).
+// It reads the index column through its concrete type: GetValueIndex per
+// row costs a type switch each.
+func checkIndices(da *array.Dictionary) error {
+	size := int64(da.Dictionary().Len())
+	bad := func(i int, k int64) error {
+		return fmt.Errorf("dictionary index %d at row %d out of range [0,%d)", k, i, size)
+	}
+	switch ix := da.Indices().(type) {
+	case *array.Int8:
+		return scanIndices(ix.Int8Values(), ix, size, bad)
+	case *array.Int16:
+		return scanIndices(ix.Int16Values(), ix, size, bad)
+	case *array.Int32:
+		return scanIndices(ix.Int32Values(), ix, size, bad)
+	case *array.Int64:
+		return scanIndices(ix.Int64Values(), ix, size, bad)
+	case *array.Uint8:
+		return scanIndices(ix.Uint8Values(), ix, size, bad)
+	case *array.Uint16:
+		return scanIndices(ix.Uint16Values(), ix, size, bad)
+	case *array.Uint32:
+		return scanIndices(ix.Uint32Values(), ix, size, bad)
+	case *array.Uint64:
+		for i, k := range ix.Uint64Values() {
+			if ix.IsValid(i) && k >= uint64(size) {
+				return fmt.Errorf("dictionary index %d at row %d out of range [0,%d)", k, i, size)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("dictionary index type %s", da.Indices().DataType())
+}
+
+func scanIndices[T int8 | int16 | int32 | int64 | uint8 | uint16 | uint32](vals []T, ix arrow.Array, size int64, bad func(int, int64) error) error {
+	nulls := ix.NullN() > 0
+	for i, k := range vals {
+		if (int64(k) < 0 || int64(k) >= size) && (!nulls || ix.IsValid(i)) {
+			return bad(i, int64(k))
+		}
+	}
+	return nil
 }

@@ -185,8 +185,8 @@ func LookupAirports() pcs.System {
 				return err
 			}
 			// Dense dictionary ids in order of first use: used[k] is the
-			// table row of id k.
-			ids := map[int32]int32{}
+			// table row of id k, ids[row] is row's id + 1 (0: unused).
+			ids := make([]int32, table.City.Len())
 			var used []int32
 			ib := array.NewInt32Builder(mem)
 			ib.Reserve(codes.Len())
@@ -196,13 +196,11 @@ func LookupAirports() pcs.System {
 					ib.AppendNull()
 					continue
 				}
-				id, seen := ids[row]
-				if !seen {
-					id = int32(len(used))
-					ids[row] = id
+				if ids[row] == 0 {
 					used = append(used, row)
+					ids[row] = int32(len(used))
 				}
-				ib.UnsafeAppend(id)
+				ib.UnsafeAppend(ids[row] - 1)
 			}
 			indices := ib.NewInt32Array()
 			ib.Release()
