@@ -430,7 +430,7 @@ func TestClaimCheck(t *testing.T) {
 	recs := makeRecords(t, 40000, 40000) // ~1.4 MiB of Arrow data
 	path := writeParquet(t, t.TempDir(), "big.parquet", recs)
 	tb.stream(t, "BIG", "big.x")
-	r := mustPCS(t, "publish", "--server", tb.url, "-s", "big.x", "--batch-rows", "100000", "--object-bucket", "test-claims", path)
+	r := mustPCS(t, "publish", "--server", tb.url, "-s", "big.x", "--batch-rows", "100000", "--batch-bytes", "8MiB", "--object-bucket", "test-claims", path)
 	if parts, rows := parseSummary(t, r.stdout); parts != 1 || rows != 40000 || !strings.Contains(r.stdout, `1 via object store "test-claims"`) {
 		t.Fatalf("publish above max_payload: %v", r)
 	}
@@ -443,7 +443,7 @@ func TestClaimCheck(t *testing.T) {
 
 	// Compressed, the same rows fit inline.
 	tb.stream(t, "BIGZ", "bigz.x")
-	r = mustPCS(t, "publish", "--server", tb.url, "-s", "bigz.x", "--batch-rows", "100000", "--compression", "zstd", path)
+	r = mustPCS(t, "publish", "--server", tb.url, "-s", "bigz.x", "--batch-rows", "100000", "--batch-bytes", "8MiB", "--compression", "zstd", path)
 	if strings.Contains(r.stdout, "object store") {
 		t.Errorf("zstd partition went to the object store: %s", r.stdout)
 	}
@@ -739,5 +739,18 @@ func TestRedactURL(t *testing.T) {
 		if got := redactURL(in); got != want {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestDefaultBatchBytesStaysInline: with the defaults, partitions fit the
+// default 1 MiB max_payload and nothing goes to the object store.
+func TestDefaultBatchBytesStaysInline(t *testing.T) {
+	tb := startBroker(t)
+	recs := makeRecords(t, 40000, 40000) // ~1.4 MiB of Arrow data
+	path := writeParquet(t, t.TempDir(), "inline.parquet", recs)
+	tb.stream(t, "INL", "inl.x")
+	r := mustPCS(t, "publish", "--server", tb.url, "-s", "inl.x", path)
+	if parts, rows := parseSummary(t, r.stdout); parts < 2 || rows != 40000 || strings.Contains(r.stdout, "object store") {
+		t.Fatalf("default publish: %v", r)
 	}
 }

@@ -25,8 +25,8 @@ import (
 
 // Publish defaults.
 const (
-	defaultBatchRows  = 64 << 10 // 65536
-	defaultBatchBytes = 8 << 20  // 8 MiB
+	defaultBatchRows  = 64 << 10  // 65536
+	defaultBatchBytes = 960 << 10 // inline under the default 1 MiB max_payload (headers included)
 )
 
 type publishOptions struct {
