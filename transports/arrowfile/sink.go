@@ -1,21 +1,16 @@
 package arrowfile
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/outfile"
 )
-
-// writeBufferSize is the buffer between the IPC writer and the file.
-const writeBufferSize = 1 << 20
 
 // ipcWriter is what ipc.Writer and ipc.FileWriter have in common.
 type ipcWriter interface {
@@ -31,8 +26,7 @@ type Sink struct {
 	path   string
 	schema *arrow.Schema
 	format Format
-	f      *os.File
-	bw     *bufio.Writer
+	out    *outfile.File
 	w      ipcWriter
 
 	err    error // first failure; sticky
@@ -60,19 +54,18 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Create(path)
+	out, err := outfile.Create(path, false)
 	if err != nil {
-		return nil, fmt.Errorf("arrowfile: create %s: %w", path, err)
+		return nil, fmt.Errorf("arrowfile: %w", err)
 	}
-	s := &Sink{path: path, schema: schema, format: cfg.format, f: f, bw: bufio.NewWriterSize(f, writeBufferSize)}
+	s := &Sink{path: path, schema: schema, format: cfg.format, out: out}
 	ipcOpts := append([]ipc.Option{ipc.WithSchema(schema), ipc.WithAllocator(cfg.mem)}, codecOpts...)
 	if cfg.format == FormatStream {
-		s.w = ipc.NewWriter(s.bw, ipcOpts...)
+		s.w = ipc.NewWriter(out.Writer(), ipcOpts...)
 	} else {
-		fw, err := ipc.NewFileWriter(s.bw, ipcOpts...)
+		fw, err := ipc.NewFileWriter(out.Writer(), ipcOpts...)
 		if err != nil {
-			f.Close()
-			os.Remove(path)
+			_ = out.Abandon()
 			return nil, fmt.Errorf("arrowfile: create %s: %w", path, err)
 		}
 		s.w = fw
@@ -122,12 +115,8 @@ func (s *Sink) Flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.bw.Flush(); err != nil {
-		s.err = fmt.Errorf("arrowfile: write %s: %w", s.path, err)
-		return s.err
-	}
-	if err := s.f.Sync(); err != nil {
-		s.err = fmt.Errorf("arrowfile: sync %s: %w", s.path, err)
+	if err := s.out.Flush(); err != nil {
+		s.err = fmt.Errorf("arrowfile: %w", err)
 		return s.err
 	}
 	return nil
@@ -154,19 +143,14 @@ func (s *Sink) Close(ctx context.Context) error {
 			err = fmt.Errorf("arrowfile: finish %s: %w", s.path, werr)
 		}
 	} else {
-		_ = s.w.Close() // releases encoder state; the file is removed below
-	}
-	if err == nil {
-		if ferr := errors.Join(s.bw.Flush(), s.f.Sync()); ferr != nil {
-			err = fmt.Errorf("arrowfile: finish %s: %w", s.path, ferr)
-		}
-	}
-	if cerr := s.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("arrowfile: close %s: %w", s.path, cerr)
+		_ = s.w.Close() // releases encoder state; the file is abandoned below
 	}
 	if err != nil {
-		_ = os.Remove(s.path)
+		_ = s.out.Abandon()
 		return err
+	}
+	if err := s.out.Commit(); err != nil {
+		return fmt.Errorf("arrowfile: %w", err)
 	}
 	return nil
 }

@@ -1,34 +1,26 @@
 package csv
 
 import (
-	"bufio"
 	"context"
 	stdcsv "encoding/csv"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	arrowcsv "github.com/apache/arrow-go/v18/arrow/csv"
 
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/outfile"
 )
-
-// writeBufferSize is the buffer between the CSV writer and the file.
-const writeBufferSize = 1 << 20
 
 // Sink writes batches of one schema to a CSV file, with arrow-go's CSV
 // writer. It implements transports.Sink.
 //
 // Write, Flush and Close are called from one goroutine at a time.
 type Sink struct {
-	path   string // final name
-	tmp    string // name while written (== path unless atomic)
+	path   string
 	schema *arrow.Schema
-	f      *os.File
-	bw     *bufio.Writer
+	out    *outfile.File
 	w      *arrowcsv.Writer
 
 	err    error // first failure; sticky
@@ -70,36 +62,17 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 	if err := checkSupported(schema); err != nil {
 		return nil, err
 	}
-	var (
-		f   *os.File
-		err error
-	)
-	if cfg.atomic {
-		dir, base := filepath.Split(path)
-		if dir == "" {
-			dir = "."
-		}
-		f, err = os.CreateTemp(dir, "."+base+".*.tmp")
-		if err == nil {
-			err = f.Chmod(0o644)
-		}
-	} else {
-		f, err = os.Create(path)
-	}
+	out, err := outfile.Create(path, cfg.atomic)
 	if err != nil {
-		if f != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-		return nil, fmt.Errorf("csv: create %s: %w", path, err)
+		return nil, fmt.Errorf("csv: %w", err)
 	}
-	s := &Sink{path: path, tmp: f.Name(), schema: schema, f: f, bw: bufio.NewWriterSize(f, writeBufferSize)}
-	var out io.Writer = s.bw
+	s := &Sink{path: path, schema: schema, out: out}
+	w := s.out.Writer()
 	if schema.NumFields() == 1 {
-		out = &emptyLineGuard{w: s.bw, lineStart: true}
+		w = &emptyLineGuard{w: w, lineStart: true}
 	}
 	if cfg.header {
-		hw := stdcsv.NewWriter(out)
+		hw := stdcsv.NewWriter(w)
 		hw.Comma = cfg.comma
 		names := make([]string, schema.NumFields())
 		for i, fd := range schema.Fields() {
@@ -111,11 +84,11 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 		}
 		hw.Flush()
 		if err := hw.Error(); err != nil {
-			s.abandon()
+			_ = s.out.Abandon()
 			return nil, fmt.Errorf("csv: write %s: %w", path, err)
 		}
 	}
-	s.w = arrowcsv.NewWriter(out, schema,
+	s.w = arrowcsv.NewWriter(w, schema,
 		arrowcsv.WithHeader(false),
 		arrowcsv.WithComma(cfg.comma),
 		arrowcsv.WithNullWriter(""),
@@ -162,12 +135,8 @@ func (s *Sink) Flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.bw.Flush(); err != nil {
-		s.err = fmt.Errorf("csv: write %s: %w", s.path, err)
-		return s.err
-	}
-	if err := s.f.Sync(); err != nil {
-		s.err = fmt.Errorf("csv: sync %s: %w", s.path, err)
+	if err := s.out.Flush(); err != nil {
+		s.err = fmt.Errorf("csv: %w", err)
 		return s.err
 	}
 	return nil
@@ -190,30 +159,13 @@ func (s *Sink) Close(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	if err != nil {
-		s.abandon()
+		_ = s.out.Abandon()
 		return err
 	}
-	if ferr := errors.Join(s.bw.Flush(), s.f.Sync()); ferr != nil {
-		s.abandon()
-		return fmt.Errorf("csv: finish %s: %w", s.path, ferr)
-	}
-	if cerr := s.f.Close(); cerr != nil {
-		os.Remove(s.tmp)
-		return fmt.Errorf("csv: close %s: %w", s.path, cerr)
-	}
-	if s.tmp != s.path {
-		if rerr := os.Rename(s.tmp, s.path); rerr != nil {
-			os.Remove(s.tmp)
-			return fmt.Errorf("csv: finish %s: %w", s.path, rerr)
-		}
+	if err := s.out.Commit(); err != nil {
+		return fmt.Errorf("csv: %w", err)
 	}
 	return nil
-}
-
-// abandon closes and removes the file being written.
-func (s *Sink) abandon() {
-	s.f.Close()
-	os.Remove(s.tmp)
 }
 
 func (s *Sink) usable() error {

@@ -1,15 +1,11 @@
 package jsonl
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	stdjson "encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -18,10 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/outfile"
 )
-
-// writeBufferSize is the buffer between the encoder and the file.
-const writeBufferSize = 1 << 20
 
 // Sink writes batches of one schema to a file as newline-delimited JSON:
 // one object per row, keys in schema order. It implements
@@ -29,12 +23,10 @@ const writeBufferSize = 1 << 20
 //
 // Write, Flush and Close are called from one goroutine at a time.
 type Sink struct {
-	path   string // final name
-	tmp    string // name while written (== path unless atomic)
+	path   string
 	schema *arrow.Schema
 	keys   [][]byte // `"name":` per column; the first with '{', the others with ','
-	f      *os.File
-	bw     *bufio.Writer
+	out    *outfile.File
 	buf    []byte
 
 	err    error // first failure; sticky
@@ -65,30 +57,11 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 	if err := checkSupported(schema); err != nil {
 		return nil, err
 	}
-	var (
-		f   *os.File
-		err error
-	)
-	if cfg.atomic {
-		dir, base := filepath.Split(path)
-		if dir == "" {
-			dir = "."
-		}
-		f, err = os.CreateTemp(dir, "."+base+".*.tmp")
-		if err == nil {
-			err = f.Chmod(0o644)
-		}
-	} else {
-		f, err = os.Create(path)
-	}
+	out, err := outfile.Create(path, cfg.atomic)
 	if err != nil {
-		if f != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-		return nil, fmt.Errorf("jsonl: create %s: %w", path, err)
+		return nil, fmt.Errorf("jsonl: %w", err)
 	}
-	s := &Sink{path: path, tmp: f.Name(), schema: schema, f: f, bw: bufio.NewWriterSize(f, writeBufferSize)}
+	s := &Sink{path: path, schema: schema, out: out}
 	for i, fd := range schema.Fields() {
 		sep := byte(',')
 		if i == 0 {
@@ -144,7 +117,7 @@ func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 		}
 		b = append(b, '}', '\n')
 		s.buf = b
-		if _, err := s.bw.Write(b); err != nil {
+		if _, err := s.out.Writer().Write(b); err != nil {
 			s.err = fmt.Errorf("jsonl: write %s: %w", s.path, err)
 			return s.err
 		}
@@ -161,12 +134,8 @@ func (s *Sink) Flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.bw.Flush(); err != nil {
-		s.err = fmt.Errorf("jsonl: write %s: %w", s.path, err)
-		return s.err
-	}
-	if err := s.f.Sync(); err != nil {
-		s.err = fmt.Errorf("jsonl: sync %s: %w", s.path, err)
+	if err := s.out.Flush(); err != nil {
+		s.err = fmt.Errorf("jsonl: %w", err)
 		return s.err
 	}
 	return nil
@@ -189,29 +158,13 @@ func (s *Sink) Close(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	if err != nil {
-		s.abandon()
+		_ = s.out.Abandon()
 		return err
 	}
-	if ferr := errors.Join(s.bw.Flush(), s.f.Sync()); ferr != nil {
-		s.abandon()
-		return fmt.Errorf("jsonl: finish %s: %w", s.path, ferr)
-	}
-	if cerr := s.f.Close(); cerr != nil {
-		os.Remove(s.tmp)
-		return fmt.Errorf("jsonl: close %s: %w", s.path, cerr)
-	}
-	if s.tmp != s.path {
-		if rerr := os.Rename(s.tmp, s.path); rerr != nil {
-			os.Remove(s.tmp)
-			return fmt.Errorf("jsonl: finish %s: %w", s.path, rerr)
-		}
+	if err := s.out.Commit(); err != nil {
+		return fmt.Errorf("jsonl: %w", err)
 	}
 	return nil
-}
-
-func (s *Sink) abandon() {
-	s.f.Close()
-	os.Remove(s.tmp)
 }
 
 func (s *Sink) usable() error {

@@ -1,12 +1,10 @@
 package parquet
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"github.com/apache/arrow-go/v18/arrow/util"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,11 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/outfile"
 )
-
-// writeBufferSize is the size of the bufio.Writer between the Parquet
-// encoder (many small page writes) and the file.
-const writeBufferSize = 1 << 20
 
 // Sink writes batches of one schema to a Parquet file, or to a sequence
 // of files when rolling is enabled. It implements transports.Sink.
@@ -60,12 +55,9 @@ var _ transports.Sink = (*Sink)(nil)
 
 // outFile is one Parquet file being written.
 type outFile struct {
-	final string // name once complete
-	tmp   string // name while written (== final unless atomic)
-	f     *os.File
-	bw    *bufio.Writer
-	fw    *pqarrow.FileWriter
-	rows  int64
+	file *outfile.File // buffered (outfile.BufferSize): many small page writes
+	fw   *pqarrow.FileWriter
+	rows int64
 }
 
 // NewSink creates the first output file and returns a sink bound to
@@ -140,34 +132,14 @@ func (s *Sink) fileName(seq int) string {
 
 func (s *Sink) openNext() error {
 	final := s.fileName(s.seq)
-	var (
-		f   *os.File
-		err error
-	)
-	if s.cfg.atomic {
-		dir, base := filepath.Split(final)
-		if dir == "" {
-			dir = "."
-		}
-		f, err = os.CreateTemp(dir, "."+base+".*.tmp")
-		if err == nil {
-			err = f.Chmod(0o644)
-		}
-	} else {
-		f, err = os.Create(final)
-	}
+	file, err := outfile.Create(final, s.cfg.atomic)
 	if err != nil {
-		if f != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-		return fmt.Errorf("parquet: create %s: %w", final, err)
+		return fmt.Errorf("parquet: %w", err)
 	}
-	out := &outFile{final: final, tmp: f.Name(), f: f, bw: bufio.NewWriterSize(f, writeBufferSize)}
-	out.fw, err = pqarrow.NewFileWriter(s.schema, out.bw, s.props, s.arrProps)
+	out := &outFile{file: file}
+	out.fw, err = pqarrow.NewFileWriter(s.schema, file.Writer(), s.props, s.arrProps)
 	if err != nil {
-		_ = f.Close()
-		_ = os.Remove(out.tmp)
+		_ = file.Abandon()
 		return fmt.Errorf("parquet: create %s: %w", final, err)
 	}
 	s.cur = out
@@ -227,8 +199,8 @@ func (s *Sink) Flush(ctx context.Context) error {
 		return err
 	}
 	if s.cur != nil {
-		if err := s.cur.bw.Flush(); err != nil {
-			return s.fail(fmt.Errorf("parquet: write %s: %w", s.cur.tmp, err))
+		if err := s.cur.file.FlushBuffer(); err != nil {
+			return s.fail(fmt.Errorf("parquet: %w", err))
 		}
 	}
 	return nil
@@ -363,7 +335,7 @@ func (s *Sink) writeRowGroup(n int64) error {
 	}
 	defer tbl.Release()
 	if err := s.cur.fw.WriteTable(tbl, n); err != nil {
-		return fmt.Errorf("parquet: write %s: %w", s.cur.tmp, err)
+		return fmt.Errorf("parquet: write %s: %w", s.cur.file.Name(), err)
 	}
 	s.cur.rows += n
 	s.bytesPerRow = float64(s.cur.bytes()) / float64(s.cur.rows)
@@ -376,26 +348,15 @@ func (s *Sink) finish() error {
 	out := s.cur
 	s.cur = nil
 	before := out.bytes()
-	err := out.fw.Close()
-	if err == nil {
-		s.footerBytes = max(0, out.fw.TotalBytesWritten()-before)
+	if err := out.fw.Close(); err != nil {
+		_ = out.file.Abandon()
+		s.forget(out)
+		return fmt.Errorf("parquet: finish %s: %w", out.file.Path(), err)
 	}
-	if err == nil {
-		err = out.bw.Flush()
-	}
-	if err == nil {
-		err = out.f.Sync()
-	}
-	if cerr := out.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && out.tmp != out.final {
-		err = os.Rename(out.tmp, out.final)
-	}
-	if err != nil {
-		_ = os.Remove(out.tmp)
-		s.files = slices.DeleteFunc(s.files, func(f string) bool { return f == out.final })
-		return fmt.Errorf("parquet: finish %s: %w", out.final, err)
+	s.footerBytes = max(0, out.fw.TotalBytesWritten()-before)
+	if err := out.file.Commit(); err != nil {
+		s.forget(out)
+		return fmt.Errorf("parquet: %w", err)
 	}
 	return nil
 }
@@ -407,10 +368,14 @@ func (s *Sink) abandon() {
 		return
 	}
 	s.cur = nil
-	_ = out.f.Close()
+	_ = out.file.Abandon()
 	_ = out.fw.Close() // releases encoder buffers; its writes fail or go nowhere
-	_ = os.Remove(out.tmp)
-	s.files = slices.DeleteFunc(s.files, func(f string) bool { return f == out.final })
+	s.forget(out)
+}
+
+// forget removes out, which was removed from disk, from the list of files.
+func (s *Sink) forget(out *outFile) {
+	s.files = slices.DeleteFunc(s.files, func(f string) bool { return f == out.file.Path() })
 }
 
 func (s *Sink) releasePending() {
