@@ -202,7 +202,7 @@ func (s *Source) infer(cr *stdcsv.Reader, header []string) error {
 		}
 		if len(rec) != ncols {
 			line, _ := cr.FieldPos(0)
-			return &ParseError{Path: s.path, Line: line, Row: int64(row), Column: -1, Kind: ErrFieldCount,
+			return &ParseError{Format: "csv", Path: s.path, Line: line, Row: int64(row), Column: -1, Kind: ErrFieldCount,
 				Err: fmt.Errorf("%d fields, want %d", len(rec), ncols)}
 		}
 		if cols == nil {
@@ -256,7 +256,7 @@ func (s *Source) syntaxError(err error) error {
 		if errors.Is(pe.Err, stdcsv.ErrFieldCount) {
 			kind = ErrFieldCount
 		}
-		return &ParseError{Path: s.path, Line: pe.Line, Row: -1, Column: -1, Kind: kind, Err: pe}
+		return &ParseError{Format: "csv", Path: s.path, Line: pe.Line, Row: -1, Column: -1, Kind: kind, Err: pe}
 	}
 	return fmt.Errorf("csv: read %s: %w", s.path, err)
 }
@@ -421,7 +421,7 @@ func (s *Source) locate(from int64, cause error) error {
 			firstLine = line
 		}
 		if len(rec) != len(fields) {
-			return &ParseError{Path: s.path, Line: line, Row: row, Column: -1, Kind: ErrFieldCount,
+			return &ParseError{Format: "csv", Path: s.path, Line: line, Row: row, Column: -1, Kind: ErrFieldCount,
 				Err: fmt.Errorf("%d fields, want %d", len(rec), len(fields))}
 		}
 		for i, v := range rec {
@@ -430,7 +430,7 @@ func (s *Source) locate(from int64, cause error) error {
 			}
 			if err := checkCell(fields[i].Type, s.lay[i], v); err != nil {
 				line, _ := cr.FieldPos(i)
-				return &ParseError{Path: s.path, Line: line, Row: row, Column: i, Name: fields[i].Name,
+				return &ParseError{Format: "csv", Path: s.path, Line: line, Row: row, Column: i, Name: fields[i].Name,
 					Type: fields[i].Type, Value: v, Kind: ErrBadValue, Err: err}
 			}
 		}

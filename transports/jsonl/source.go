@@ -150,7 +150,7 @@ func (s *Source) infer() error {
 			return k.add(raw)
 		})
 		if err != nil {
-			return &ParseError{Path: s.path, Line: s.lr.line, Column: -1, Kind: ErrSyntax, Err: err}
+			return &ParseError{Format: "jsonl", Path: s.path, Line: s.lr.line, Row: -1, Column: -1, Kind: ErrSyntax, Err: err}
 		}
 	}
 	fields := make([]arrow.Field, len(keys))
@@ -341,7 +341,7 @@ func (s *Source) decodeLine(line []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	syntax := func(err error) error {
-		return &ParseError{Path: s.path, Line: s.lr.line, Column: -1, Kind: ErrSyntax, Err: err}
+		return &ParseError{Format: "jsonl", Path: s.path, Line: s.lr.line, Row: -1, Column: -1, Kind: ErrSyntax, Err: err}
 	}
 	if err := validate(line); err != nil {
 		return syntax(err)
@@ -386,7 +386,7 @@ func (s *Source) decodeLine(line []byte) error {
 // valueError describes the failure err of decoding column i of line.
 func (s *Source) valueError(line []byte, i int, err error) error {
 	f := s.schema.Field(i)
-	pe := &ParseError{Path: s.path, Line: s.lr.line, Column: i, Name: f.Name, Type: f.Type, Kind: ErrBadValue, Err: err}
+	pe := &ParseError{Format: "jsonl", Path: s.path, Line: s.lr.line, Row: -1, Column: i, Name: f.Name, Type: f.Type, Kind: ErrBadValue, Err: err}
 	// Find the value's text; if the line does not parse, the error was
 	// one of JSON syntax inside the value.
 	found := false
