@@ -10,6 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/decimal256"
+
+	"github.com/pcs-dev/pcs/transports/internal/textinfer"
 )
 
 // layout is a date or time format that arrow-go's CSV reader does not
@@ -32,23 +34,16 @@ var layouts = []layout{
 	{format: "January 2, 2006", date: true},
 }
 
-// inferredTimestampUnit is the unit of timestamp columns the inference
-// finds, unless a value has more than 6 fractional digits (then
-// nanoseconds).
-const inferredTimestampUnit = arrow.Microsecond
-
 // colInfer accumulates what the values of one column can be.
 type colInfer struct {
-	seen                           int
-	isInt, isFloat, isBool, isDate bool
-	isTS                           bool // ISO 8601 / RFC 3339 timestamps
-	tsZone, tsNaive                bool // with / without a zone offset
-	frac                           int  // most fractional second digits
-	layouts                        []bool
+	seen                   int
+	isInt, isFloat, isBool bool
+	temporal               textinfer.Temporal // dates, ISO 8601 / RFC 3339 timestamps
+	layouts                []bool
 }
 
 func newColInfer() *colInfer {
-	c := &colInfer{isInt: true, isFloat: true, isBool: true, isDate: true, isTS: true, layouts: make([]bool, len(layouts))}
+	c := &colInfer{isInt: true, isFloat: true, isBool: true, layouts: make([]bool, len(layouts))}
 	for i := range c.layouts {
 		c.layouts[i] = true
 	}
@@ -75,26 +70,7 @@ func (c *colInfer) add(v string) {
 			c.isBool = false
 		}
 	}
-	if c.isDate {
-		if len(v) != 10 {
-			c.isDate = false
-		} else if _, err := time.Parse(time.DateOnly, v); err != nil {
-			c.isDate = false
-		}
-	}
-	if c.isTS {
-		_, zone, err := arrow.TimestampFromStringInLocation(v, arrow.Nanosecond, time.UTC)
-		if err != nil || isInteger(v) {
-			c.isTS = false
-		} else {
-			if zone {
-				c.tsZone = true
-			} else {
-				c.tsNaive = true
-			}
-			c.frac = max(c.frac, fracDigits(v))
-		}
-	}
+	c.temporal.Add(v)
 	for i, ok := range c.layouts {
 		if ok {
 			if _, err := time.Parse(layouts[i].format, v); err != nil {
@@ -102,27 +78,6 @@ func (c *colInfer) add(v string) {
 			}
 		}
 	}
-}
-
-func isInteger(v string) bool {
-	_, err := strconv.ParseInt(v, 10, 64)
-	return err == nil
-}
-
-// fracDigits counts the digits after the decimal point of the seconds of
-// an ISO timestamp ("2006-01-02T15:04:05.123Z" has 3).
-func fracDigits(v string) int {
-	if len(v) <= 20 || v[19] != '.' {
-		return 0
-	}
-	n := 0
-	for _, r := range v[20:] {
-		if r < '0' || r > '9' {
-			break
-		}
-		n++
-	}
-	return n
 }
 
 // result returns the column's type, and the layout to convert it with
@@ -137,25 +92,16 @@ func (c *colInfer) result() (arrow.DataType, int) {
 		return arrow.PrimitiveTypes.Float64, -1
 	case c.isBool:
 		return arrow.FixedWidthTypes.Boolean, -1
-	case c.isDate:
-		return arrow.FixedWidthTypes.Date32, -1
-	case c.isTS && !(c.tsZone && c.tsNaive):
-		unit := inferredTimestampUnit
-		if c.frac > 6 {
-			unit = arrow.Nanosecond
-		}
-		tz := ""
-		if c.tsZone {
-			tz = "UTC"
-		}
-		return &arrow.TimestampType{Unit: unit, TimeZone: tz}, -1
+	}
+	if dt, ok := c.temporal.Type(); ok {
+		return dt, -1
 	}
 	for i, ok := range c.layouts {
 		if ok {
 			if layouts[i].date {
 				return arrow.FixedWidthTypes.Date32, i
 			}
-			return &arrow.TimestampType{Unit: inferredTimestampUnit}, i
+			return &arrow.TimestampType{Unit: textinfer.TimestampUnit}, i
 		}
 	}
 	return arrow.BinaryTypes.String, -1
@@ -223,7 +169,7 @@ func checkCell(dt arrow.DataType, lay int, v string) error {
 	case *arrow.Date32Type, *arrow.Date64Type:
 		_, err = time.Parse(time.DateOnly, v)
 	case *arrow.TimestampType:
-		if isInteger(v) {
+		if textinfer.IsInteger(v) {
 			return nil // arrow-go takes integers as raw values
 		}
 		loc, zerr := dt.GetZone()

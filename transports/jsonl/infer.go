@@ -4,26 +4,19 @@ import (
 	"bytes"
 	stdjson "encoding/json"
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-)
 
-// inferredTimestampUnit is the unit of timestamp columns the inference
-// finds, unless a value has more than 6 fractional digits (then
-// nanoseconds).
-const inferredTimestampUnit = arrow.Microsecond
+	"github.com/pcs-dev/pcs/transports/internal/textinfer"
+)
 
 // keyInfer accumulates what the values of one key can be.
 type keyInfer struct {
 	name                string
 	seen                int
 	bools, ints, floats int
-	strs, others        int // others: objects and arrays
-	strDate, strTS      bool
-	tsZone, tsNaive     bool
-	frac                int
+	strs, others        int                // others: objects and arrays
+	temporal            textinfer.Temporal // over the string values
 }
 
 func (k *keyInfer) add(raw []byte) error {
@@ -39,29 +32,10 @@ func (k *keyInfer) add(raw []byte) error {
 		if err != nil {
 			return err
 		}
-		if k.strs == 0 {
-			k.strDate, k.strTS = true, true
-		}
 		k.strs++
-		if k.strDate {
-			if _, err := time.Parse(time.DateOnly, s); err != nil || len(s) != 10 {
-				k.strDate = false
-			}
-		}
-		if k.strTS {
-			if _, zone, err := arrow.TimestampFromStringInLocation(s, arrow.Nanosecond, time.UTC); err != nil || isInteger(s) {
-				k.strTS = false
-			} else {
-				if zone {
-					k.tsZone = true
-				} else {
-					k.tsNaive = true
-				}
-				k.frac = max(k.frac, fracDigits(s))
-			}
-		}
+		k.temporal.Add(s)
 	default:
-		if bytes.ContainsAny(raw, ".eE") || !isInteger(string(raw)) {
+		if bytes.ContainsAny(raw, ".eE") || !textinfer.IsInteger(string(raw)) {
 			k.floats++
 		} else {
 			k.ints++
@@ -84,27 +58,6 @@ func unquote(raw []byte) (string, error) {
 	return s, err
 }
 
-func isInteger(v string) bool {
-	_, err := strconv.ParseInt(v, 10, 64)
-	return err == nil
-}
-
-// fracDigits counts the digits after the decimal point of the seconds of
-// an ISO timestamp ("2006-01-02T15:04:05.123Z" has 3).
-func fracDigits(v string) int {
-	if len(v) <= 20 || v[19] != '.' {
-		return 0
-	}
-	n := 0
-	for _, r := range v[20:] {
-		if r < '0' || r > '9' {
-			break
-		}
-		n++
-	}
-	return n
-}
-
 // result returns the key's column type; see the package doc.
 func (k *keyInfer) result() arrow.DataType {
 	switch {
@@ -116,18 +69,10 @@ func (k *keyInfer) result() arrow.DataType {
 		return arrow.PrimitiveTypes.Int64
 	case k.ints+k.floats == k.seen:
 		return arrow.PrimitiveTypes.Float64
-	case k.strs == k.seen && k.strDate:
-		return arrow.FixedWidthTypes.Date32
-	case k.strs == k.seen && k.strTS && !(k.tsZone && k.tsNaive):
-		unit := inferredTimestampUnit
-		if k.frac > 6 {
-			unit = arrow.Nanosecond
+	case k.strs == k.seen:
+		if dt, ok := k.temporal.Type(); ok {
+			return dt
 		}
-		tz := ""
-		if k.tsZone {
-			tz = "UTC"
-		}
-		return &arrow.TimestampType{Unit: unit, TimeZone: tz}
 	}
 	return arrow.BinaryTypes.String
 }
