@@ -40,15 +40,14 @@ type Node struct {
 // claim-check bucket, builds the pipelines from reg, loads their resources
 // and starts the HTTP server. Fetching starts with Run. On error what was
 // started is stopped again.
-func Start(ctx context.Context, cfg Config, reg *Registry, log *slog.Logger) (n *Node, err error) {
+func Start(ctx context.Context, cfg Config, reg *Registry, log *slog.Logger) (_ *Node, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	n = &Node{cfg: cfg, log: log.With("node", cfg.Node.ID), metrics: NewMetrics()}
+	n := &Node{cfg: cfg, log: log.With("node", cfg.Node.ID), metrics: NewMetrics()}
 	defer func() {
 		if err != nil {
-			_ = n.Close(context.Background())
-			n = nil
+			_ = n.Close(context.Background()) // stop what was started
 		}
 	}()
 	if err := n.connect(ctx); err != nil {
@@ -158,7 +157,7 @@ func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) 
 		if err != nil {
 			return nil, err
 		}
-		s, err := f(NewOptions(fmt.Sprintf("system %d (%q)", i+1, u.Use), u.Options))
+		s, err := f(Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), raw: u.Options, reg: reg})
 		if err != nil {
 			return nil, fmt.Errorf("system %q: %w", u.Use, err)
 		}
@@ -173,7 +172,7 @@ func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) 
 		if err != nil {
 			return nil, err
 		}
-		load, err := f(ctx, NewOptions(fmt.Sprintf("resource %d (%q)", i+1, u.Use), u.Options))
+		load, err := f(ctx, Options{where: fmt.Sprintf("resource %d (%q)", i+1, u.Use), raw: u.Options, reg: reg})
 		if err != nil {
 			return nil, fmt.Errorf("resource %q: %w", u.Use, err)
 		}

@@ -562,3 +562,70 @@ func scrape(t *testing.T, addr string) string {
 	body, _ := io.ReadAll(resp.Body)
 	return string(body)
 }
+
+// TestNodeBuiltinSystems runs a pipeline made of built-in systems only
+// (filter, derive), declared in the config.
+func TestNodeBuiltinSystems(t *testing.T) {
+	cfg := testConfig(t, "")
+	p := &cfg.Pipelines[0]
+	p.Components = []string{"row"}
+	p.Output.Components = []string{"row"}
+	p.Systems = []node.UseConfig{
+		{Use: "filter", Options: map[string]any{"component": "row", "expression": "v >= 10"}},
+		{Use: "derive", Options: map[string]any{"component": "row", "field": "v", "expression": "v * 2"}},
+	}
+	reg := registry(nil)
+	node.RegisterBuiltins(reg)
+	n := startNode(t, cfg, reg)
+	nc, err := n.Broker().Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js := jsOf(t, nc)
+	publish(t, js, "src", rows(memory.NewGoAllocator(), 0, 100, func(i int) float64 { return float64(i) }))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, p.Output.Stream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := natsjs.NewPartition(msg).Decode(ctx, js, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	if len(recs) != 1 || recs[0].NumCols() != 2 || recs[0].NumRows() != 90 {
+		t.Fatalf("output %v", recs)
+	}
+	ids, vs := recs[0].Column(0).(*array.Int64), recs[0].Column(1).(*array.Float64)
+	for i := 0; i < ids.Len(); i++ {
+		if id := ids.Value(i); id != int64(i+10) || vs.Value(i) != 2*float64(id) {
+			t.Fatalf("row %d: id %d v %v", i, id, vs.Value(i))
+		}
+	}
+}
+
+func TestBuiltinOptionErrors(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.Pipelines[0].Systems = []node.UseConfig{{Use: "filter", Options: map[string]any{"component": "row", "expresion": "v > 1"}}}
+	reg := registry(nil)
+	node.RegisterBuiltins(reg)
+	_, err := node.Start(context.Background(), cfg, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if !errors.Is(err, node.ErrConfig) || !strings.Contains(err.Error(), "expresion") || !strings.Contains(err.Error(), `system 1 ("filter")`) {
+		t.Fatalf("err = %v", err)
+	}
+	cfg.Pipelines[0].Systems = []node.UseConfig{{Use: "filter", Options: map[string]any{"component": "nope", "expression": "v > 1"}}}
+	if _, err := node.Start(context.Background(), cfg, reg, slog.New(slog.NewTextHandler(io.Discard, nil))); !errors.Is(err, node.ErrUnknownName) {
+		t.Fatalf("err = %v", err)
+	}
+}

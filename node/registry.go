@@ -98,12 +98,28 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // Options is the options table of a system or resource in the config.
 type Options struct {
-	where string // e.g. `pipeline "flights" system "airports"`
+	where string // e.g. `system 2 ("filter")`
 	raw   map[string]any
+	reg   *Registry // resolves component names; nil in NewOptions
 }
 
-// NewOptions wraps an options table; where names it in errors.
+// NewOptions wraps an options table; where names it in errors. Its
+// Component method knows no components (factories under test).
 func NewOptions(where string, raw map[string]any) Options { return Options{where: where, raw: raw} }
+
+// Component returns the registered component called name, for systems
+// built against a component's schema (the built-in filter and derive).
+// Errors wrap ErrUnknownName and say where the options are.
+func (o Options) Component(name string) (pcs.AnyComponent, error) {
+	if o.reg == nil {
+		return nil, fmt.Errorf("%w: %s: component %q (no registry)", ErrUnknownName, o.where, name)
+	}
+	c, err := o.reg.component(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.where, err)
+	}
+	return c, nil
+}
 
 // Decode decodes the options into v (a pointer to a struct with toml
 // tags), strictly: an unknown key or a wrong type is an error naming the

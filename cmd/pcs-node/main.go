@@ -2,8 +2,9 @@
 //
 //	pcs-node --config node.toml
 //
-// It has the systems of the PCS examples registered; a program with its
-// own systems calls node.Main with its own registry instead.
+// It has the built-in systems (filter, derive; node.RegisterBuiltins) and
+// the systems of the flights example registered; a program with its own
+// systems calls node.Main with its own registry instead.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 
 func main() {
 	reg := node.NewRegistry()
+	node.RegisterBuiltins(reg)
 	flightsys.Register(reg)
 	os.Exit(node.Main(os.Args[1:], reg, os.Stderr))
 }
