@@ -10,13 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/broker"
-	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
@@ -131,53 +129,15 @@ func (n *Node) provision(ctx context.Context) error {
 	return nil
 }
 
-// newRunner builds one pipeline's runner from the registry.
+// newRunner builds one pipeline's runner: its plan, its consumer, its
+// output stream and publisher.
 func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) (*runner, error) {
-	r := &runner{cfg: pc, nodeID: n.cfg.Node.ID, log: n.log.With("pipeline", pc.Name), m: n.metrics,
+	pl, err := newPlan(ctx, pc, reg)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{plan: pl, cfg: pc, nodeID: n.cfg.Node.ID, log: n.log.With("pipeline", pc.Name), m: n.metrics,
 		mem: memory.DefaultAllocator, js: n.js}
-	for _, name := range pc.Components {
-		c, err := reg.component(name)
-		if err != nil {
-			return nil, err
-		}
-		r.comps = append(r.comps, c)
-		if name == pc.Input.Component {
-			r.input = c
-		}
-	}
-	if r.input == nil {
-		return nil, fmt.Errorf("%w: input.component %q is not in components %v", ErrConfig, pc.Input.Component, pc.Components)
-	}
-	if err := r.planOutput(reg); err != nil {
-		return nil, err
-	}
-	b := pcs.NewPipeline(pc.Name).Components(r.comps...).Retry(pc.retryPolicy())
-	for i, u := range pc.Systems {
-		f, err := reg.system(u.Use)
-		if err != nil {
-			return nil, err
-		}
-		s, err := f(Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), raw: u.Options, reg: reg})
-		if err != nil {
-			return nil, fmt.Errorf("system %q: %w", u.Use, err)
-		}
-		b.Add(s)
-	}
-	var err error
-	if r.pipeline, err = b.Build(); err != nil {
-		return nil, err
-	}
-	for i, u := range pc.Resources {
-		f, err := reg.resource(u.Use)
-		if err != nil {
-			return nil, err
-		}
-		load, err := f(ctx, Options{where: fmt.Sprintf("resource %d (%q)", i+1, u.Use), raw: u.Options, reg: reg})
-		if err != nil {
-			return nil, fmt.Errorf("resource %q: %w", u.Use, err)
-		}
-		r.resources = append(r.resources, load)
-	}
 	if r.cons, err = n.js.Consumer(ctx, pc.Input.Stream, pc.Input.Consumer); err != nil {
 		return nil, fmt.Errorf("consumer %s/%s: %w", pc.Input.Stream, pc.Input.Consumer, err)
 	}
@@ -195,32 +155,6 @@ func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) 
 	}
 	r.log.Info("pipeline ready", "plan", r.pipeline.Stages(), "input", pc.Input.Subjects, "output", pc.Output.Subject)
 	return r, nil
-}
-
-// planOutput resolves output.components into the output schema.
-func (r *runner) planOutput(reg *Registry) error {
-	names := r.cfg.Output.Components
-	if len(names) == 0 {
-		names = r.cfg.Components
-	}
-	seen := map[string]string{}
-	var fields []arrow.Field
-	for _, name := range names {
-		c, err := reg.component(name)
-		if err != nil {
-			return err
-		}
-		for _, f := range c.Schema().Fields() {
-			if prev, dup := seen[f.Name]; dup {
-				return fmt.Errorf("%w: output field %q is in components %q and %q", ErrConfig, f.Name, prev, name)
-			}
-			seen[f.Name] = name
-			fields = append(fields, f)
-			r.outCols = append(r.outCols, colRef{component: name, field: f.Name})
-		}
-	}
-	r.outSchema = arrow.NewSchema(fields, nil)
-	return nil
 }
 
 // Run fetches and processes partitions until ctx is cancelled, then

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -43,6 +42,7 @@ const (
 // runner runs one pipeline of a node: the delivery protocol of DESIGN
 // section 5 over a durable pull consumer.
 type runner struct {
+	*plan
 	cfg       PipelineConfig
 	nodeID    string
 	log       *slog.Logger
@@ -52,16 +52,8 @@ type runner struct {
 	cons      jetstream.Consumer
 	outStream jetstream.Stream
 	pub       *natsjs.Publisher
-	pipeline  *pcs.Pipeline
-	comps     []pcs.AnyComponent
-	input     pcs.AnyComponent
-	outSchema *arrow.Schema
-	outCols   []colRef
-	resources []func(*pcs.Dataset) error
 	paused    atomic.Bool
 }
-
-type colRef struct{ component, field string }
 
 // run fetches and processes partitions until ctx is done, then waits for
 // in-flight partitions, which work under work (cancelled at the end of the
@@ -149,7 +141,7 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 		return
 	}
 	r.m.bytesIn.WithLabelValues(name).Add(float64(p.Size()))
-	ds, err := r.dataset(ctx, recs)
+	ds, err := r.dataset(ctx, r.mem, recs)
 	if err != nil {
 		r.deadLetter(p, id, ReasonSchema, err)
 		return
@@ -219,50 +211,6 @@ func (r *runner) keepAlive(p *natsjs.Partition) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
-}
-
-// dataset builds the partition's dataset: the input component from recs
-// (released here), the other components empty-filled, the resources.
-func (r *runner) dataset(ctx context.Context, recs []arrow.RecordBatch) (*pcs.Dataset, error) {
-	defer func() {
-		for _, rec := range recs {
-			rec.Release()
-		}
-	}()
-	ds := pcs.NewDataset(r.mem)
-	if err := ds.Register(r.comps...); err != nil {
-		ds.Release()
-		return nil, err
-	}
-	for _, rec := range recs {
-		c, err := conform(ctx, r.mem, rec, r.input.Schema())
-		if err != nil {
-			ds.Release()
-			return nil, fmt.Errorf("input component %q: %w", r.input.Name(), err)
-		}
-		_, err = ds.Append(map[string]arrow.RecordBatch{r.input.Name(): c})
-		c.Release()
-		if err != nil {
-			ds.Release()
-			return nil, err
-		}
-	}
-	for _, load := range r.resources {
-		if err := load(ds); err != nil {
-			ds.Release()
-			return nil, err
-		}
-	}
-	return ds, nil
-}
-
-// output assembles the output batch from the output components' columns.
-func (r *runner) output(ds *pcs.Dataset) arrow.RecordBatch {
-	cols := make([]arrow.Array, len(r.outCols))
-	for i, c := range r.outCols {
-		cols[i], _ = ds.Column(c.component, c.field) // checked at start
-	}
-	return array.NewRecordBatch(r.outSchema, cols, int64(ds.Len()))
 }
 
 // retryLater naks p for redelivery with a delay doubling per delivery, or
