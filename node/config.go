@@ -101,8 +101,12 @@ type PipelineConfig struct {
 
 // InputConfig is where a pipeline's partitions come from.
 type InputConfig struct {
-	// Subjects are the subjects producers publish partitions to.
+	// Subjects are the subjects producers publish partitions to
+	// (pcs-node).
 	Subjects []string `toml:"subjects"`
+	// Files are paths or globs of input files (`pcs run`): Parquet,
+	// Arrow, CSV or JSONL by extension, read in sorted order.
+	Files []string `toml:"files"`
 	// Stream holds them; created (work-queue retention, discard new) if
 	// missing. Default "PCS_<NAME>_IN".
 	Stream string `toml:"stream"`
@@ -121,8 +125,12 @@ type InputConfig struct {
 
 // OutputConfig is where a pipeline's results go.
 type OutputConfig struct {
-	// Subject of the sink; consumers read it with any NATS + Arrow client.
+	// Subject of the sink; consumers read it with any NATS + Arrow client
+	// (pcs-node).
 	Subject string `toml:"subject"`
+	// File is the output file of `pcs run`: Parquet, Arrow (.arrow file
+	// format, .arrows stream), CSV or JSONL by extension.
+	File string `toml:"file"`
 	// Stream holds it; created (limits retention, discard new) if missing.
 	// Default "PCS_<NAME>_OUT".
 	Stream string `toml:"stream"`
@@ -277,14 +285,14 @@ func (c *Config) Validate() error {
 			bad("%s: duplicate name", at)
 		}
 		names[p.Name] = true
-		if len(p.Input.Subjects) == 0 {
-			bad("%s: input.subjects is empty", at)
+		if len(p.Input.Subjects) == 0 && len(p.Input.Files) == 0 {
+			bad("%s: input.subjects (pcs-node) and input.files (pcs run) are both empty", at)
 		}
 		if p.Input.Component == "" {
 			bad("%s: input.component is empty", at)
 		}
-		if p.Output.Subject == "" {
-			bad("%s: output.subject is empty", at)
+		if p.Output.Subject == "" && p.Output.File == "" {
+			bad("%s: output.subject (pcs-node) and output.file (pcs run) are both empty", at)
 		}
 		switch p.Output.Retention {
 		case "limits", "workqueue", "interest":

@@ -42,6 +42,11 @@ func Start(ctx context.Context, cfg Config, reg *Registry, log *slog.Logger) (_ 
 	if log == nil {
 		log = slog.Default()
 	}
+	for _, pc := range cfg.Pipelines {
+		if len(pc.Input.Subjects) == 0 || pc.Output.Subject == "" {
+			return nil, fmt.Errorf("%w: pipeline %q: pcs-node needs input.subjects and output.subject (input.files and output.file are for pcs run)", ErrConfig, pc.Name)
+		}
+	}
 	n := &Node{cfg: cfg, log: log.With("node", cfg.Node.ID), metrics: NewMetrics()}
 	defer func() {
 		if err != nil {
