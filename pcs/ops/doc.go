@@ -1,7 +1,9 @@
 // Package ops provides PCS's built-in systems, configured by expressions
-// of package [github.com/pcs-dev/pcs/pcs/expr] instead of Go code: [Filter]
-// soft-deletes the rows that fail a predicate and [Derive] computes a
-// field from an expression.
+// of package [github.com/pcs-dev/pcs/pcs/expr] or by field names instead
+// of Go code: [Filter] soft-deletes the rows that fail a predicate,
+// [Derive] computes a field from an expression, [Lookup] joins rows
+// against a lookup table held in a resource, and [Dedupe] deletes rows
+// whose key was already seen.
 //
 // # Construction
 //
@@ -25,6 +27,31 @@
 // and before those registered after it; two Derives of disjoint fields
 // share a stage.
 //
+// # Keys: Lookup and Dedupe
+//
+// Lookup and Dedupe take key fields of the component instead of an
+// expression: one or more fields of types string, large_string or any
+// integer type. A key tuple compares by value within a family (strings,
+// integers of any width and signedness), so an int32 field finds an int64
+// table key. Nulls follow SQL: a key tuple with a null in any field never
+// matches a table row and is never a duplicate of another row. Their
+// construction errors are [*Error] values whose Expr describes the keys,
+// "lookup(k1, k2)" or "dedupe(k1, k2)".
+//
+// The lookup table is a [*Table], built once from a RecordBatch by
+// [NewTable] (which hashes the key tuples, rejecting duplicates) and
+// inserted as a dataset resource: pcs.InsertResource(ds, table). Lookup
+// reads the resource of type *Table; [LookupFrom] reads another resource
+// type holding a table (type Rates struct{ *ops.Table }), so a dataset can
+// carry several. The system declares Read(pcs.Resource[R]()), the key
+// fields, and writes the value fields (and pcs.Rows with
+// LookupOptions.Inner, which deletes rows with a missing key; the default
+// leaves nulls, a left join). [LookupStats] counts looked-up and missing
+// rows. Dedupe reads its key fields and writes pcs.Rows; it keeps the
+// first alive row of each key tuple within one dataset (one partition)
+// and remembers nothing across datasets or runs: cross-partition
+// deduplication is out of scope.
+//
 // # Running
 //
 // Run evaluates the expression over all rows of the dataset, deleted rows
@@ -36,13 +63,23 @@
 // compiled against, an evaluation error on the data) are wrapped with
 // [pcs.Permanent]; a cancelled context is returned as is.
 //
+// Lookup and Dedupe read only their key fields (and Lookup the table's
+// columns); rows already deleted stay deleted and are never counted, seen
+// or deleted again. A table that does not fit the system (other key
+// count or key families, a missing value column or one of another type
+// than its field) is a permanent run error.
+//
 // # Arrow memory
 //
 // The rules of package pcs apply. Intermediates are allocated with the
 // dataset's allocator ([pcs.Dataset.Allocator]) and released before Run
 // returns; the column a Derive writes is handed to the dataset with Set
 // (which retains it) and the system's own reference released. Systems
-// hold no Arrow memory between runs and are safe for concurrent use.
+// hold no Arrow memory between runs and are safe for concurrent use. A
+// [Table] holds a reference to its RecordBatch until [Table.Release]:
+// release it after the last dataset that holds it as a resource has run.
+// Lookup's output columns are new arrays (the table's values gathered by
+// row index), not slices of the table.
 //
 // # Not provided
 //

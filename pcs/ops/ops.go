@@ -13,7 +13,9 @@ import (
 )
 
 // Error is a construction error of a built-in system: it names the system
-// and the expression source. Err is the cause: an [*expr.Error] carrying
+// and the expression source (for Lookup and Dedupe, which take key fields
+// instead, a description "lookup(k1, k2)" or "dedupe(k1, k2)"). Err is the
+// cause: an [*expr.Error] carrying
 // the position in Expr (errors.As), which wraps one of expr's sentinels
 // (errors.Is), or, for a bad target field of Derive, an error wrapping
 // [pcs.ErrUnknownField].
