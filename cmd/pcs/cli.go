@@ -130,7 +130,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usagef("%v (see 'pcs %s --help')", err, cmd.Name())
 	})
-	root.AddCommand(e.publishCommand(), e.consumeCommand(), e.brokerCommand())
+	root.AddCommand(e.publishCommand(), e.consumeCommand(), e.brokerCommand(), e.inspectCommand())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}
