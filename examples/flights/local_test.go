@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/pcs-dev/pcs/examples/flights/flightsys"
+	"github.com/pcs-dev/pcs/node"
+)
+
+// TestRunLocalMatchesNode runs the demo's pipeline section from
+// node.toml file-in/file-out (`pcs run` mode) on the shipped slice and
+// checks its output against the same direct computation TestDemo checks
+// the pcs-node output against: the two modes give the same result.
+func TestRunLocalMatchesNode(t *testing.T) {
+	t.Setenv("PCS_AIRPORTS", "testdata/airports.csv")
+	cfg, err := node.LoadConfig("node.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "enriched.parquet")
+	cfg.Pipelines[0].Input.Files = []string{"testdata/flights-50k.parquet"}
+	cfg.Pipelines[0].Output.File = out
+	reg := node.NewRegistry()
+	flightsys.Register(reg)
+	ctx := context.Background()
+	stats, err := node.RunLocal(ctx, cfg, reg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := summarizeOutput(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := computeDirectly(ctx, "testdata/flights-50k.parquet", "testdata/airports.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.equal(want) || stats[0].RowsIn != 50000 || stats[0].RowsOut != want.Rows {
+		t.Fatalf("local run %+v: summary %+v, want %+v", stats[0], got, want)
+	}
+}
