@@ -122,7 +122,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 			return usageError{errors.New(msg + "; run 'pcs --help'")}
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usagef("missing command (publish, consume or broker); run 'pcs --help'")
+			return usagef("missing command (publish, consume, broker, inspect or run); run 'pcs --help'")
 		},
 	}
 	root.SetOut(e.stdout)
@@ -130,7 +130,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usagef("%v (see 'pcs %s --help')", err, cmd.Name())
 	})
-	root.AddCommand(e.publishCommand(), e.consumeCommand(), e.brokerCommand(), e.inspectCommand())
+	root.AddCommand(e.publishCommand(), e.consumeCommand(), e.brokerCommand(), e.inspectCommand(), e.runCommand())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}
