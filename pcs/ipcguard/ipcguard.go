@@ -210,7 +210,7 @@ func CheckFile(data []byte) (Info, error) {
 		if binary.LittleEndian.Uint32(msg) == 0xFFFFFFFF {
 			prefix = 8 // continuation marker, then the length
 		}
-		if err := checkMessage(newFbuf(msg[prefix:]), b.dict, schema); err != nil {
+		if err := checkMessage(newFbuf(msg[prefix:]), b.dict, schema, data[b.off+b.meta:b.end]); err != nil {
 			return info, fmt.Errorf("%w: %s at offset %d: %w", ErrCorrupt, b, b.off, err)
 		}
 	}
@@ -381,7 +381,7 @@ func checkStreamMessage(f *fbuf, schema *schemaInfo, info *Info) (int64, *schema
 		if schema == nil {
 			schema = &schemaInfo{} // arrow-go reads no batch
 		}
-		if err := checkMessage(f, ht == headerDictionary, schema); err != nil {
+		if err := checkMessage(f, ht == headerDictionary, schema, nil); err != nil {
 			return 0, nil, err
 		}
 		if ht == headerDictionary {
@@ -402,8 +402,9 @@ func checkStreamMessage(f *fbuf, schema *schemaInfo, info *Info) (int64, *schema
 // checkMessage checks a dictionary batch (dict) or record batch message
 // against what schema says of the batches. Its header is read as that
 // kind whatever its header type says, as arrow-go's file reader reads
-// dictionary blocks.
-func checkMessage(f *fbuf, dict bool, schema *schemaInfo) error {
+// dictionary blocks. body, when not nil, is the message body: the
+// declared sizes of its compressed buffers are checked too.
+func checkMessage(f *fbuf, dict bool, schema *schemaInfo, body []byte) error {
 	root, err := f.ref(0)
 	if err != nil {
 		return err
@@ -431,8 +432,26 @@ func checkMessage(f *fbuf, dict bool, schema *schemaInfo) error {
 			return fmt.Errorf("%s: data: %w", what, err)
 		}
 	}
-	if err := f.recordBatch(header, views); err != nil {
+	if err := f.recordBatch(header, views, body); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// compressedSizes checks the declared uncompressed size of each of the
+// nbuf buffers (Buffer structs at start) of a compressed body.
+func (f *fbuf) compressedSizes(start int64, nbuf int, body []byte) error {
+	for i := 0; i < nbuf; i++ {
+		b := f.b[start+bufferSize*int64(i):]
+		off := int64(binary.LittleEndian.Uint64(b))
+		length := int64(binary.LittleEndian.Uint64(b[8:]))
+		if length < 8 || off < 0 || off > int64(len(body))-8 || length > int64(len(body))-off {
+			continue // empty, or out of the body: arrow-go refuses or skips it
+		}
+		declared := int64(binary.LittleEndian.Uint64(body[off:]))
+		if declared != -1 && (declared < 0 || declared > MaxExpansion*(length-8)+64) {
+			return fmt.Errorf("buffer %d: declares %d uncompressed bytes from %d compressed", i, declared, length-8)
+		}
 	}
 	return nil
 }
@@ -565,16 +584,27 @@ func (f *fbuf) keyValues(t table, i int) error {
 // without checking the length of their vector (only its absence, which
 // reads as zeros): a short vector makes it take the bytes after it as
 // counts, so the vector must have one per view array.
-func (f *fbuf) recordBatch(rb table, views int) error {
+//
+// With body (the message body) and a compression table, each compressed
+// buffer's declared uncompressed size (its first 8 bytes; -1 means stored
+// uncompressed) must be at most MaxExpansion times its compressed length:
+// arrow-go allocates the declared size before decompressing.
+func (f *fbuf) recordBatch(rb table, views int, body []byte) error {
 	if _, _, err := f.vector(rb, recordNodes, fieldNodeSize); err != nil {
 		return fmt.Errorf("nodes: %w", err)
 	}
-	_, nbuf, err := f.vector(rb, recordBuffers, bufferSize)
+	bstart, nbuf, err := f.vector(rb, recordBuffers, bufferSize)
 	if err != nil {
 		return fmt.Errorf("buffers: %w", err)
 	}
-	if _, err := f.subtable(rb, recordCompression); err != nil {
+	comp, err := f.subtable(rb, recordCompression)
+	if err != nil {
 		return fmt.Errorf("compression: %w", err)
+	}
+	if body != nil && !comp.absent {
+		if err := f.compressedSizes(bstart, nbuf, body); err != nil {
+			return err
+		}
 	}
 	present, err := f.field(rb, recordVariadicCounts)
 	if err != nil {

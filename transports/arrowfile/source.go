@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/pcs-dev/pcs/pcs/ipcguard"
 	"github.com/pcs-dev/pcs/transports"
 )
 
@@ -118,17 +119,21 @@ func (s *Source) openFile(f *os.File, cfg *sourceConfig) error {
 	if _, err := f.ReadAt(data, 0); err != nil {
 		return fmt.Errorf("arrowfile: read %s: %w", s.path, err)
 	}
+	// arrow-go trusts the counts in IPC metadata (a small corrupt file can
+	// make it allocate without bound): check them first.
+	info, err := ipcguard.CheckFile(data)
+	if err != nil {
+		return fmt.Errorf("%w: %s (file format): %w", ErrNotArrow, s.path, err)
+	}
 	fr, err := recovered(func() (*ipc.FileReader, error) {
+		if info.Dictionaries {
+			// arrow-go v18.8.0: NewMappedFileReader leaves its dictionary
+			// memo uninitialised and panics on dictionary-encoded fields;
+			// NewFileReader handles them (it copies buffers).
+			return ipc.NewFileReader(bytes.NewReader(data), ipc.WithAllocator(cfg.mem))
+		}
 		return ipc.NewMappedFileReader(data, ipc.WithAllocator(cfg.mem))
 	})
-	if errors.Is(err, errPanic) {
-		// arrow-go v18.8.0: NewMappedFileReader leaves its dictionary memo
-		// uninitialised and panics on any file with a dictionary-encoded
-		// field. NewFileReader handles them (it copies buffers).
-		fr, err = recovered(func() (*ipc.FileReader, error) {
-			return ipc.NewFileReader(bytes.NewReader(data), ipc.WithAllocator(cfg.mem))
-		})
-	}
 	if err != nil {
 		return fmt.Errorf("%w: %s (file format): %w", ErrNotArrow, s.path, err)
 	}
