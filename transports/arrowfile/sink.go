@@ -26,11 +26,8 @@ type Sink struct {
 	path   string
 	schema *arrow.Schema
 	format Format
-	out    *outfile.File
+	state  outfile.State // file, sticky failure, closed flag
 	w      ipcWriter
-
-	err    error // first failure; sticky
-	closed bool
 }
 
 var _ transports.Sink = (*Sink)(nil)
@@ -58,7 +55,7 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 	if err != nil {
 		return nil, fmt.Errorf("arrowfile: %w", err)
 	}
-	s := &Sink{path: path, schema: schema, format: cfg.format, out: out}
+	s := &Sink{path: path, schema: schema, format: cfg.format, state: outfile.NewState(out, schema, "arrowfile", ErrClosed)}
 	ipcOpts := append([]ipc.Option{ipc.WithSchema(schema), ipc.WithAllocator(cfg.mem)}, codecOpts...)
 	if cfg.format == FormatStream {
 		s.w = ipc.NewWriter(out.Writer(), ipcOpts...)
@@ -84,22 +81,11 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 // error; ErrClosed after Close. A schema mismatch or ctx error leaves the
 // sink usable.
 func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
-	if err := s.usable(); err != nil {
+	if write, err := s.state.Begin(ctx, rec); !write {
 		return err
-	}
-	if !rec.Schema().Equal(s.schema) {
-		return fmt.Errorf("arrowfile: write %s: %w\nbatch schema:\n%s\nsink schema:\n%s",
-			s.path, transports.ErrSchemaMismatch, rec.Schema(), s.schema)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if rec.NumRows() == 0 {
-		return nil
 	}
 	if err := s.w.Write(rec); err != nil {
-		s.err = fmt.Errorf("arrowfile: write %s: %w", s.path, err)
-		return s.err
+		return s.state.Fail(err)
 	}
 	return nil
 }
@@ -108,19 +94,7 @@ func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 // stream format everything written so far is then durable and readable
 // (a reader treats the end of the file as the end of the stream); the
 // file format is readable only after Close wrote its footer.
-func (s *Sink) Flush(ctx context.Context) error {
-	if err := s.usable(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := s.out.Flush(); err != nil {
-		s.err = fmt.Errorf("arrowfile: %w", err)
-		return s.err
-	}
-	return nil
-}
+func (s *Sink) Flush(ctx context.Context) error { return s.state.Flush(ctx) }
 
 // Close writes the end of the data (the footer, or the end-of-stream
 // marker), fsyncs and closes the file. The file is complete only after
@@ -130,34 +104,5 @@ func (s *Sink) Flush(ctx context.Context) error {
 // closed and removed, and Close returns the failure or ctx's error.
 // Close is idempotent: later calls return nil.
 func (s *Sink) Close(ctx context.Context) error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	err := s.err
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err == nil {
-		if werr := s.w.Close(); werr != nil {
-			err = fmt.Errorf("arrowfile: finish %s: %w", s.path, werr)
-		}
-	} else {
-		_ = s.w.Close() // releases encoder state; the file is abandoned below
-	}
-	if err != nil {
-		_ = s.out.Abandon()
-		return err
-	}
-	if err := s.out.Commit(); err != nil {
-		return fmt.Errorf("arrowfile: %w", err)
-	}
-	return nil
-}
-
-func (s *Sink) usable() error {
-	if s.closed {
-		return ErrClosed
-	}
-	return s.err
+	return s.state.Close(ctx, func(bool) error { return s.w.Close() })
 }

@@ -20,11 +20,8 @@ import (
 type Sink struct {
 	path   string
 	schema *arrow.Schema
-	out    *outfile.File
+	state  outfile.State // file, sticky failure, closed flag
 	w      *arrowcsv.Writer
-
-	err    error // first failure; sticky
-	closed bool
 }
 
 var _ transports.Sink = (*Sink)(nil)
@@ -66,8 +63,8 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 	if err != nil {
 		return nil, fmt.Errorf("csv: %w", err)
 	}
-	s := &Sink{path: path, schema: schema, out: out}
-	w := s.out.Writer()
+	s := &Sink{path: path, schema: schema, state: outfile.NewState(out, schema, "csv", ErrClosed)}
+	w := s.state.File().Writer()
 	if schema.NumFields() == 1 {
 		w = &emptyLineGuard{w: w, lineStart: true}
 	}
@@ -84,7 +81,7 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 		}
 		hw.Flush()
 		if err := hw.Error(); err != nil {
-			_ = s.out.Abandon()
+			_ = out.Abandon()
 			return nil, fmt.Errorf("csv: write %s: %w", path, err)
 		}
 	}
@@ -106,41 +103,18 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 // later call returns that error; ErrClosed after Close. A schema
 // mismatch or a ctx error leaves the sink usable.
 func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
-	if err := s.usable(); err != nil {
+	if write, err := s.state.Begin(ctx, rec); !write {
 		return err
-	}
-	if !rec.Schema().Equal(s.schema) {
-		return fmt.Errorf("csv: write %s: %w\nbatch schema:\n%s\nsink schema:\n%s",
-			s.path, transports.ErrSchemaMismatch, rec.Schema(), s.schema)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if rec.NumRows() == 0 {
-		return nil
 	}
 	if err := s.w.Write(rec); err != nil {
-		s.err = fmt.Errorf("csv: write %s: %w", s.path, err)
-		return s.err
+		return s.state.Fail(err)
 	}
 	return nil
 }
 
 // Flush writes the buffered bytes to the file and fsyncs it: the rows
 // written so far are then durable and readable.
-func (s *Sink) Flush(ctx context.Context) error {
-	if err := s.usable(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := s.out.Flush(); err != nil {
-		s.err = fmt.Errorf("csv: %w", err)
-		return s.err
-	}
-	return nil
-}
+func (s *Sink) Flush(ctx context.Context) error { return s.state.Flush(ctx) }
 
 // Close flushes, fsyncs and closes the file, and with WithAtomicRename
 // renames it to its final name. The file is complete only after Close
@@ -149,31 +123,7 @@ func (s *Sink) Flush(ctx context.Context) error {
 // If the sink had failed, or ctx is done, Close abandons the file: it is
 // closed and removed, and Close returns the failure or ctx's error.
 // Close is idempotent: later calls return nil.
-func (s *Sink) Close(ctx context.Context) error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	err := s.err
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		_ = s.out.Abandon()
-		return err
-	}
-	if err := s.out.Commit(); err != nil {
-		return fmt.Errorf("csv: %w", err)
-	}
-	return nil
-}
-
-func (s *Sink) usable() error {
-	if s.closed {
-		return ErrClosed
-	}
-	return s.err
-}
+func (s *Sink) Close(ctx context.Context) error { return s.state.Close(ctx, nil) }
 
 // emptyLineGuard writes CSV output of a one-column schema, replacing
 // each empty line (a null or an empty string) by `""`: CSV readers skip

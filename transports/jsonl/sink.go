@@ -25,12 +25,9 @@ import (
 type Sink struct {
 	path   string
 	schema *arrow.Schema
-	keys   [][]byte // `"name":` per column; the first with '{', the others with ','
-	out    *outfile.File
+	keys   [][]byte      // `"name":` per column; the first with '{', the others with ','
+	state  outfile.State // file, sticky failure, closed flag
 	buf    []byte
-
-	err    error // first failure; sticky
-	closed bool
 }
 
 var _ transports.Sink = (*Sink)(nil)
@@ -61,7 +58,7 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 	if err != nil {
 		return nil, fmt.Errorf("jsonl: %w", err)
 	}
-	s := &Sink{path: path, schema: schema, out: out}
+	s := &Sink{path: path, schema: schema, state: outfile.NewState(out, schema, "jsonl", ErrClosed)}
 	for i, fd := range schema.Fields() {
 		sep := byte(',')
 		if i == 0 {
@@ -84,14 +81,7 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 // call returns that error; ErrClosed after Close. A schema mismatch or a
 // ctx error leaves the sink usable.
 func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
-	if err := s.usable(); err != nil {
-		return err
-	}
-	if !rec.Schema().Equal(s.schema) {
-		return fmt.Errorf("jsonl: write %s: %w\nbatch schema:\n%s\nsink schema:\n%s",
-			s.path, transports.ErrSchemaMismatch, rec.Schema(), s.schema)
-	}
-	if err := ctx.Err(); err != nil {
+	if write, err := s.state.Begin(ctx, rec); !write {
 		return err
 	}
 	encs := make([]encoder, rec.NumCols())
@@ -111,15 +101,13 @@ func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 			}
 			var err error
 			if b, err = enc(b, i); err != nil {
-				s.err = fmt.Errorf("jsonl: write %s: column %q: %w", s.path, s.schema.Field(j).Name, err)
-				return s.err
+				return s.state.Fail(fmt.Errorf("column %q: %w", s.schema.Field(j).Name, err))
 			}
 		}
 		b = append(b, '}', '\n')
 		s.buf = b
-		if _, err := s.out.Writer().Write(b); err != nil {
-			s.err = fmt.Errorf("jsonl: write %s: %w", s.path, err)
-			return s.err
+		if _, err := s.state.File().Writer().Write(b); err != nil {
+			return s.state.Fail(err)
 		}
 	}
 	return nil
@@ -127,19 +115,7 @@ func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 
 // Flush writes the buffered bytes to the file and fsyncs it: the rows
 // written so far are then durable and readable.
-func (s *Sink) Flush(ctx context.Context) error {
-	if err := s.usable(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := s.out.Flush(); err != nil {
-		s.err = fmt.Errorf("jsonl: %w", err)
-		return s.err
-	}
-	return nil
-}
+func (s *Sink) Flush(ctx context.Context) error { return s.state.Flush(ctx) }
 
 // Close flushes, fsyncs and closes the file, and with WithAtomicRename
 // renames it to its final name. The file is complete only after Close
@@ -148,31 +124,7 @@ func (s *Sink) Flush(ctx context.Context) error {
 // If the sink had failed, or ctx is done, Close abandons the file: it is
 // closed and removed, and Close returns the failure or ctx's error.
 // Close is idempotent: later calls return nil.
-func (s *Sink) Close(ctx context.Context) error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	err := s.err
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		_ = s.out.Abandon()
-		return err
-	}
-	if err := s.out.Commit(); err != nil {
-		return fmt.Errorf("jsonl: %w", err)
-	}
-	return nil
-}
-
-func (s *Sink) usable() error {
-	if s.closed {
-		return ErrClosed
-	}
-	return s.err
-}
+func (s *Sink) Close(ctx context.Context) error { return s.state.Close(ctx, nil) }
 
 // encoder appends the JSON of the non-null value at row i.
 type encoder func(b []byte, i int) ([]byte, error)
