@@ -148,3 +148,45 @@ func TestDedupeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDedupeAcross: keys remembered across datasets; a replay of the same
+// partition keeps what it kept; MaxKeys forgets the oldest.
+func TestDedupeAcross(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	d := mustSys(t)(ops.DedupeAcross("dd", order, []string{"ccy"}, ops.DedupeOptions{MaxKeys: 3}))
+	part := func(id string, js string) []bool {
+		t.Helper()
+		ds := newOrders(t, mem, js)
+		defer ds.Release()
+		if id != "" {
+			if err := pcs.InsertResource(ds, pcs.PartitionID(id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runOrders(t, ds, d)
+		return alive(ds)
+	}
+	check := func(step string, got []bool, want ...bool) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: alive = %v, want %v", step, got, want)
+		}
+	}
+	check("p1", part("p1", `[{"id":0,"ccy":"EUR"},{"id":1,"ccy":"USD"},{"id":2,"ccy":"EUR"},{"id":3,"ccy":null}]`),
+		true, true, false, true)
+	check("p2", part("p2", `[{"id":4,"ccy":"USD"},{"id":5,"ccy":"GBP"},{"id":6,"ccy":null}]`),
+		false, true, true)
+	// p1 redelivered: its own keys are kept again, the duplicate inside it is not.
+	check("p1 replay", part("p1", `[{"id":0,"ccy":"EUR"},{"id":1,"ccy":"USD"},{"id":2,"ccy":"EUR"},{"id":3,"ccy":null}]`),
+		true, true, false, true)
+	// A fourth key evicts the oldest (EUR): EUR passes again, USD does not.
+	check("p3", part("p3", `[{"id":7,"ccy":"JPY"}]`), true)
+	check("p4", part("p4", `[{"id":8,"ccy":"EUR"},{"id":9,"ccy":"USD"}]`), true, false)
+	// Without a partition id every dataset is new: the same rows twice are duplicates the second time.
+	check("anon 1", part("", `[{"id":10,"ccy":"CHF"}]`), true)
+	check("anon 2", part("", `[{"id":10,"ccy":"CHF"}]`), false)
+	if got, want := d.(fmt.Stringer).String(), "dedupe dd: dedupe(ccy) across partitions"; got != want {
+		t.Errorf("String = %q, want %q", got, want)
+	}
+}

@@ -2,8 +2,9 @@
 // of package [github.com/pcs-dev/pcs/pcs/expr] or by field names instead
 // of Go code: [Filter] soft-deletes the rows that fail a predicate,
 // [Derive] computes a field from an expression, [Lookup] joins rows
-// against a lookup table held in a resource, and [Dedupe] deletes rows
-// whose key was already seen.
+// against a lookup table held in a resource, [Dedupe] deletes rows whose
+// key was already seen, and [Project], [Rename] and [Cast] reshape a
+// component into a new one.
 //
 // # Construction
 //
@@ -49,8 +50,9 @@
 // leaves nulls, a left join). [LookupStats] counts looked-up and missing
 // rows. Dedupe reads its key fields and writes pcs.Rows; it keeps the
 // first alive row of each key tuple within one dataset (one partition)
-// and remembers nothing across datasets or runs: cross-partition
-// deduplication is out of scope.
+// and remembers nothing across datasets or runs ([DedupeAcross] does).
+// [LookupNamed] reads a table by name from a [Tables] resource, for
+// tables that come from configuration.
 //
 // # Running
 //
@@ -81,10 +83,22 @@
 // Lookup's output columns are new arrays (the table's values gathered by
 // row index), not slices of the table.
 //
-// # Not provided
+// # Writing other components
 //
-// Project, Rename and Cast change a component's schema, which a Dataset
-// cannot do in place; they are not provided. Derive with a field of a
-// second, pre-registered component is not supported either: the target
-// field belongs to the component the expression is compiled against.
+// [DeriveInto] and LookupOptions.Into write fields of another component
+// of the same dataset than the one they read ("route.delayed = flight.delay
+// > 15"), so an input component can stay exactly the input's schema while
+// derived fields live in their own. A Dataset's components have fixed
+// schemas, so the systems that change a schema, [Project], [Rename] and
+// [Cast], return a new component next to the system that fills it (built
+// on [CopyInto]: same-type columns shared without copying, others
+// converted with arrow-go's cast kernel); the caller adds it to the
+// pipeline and names it in the output.
+//
+// # State across partitions
+//
+// [DedupeAcross] remembers key tuples across datasets, bounded, and uses
+// the dataset's [pcs.PartitionID] resource to recognise a redelivered
+// partition, so replays keep the rows they kept the first time. Its state
+// is in memory only.
 package ops

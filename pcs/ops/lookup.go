@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync/atomic"
 
@@ -98,8 +99,12 @@ type TableResource interface{ LookupTable() *Table }
 
 // LookupOptions configures [Lookup].
 type LookupOptions struct {
-	// Values are the fields of c the lookup writes (at least one).
+	// Values are the fields the lookup writes (at least one), of
+	// component Into.
 	Values []string
+	// Into is the component of the Values fields; nil means c, the
+	// component of the key fields.
+	Into pcs.AnyComponent
 	// Columns are the table's columns read into Values, in the same
 	// order; nil means the columns of the same names.
 	Columns []string
@@ -123,7 +128,8 @@ type LookupStats struct {
 // table held in the dataset's resource of type *Table: for every row it
 // finds the table row whose key columns equal c's fields keys (in order,
 // the n-th key field against the table's n-th key column) and writes the
-// table's columns opts.Columns into c's fields opts.Values.
+// table's columns opts.Columns into the fields opts.Values (of
+// opts.Into, default c).
 //
 // Matching: keys match by value within a family, integers (any width and
 // signedness: int32 7 matches uint64 7) or strings (string and
@@ -165,6 +171,59 @@ func Lookup(name string, c pcs.AnyComponent, keys []string, opts LookupOptions) 
 //	pcs.InsertResource(ds, Currencies{t})
 //	s, err := ops.LookupFrom[Currencies]("fx", c, []string{"ccy"}, opts)
 func LookupFrom[R TableResource](name string, c pcs.AnyComponent, keys []string, opts LookupOptions) (pcs.System, error) {
+	return newLookup(name, c, keys, opts, pcs.Resource[R](), func(ds *pcs.Dataset) (*Table, error) {
+		r, err := pcs.GetResource[R](ds)
+		if err != nil {
+			return nil, err
+		}
+		return r.LookupTable(), nil
+	})
+}
+
+// Tables is a resource holding lookup tables by name, for pipelines whose
+// tables come from configuration rather than Go types (pcs-node's `table`
+// resource fills it). A Tables value is read-only once inserted: add a
+// table with With, which returns a copy.
+type Tables map[string]*Table
+
+// With returns a copy of ts with t under name.
+func (ts Tables) With(name string, t *Table) Tables {
+	out := make(Tables, len(ts)+1)
+	for k, v := range ts {
+		out[k] = v
+	}
+	out[name] = t
+	return out
+}
+
+// LookupNamed is [Lookup] reading the table called table from the
+// dataset's [Tables] resource. Meta reads pcs.Resource[Tables](). Run
+// errors (permanent): no Tables resource (pcs.ErrNoResource), or no table
+// of that name (ErrNoTable, listing the names present).
+func LookupNamed(name string, c pcs.AnyComponent, table string, keys []string, opts LookupOptions) (pcs.System, error) {
+	return newLookup(name, c, keys, opts, pcs.Resource[Tables](), func(ds *pcs.Dataset) (*Table, error) {
+		ts, err := pcs.GetResource[Tables](ds)
+		if err != nil {
+			return nil, err
+		}
+		t, ok := ts[table]
+		if !ok {
+			names := make([]string, 0, len(ts))
+			for k := range ts {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			return nil, fmt.Errorf("%w: %q (tables: %v)", ErrNoTable, table, names)
+		}
+		return t, nil
+	})
+}
+
+// ErrNoTable: the dataset's Tables resource has no table of the name a
+// LookupNamed system reads.
+var ErrNoTable = errors.New("ops: no such lookup table")
+
+func newLookup(name string, c pcs.AnyComponent, keys []string, opts LookupOptions, res pcs.Ref, get func(*pcs.Dataset) (*Table, error)) (pcs.System, error) {
 	desc := "lookup(" + strings.Join(keys, ", ") + ")"
 	fail := func(err error) (pcs.System, error) { return nil, &Error{System: name, Expr: desc, Err: err} }
 	if len(keys) == 0 {
@@ -180,14 +239,7 @@ func LookupFrom[R TableResource](name string, c pcs.AnyComponent, keys []string,
 	if len(cols) != len(opts.Values) {
 		return fail(fmt.Errorf("%d value fields but %d table columns", len(opts.Values), len(cols)))
 	}
-	s := &lookupSystem{opts: opts, cols: append([]string(nil), cols...), desc: desc,
-		get: func(ds *pcs.Dataset) (*Table, error) {
-			r, err := pcs.GetResource[R](ds)
-			if err != nil {
-				return nil, err
-			}
-			return r.LookupTable(), nil
-		}}
+	s := &lookupSystem{opts: opts, cols: append([]string(nil), cols...), desc: desc, get: get}
 	seen := map[string]bool{}
 	var reads, writes []pcs.Ref
 	for _, k := range keys {
@@ -198,19 +250,26 @@ func LookupFrom[R TableResource](name string, c pcs.AnyComponent, keys []string,
 		s.keys = append(s.keys, f)
 		reads = append(reads, f)
 	}
+	into := opts.Into
+	if into == nil {
+		into = c
+	}
+	if into.Name() != c.Name() {
+		seen = map[string]bool{}
+	}
 	for _, v := range opts.Values {
 		if seen[v] {
 			return fail(fmt.Errorf("field %q named twice", v))
 		}
 		seen[v] = true
-		f, err := pcs.NewField[arrow.Array](c, v)
+		f, err := pcs.NewField[arrow.Array](into, v)
 		if err != nil {
 			return fail(err)
 		}
 		s.values = append(s.values, f)
 		writes = append(writes, f)
 	}
-	reads = append(reads, pcs.Resource[R]())
+	reads = append(reads, res)
 	if opts.Inner {
 		writes = append(writes, pcs.Rows)
 	}

@@ -506,3 +506,59 @@ func TestLookupUnsignedKey(t *testing.T) {
 		tab.Release()
 	}
 }
+
+// TestLookupNamedInto reads a table by name from a Tables resource and
+// writes into a second component.
+func TestLookupNamedInto(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ds := newOrders(t, mem, ordersJSON)
+	defer ds.Release()
+	fx := newTable(t, mem, fxSchema, fxJSON, "ccy", "region")
+	defer fx.Release()
+	info := pcs.NewDynamicComponent("info", arrow.NewSchema([]arrow.Field{
+		{Name: "fx_rate", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "ccy", Type: arrow.BinaryTypes.String, Nullable: true}}, nil))
+	if err := ds.Register(info); err != nil {
+		t.Fatal(err)
+	}
+	var empty ops.Tables
+	if err := pcs.InsertResource(ds, empty.With("fx", fx)); err != nil {
+		t.Fatal(err)
+	}
+	stats := &ops.LookupStats{}
+	// "ccy" is both a key (of order) and a value (of info): allowed, other components.
+	s := mustSys(t)(ops.LookupNamed("fx", order, "fx", []string{"ccy", "region"},
+		ops.LookupOptions{Into: info, Values: []string{"fx_rate", "ccy"}, Columns: []string{"rate", "name"}, Stats: stats}))
+	if got, want := s.Meta().String(), "fx(reads: order.ccy, order.region, resource ops.Tables | writes: info.fx_rate, info.ccy)"; got != want {
+		t.Errorf("meta = %s, want %s", got, want)
+	}
+	p, err := pcs.NewPipeline("t").Components(order, info).Add(s).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Run(context.Background(), ds); err != nil {
+		t.Fatal(err)
+	}
+	rate, _ := ds.Column("info", "fx_rate")
+	if got, want := rate.String(), "[1.1 1.2 (null) (null) (null) 1 (null) 1.1]"; got != want {
+		t.Errorf("fx_rate = %s, want %s", got, want)
+	}
+	name, _ := ds.Column("info", "ccy")
+	if got, want := name.String(), `["euro" (null) (null) (null) (null) "dollar" (null) "euro"]`; got != want {
+		t.Errorf("name = %s, want %s", got, want)
+	}
+	if stats.Rows.Load() != 8 || stats.Missing.Load() != 4 {
+		t.Errorf("rows %d missing %d, want 8 and 4", stats.Rows.Load(), stats.Missing.Load())
+	}
+	// A table name that is not there.
+	bad := mustSys(t)(ops.LookupNamed("fx", order, "rates", []string{"ccy", "region"},
+		ops.LookupOptions{Into: info, Values: []string{"fx_rate"}, Columns: []string{"rate"}}))
+	p, err = pcs.NewPipeline("t").Components(order, info).Add(bad).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Run(context.Background(), ds); !errors.Is(err, ops.ErrNoTable) || !pcs.IsPermanent(err) || !strings.Contains(err.Error(), "[fx]") {
+		t.Errorf("err = %v, want permanent ErrNoTable listing [fx]", err)
+	}
+}

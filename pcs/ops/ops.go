@@ -163,7 +163,15 @@ func (s *filterSystem) Run(ctx context.Context, ds *pcs.Dataset) error {
 // expression that does not compile, or a result type that is neither the
 // field's nor castable to it (expr.ErrType, at position 1:1).
 func Derive(name string, c pcs.AnyComponent, field string, expression string) (pcs.System, error) {
-	target, err := pcs.NewField[arrow.Array](c, field)
+	return DeriveInto(name, c, c, field, expression)
+}
+
+// DeriveInto is [Derive] writing field of component into (another
+// component of the same dataset, or c itself) from an expression over the
+// fields of c: `route.delayed = flight.delay > 15`. Meta and errors are
+// Derive's; the unknown-field error names into's field.
+func DeriveInto(name string, c, into pcs.AnyComponent, field string, expression string) (pcs.System, error) {
+	target, err := pcs.NewField[arrow.Array](into, field)
 	if err != nil {
 		return nil, &Error{System: name, Expr: expression, Err: err}
 	}
