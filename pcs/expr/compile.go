@@ -524,7 +524,7 @@ func (c *compiler) in(n *In) (cnode, error) {
 }
 
 // functions lists the function names for error messages.
-var functions = []string{"abs", "coalesce", "contains", "ends_with", "if", "starts_with"}
+var functions = []string{"abs", "coalesce", "concat", "contains", "ends_with", "if", "starts_with"}
 
 func (c *compiler) call(n *Call) (cnode, error) {
 	args := make([]cnode, len(n.Args))
@@ -585,6 +585,23 @@ func (c *compiler) call(n *Call) (cnode, error) {
 			return &constNode{sc: scalar.MakeNullScalar(tBool)}, nil
 		}
 		return fold(&matchNode{op: n.Name, s: vals[0], p: vals[1]}, n.At, vals...)
+	case "concat":
+		if len(args) == 0 {
+			return nil, errAt(ErrType, n.At, "concat takes at least 1 argument")
+		}
+		for i, a := range args {
+			if dt := a.typ(); !isString(dt) && !isNull(dt) {
+				return nil, errAt(ErrType, pos[i], "concat needs strings, got %s (cast it: cast(x as string))", dt)
+			}
+		}
+		vals, dt, err := unify(args, pos, "concat")
+		if err != nil {
+			return nil, err
+		}
+		if isNull(dt) {
+			return &constNode{sc: scalar.MakeNullScalar(arrow.BinaryTypes.String)}, nil
+		}
+		return fold(&concatNode{args: vals, dt: dt}, n.At, vals...)
 	case "abs":
 		if err := arity(1); err != nil {
 			return nil, err

@@ -79,6 +79,8 @@ var typeErrors = []errCase{
 	{"if(b, 1, 'a')", expr.ErrType, "1:10", "if branches: type mismatch: int64 and utf8"},
 	{"starts_with(i64, 'a')", expr.ErrType, "1:13", "starts_with needs strings, got int64"},
 	{"contains(s)", expr.ErrType, "1:1", "contains takes 2 arguments, got 1"},
+	{"concat(s, i64)", expr.ErrType, "1:11", "concat needs strings, got int64"},
+	{"concat()", expr.ErrType, "1:1", "concat takes at least 1 argument"},
 	{"frob(1)", expr.ErrType, "1:1", `unknown function "frob"`},
 	{"i64 in (1, j64)", expr.ErrType, "1:12", "the values of in (...) must be constants"},
 	{"i64 in (1, 'a')", expr.ErrType, "1:12", "in: type mismatch: int64 and utf8"},

@@ -500,6 +500,23 @@ func (n *matchNode) eval(e *env) (value, error) {
 	return match(e, n.op, vals[0], vals[1])
 }
 
+// concatNode is concat(s1, s2, ...): null if any argument is null (SQL
+// ||), of type dt (string, or large_string if any argument is).
+type concatNode struct {
+	args []cnode
+	dt   arrow.DataType
+}
+
+func (n *concatNode) typ() arrow.DataType { return n.dt }
+func (n *concatNode) eval(e *env) (value, error) {
+	vals, err := evalAll(e, n.args)
+	if err != nil {
+		return value{}, err
+	}
+	defer releaseAll(vals)
+	return concat(e, n.dt, vals), nil
+}
+
 // boolOpNode is not, is_null or is_not_null (own kernels: arrow-go's
 // not, is_not_null and bool casts give wrong results on arrays sliced at
 // an offset that is not a multiple of 8).

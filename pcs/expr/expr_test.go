@@ -413,6 +413,11 @@ var cases = []tcase{
 	{"starts_with(ls, s)", "bool", ss("ls", "s", func(a, b string) any { return strings.HasPrefix(a, b) })},
 	{"contains('xABC', s)", "bool", s1("s", func(a string) any { return strings.Contains("xABC", a) })},
 	{"STARTS_WITH(s, null)", "bool", constant(nil)},
+	{"concat(s, '-', s)", "utf8", s1("s", func(a string) any { return a + "-" + a })},
+	{"concat(ls, s)", "large_utf8", ss("ls", "s", func(a, b string) any { return a + b })},
+	{"concat(s)", "utf8", s1("s", func(a string) any { return a })},
+	{"concat('a', 'b')", "utf8", constant("ab")},
+	{"concat(s, null)", "utf8", constant(nil)},
 
 	// casts
 	{"cast(f64 as int64)", "int64", f1("f64", func(a float64) any { return int64(a) })},

@@ -537,6 +537,70 @@ func matchT[O int32 | int64](e *env, op string, s, p value) value {
 	return value{arr: newBool(e.mem, n, vals, valid)}
 }
 
+// concat joins the strings of vals row by row into an array of dt
+// (string or large_string), null where any value is null.
+func concat(e *env, dt arrow.DataType, vals []value) value {
+	for _, v := range vals {
+		if nullScalar(v) || e.n == 0 {
+			return value{arr: array.MakeArrayOfNull(e.mem, dt, e.n)}
+		}
+	}
+	if dt.ID() == arrow.LARGE_STRING {
+		return concatT[int64](e, dt, vals)
+	}
+	return concatT[int32](e, dt, vals)
+}
+
+func concatT[O int32 | int64](e *env, dt arrow.DataType, vals []value) value {
+	n := e.n
+	valid := validityAnd(e, vals...)
+	vb := valid.Bytes()
+	srcs := make([]any, len(vals)) // strSrc[int32] or strSrc[int64] per argument
+	for i, v := range vals {
+		if v.typ().ID() == arrow.LARGE_STRING {
+			srcs[i] = newStrSrc[int64](v)
+		} else {
+			srcs[i] = newStrSrc[int32](v)
+		}
+	}
+	at := func(k, i int) []byte {
+		switch s := srcs[k].(type) {
+		case strSrc[int32]:
+			b, _ := s.at(i)
+			return b
+		case strSrc[int64]:
+			b, _ := s.at(i)
+			return b
+		}
+		return nil
+	}
+	offBuf, offs := newFixed[O](e.mem, n+1)
+	total := 0
+	for i := 0; i < n; i++ {
+		offs[i] = O(total)
+		if !bitutil.BitIsSet(vb, i) {
+			continue
+		}
+		for k := range srcs {
+			total += len(at(k, i))
+		}
+	}
+	offs[n] = O(total)
+	data := memory.NewResizableBuffer(e.mem)
+	data.Resize(total)
+	out := data.Bytes()
+	for i := 0; i < n; i++ {
+		if !bitutil.BitIsSet(vb, i) {
+			continue
+		}
+		w := int(offs[i])
+		for k := range srcs {
+			w += copy(out[w:], at(k, i))
+		}
+	}
+	return value{arr: makeArray(dt, n, []*memory.Buffer{valid, offBuf, data})}
+}
+
 // ---- casts ----
 
 // floatToInt truncates toward zero; NaN, infinities and values outside
