@@ -83,9 +83,15 @@ type PipelineConfig struct {
 	Name string `toml:"name"`
 	// Components are the registered components of each partition's
 	// dataset; the input component must be among them.
-	Components []string     `toml:"components"`
-	Input      InputConfig  `toml:"input"`
-	Output     OutputConfig `toml:"output"`
+	// Default: the declared components and those built-in systems
+	// define (project, rename, cast), in that order.
+	Components []string `toml:"components"`
+	// Declared are components defined in the config rather than in Go
+	// ([[pipeline.component]] tables); every one is part of the
+	// pipeline, whether Components names it or not.
+	Declared []ComponentConfig `toml:"component"`
+	Input    InputConfig       `toml:"input"`
+	Output   OutputConfig      `toml:"output"`
 	// Resources are loaded once at start and inserted in every dataset.
 	Resources []UseConfig `toml:"resource"`
 	// Systems run on each partition, in this registration order.
@@ -134,6 +140,16 @@ type OutputConfig struct {
 	// Stream holds it; created (limits retention, discard new) if missing.
 	// Default "PCS_<NAME>_OUT".
 	Stream string `toml:"stream"`
+	// PartitionBy (Parquet output.file of `pcs run`) splits the output
+	// into Hive-style directories key=value/ under output.file's
+	// directory, one level per column, the file name numbered in each; the
+	// partition columns are not stored in the files (Hive, Spark).
+	PartitionBy []string `toml:"partition_by"`
+	// RollRows and RollBytes (Parquet output.file) start a new numbered
+	// file after that many rows or about that many bytes; default: one
+	// file (per partition directory).
+	RollRows  int64 `toml:"roll_rows"`
+	RollBytes Size  `toml:"roll_bytes"`
 	// Components whose columns make the output batch, in order; default
 	// all. Field names must be unique across them.
 	Components []string `toml:"components"`
@@ -180,6 +196,18 @@ type BackpressureConfig struct {
 	HighWater float64  `toml:"high_water"` // default 0.8
 	LowWater  float64  `toml:"low_water"`  // default 0.5
 	Poll      Duration `toml:"poll"`       // stream info poll interval; default 250ms
+}
+
+// ComponentConfig declares a component: its name and its fields, each
+// "name: type" with a type of ParseType, nullable unless followed by
+// "not null":
+//
+//	[[pipeline.component]]
+//	name = "route"
+//	fields = ["origin_city: string", "delayed: bool", "route: string not null"]
+type ComponentConfig struct {
+	Name   string   `toml:"name"`
+	Fields []string `toml:"fields"`
 }
 
 // UseConfig selects a registered system or resource and its options.

@@ -35,11 +35,26 @@ func OpenFile(path string) (transports.Source, error) {
 // CreateFile creates a file sink for schema by the path's extension (as
 // OpenFile; .arrows writes the IPC stream format). Files appear under
 // their name only when complete (atomic rename) where the format supports
-// it. The caller closes it.
-func CreateFile(path string, schema *arrow.Schema) (transports.Sink, error) {
-	switch strings.ToLower(filepath.Ext(path)) {
+// it. out's PartitionBy, RollRows and RollBytes apply to Parquet only;
+// with another format they are an ErrConfig error. The caller closes it.
+func CreateFile(path string, schema *arrow.Schema, out OutputConfig) (transports.Sink, error) {
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext != ".parquet" && (len(out.PartitionBy) > 0 || out.RollRows > 0 || out.RollBytes > 0) {
+		return nil, fmt.Errorf("%w: %s: output.partition_by, roll_rows and roll_bytes need a .parquet file", ErrConfig, path)
+	}
+	switch ext {
 	case ".parquet":
-		return parquet.NewSink(path, schema, parquet.WithAtomicRename(true))
+		opts := []parquet.SinkOption{parquet.WithAtomicRename(true)}
+		if len(out.PartitionBy) > 0 {
+			opts = append(opts, parquet.WithPartitionBy(out.PartitionBy...))
+		}
+		if out.RollRows > 0 {
+			opts = append(opts, parquet.WithRollRows(out.RollRows))
+		}
+		if out.RollBytes > 0 {
+			opts = append(opts, parquet.WithRollBytes(int64(out.RollBytes)))
+		}
+		return parquet.NewSink(path, schema, opts...)
 	case ".arrow", ".ipc", ".feather":
 		return arrowfile.NewSink(path, schema)
 	case ".arrows":

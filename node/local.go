@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -52,15 +53,15 @@ func runLocal(ctx context.Context, pc PipelineConfig, reg *Registry, log *slog.L
 	start := time.Now()
 	st = LocalStats{Pipeline: pc.Name, Output: pc.Output.File}
 	defer func() { st.Elapsed = time.Since(start) }()
-	files, err := expandFiles(pc.Input.Files)
-	if err != nil {
-		return st, err
-	}
 	pl, err := newPlan(ctx, pc, reg)
 	if err != nil {
 		return st, err
 	}
-	sink, err := CreateFile(pc.Output.File, pl.outSchema)
+	files, err := expandFiles(pc.Input.Files)
+	if err != nil {
+		return st, err
+	}
+	sink, err := CreateFile(pc.Output.File, pl.outSchema, pc.Output)
 	if err != nil {
 		return st, err
 	}
@@ -87,7 +88,7 @@ func runLocal(ctx context.Context, pc PipelineConfig, reg *Registry, log *slog.L
 				return st, fmt.Errorf("%s: %w", path, err)
 			}
 			rows := rec.NumRows()
-			out, err := pl.run(ctx, mem, rec)
+			out, err := pl.run(ctx, mem, path+"#"+strconv.Itoa(batch), rec)
 			if err != nil {
 				src.Close()
 				return st, fmt.Errorf("%s: batch %d: %w", path, batch, err)
@@ -114,10 +115,10 @@ func runLocal(ctx context.Context, pc PipelineConfig, reg *Registry, log *slog.L
 	return st, nil
 }
 
-// run processes one input batch (released here) into its output batch
+// run processes one input batch (released here), partition id, into its output batch
 // (the caller releases it).
-func (p *plan) run(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
-	ds, err := p.dataset(ctx, mem, []arrow.RecordBatch{rec})
+func (p *plan) run(ctx context.Context, mem memory.Allocator, id string, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	ds, err := p.dataset(ctx, mem, id, []arrow.RecordBatch{rec})
 	if err != nil {
 		return nil, err
 	}

@@ -26,40 +26,60 @@ type plan struct {
 
 type colRef struct{ component, field string }
 
-// newPlan resolves pc: components, output columns, systems (built in
-// order), resources (loaded now).
+// newPlan resolves pc: declared components, systems (built in order;
+// they may define components), the pipeline's components, output columns
+// and resources (loaded now).
 func newPlan(ctx context.Context, pc PipelineConfig, reg *Registry) (*plan, error) {
 	p := &plan{}
-	for _, name := range pc.Components {
-		c, err := reg.component(name)
+	sc := &scope{reg: reg}
+	for i, d := range pc.Declared {
+		c, err := declare(d)
 		if err != nil {
+			return nil, fmt.Errorf("component %d (%q): %w", i+1, d.Name, err)
+		}
+		if err := sc.define(c); err != nil {
 			return nil, err
 		}
-		p.comps = append(p.comps, c)
-		if name == pc.Input.Component {
-			p.input = c
-		}
 	}
-	if p.input == nil {
-		return nil, fmt.Errorf("%w: input.component %q is not in components %v", ErrConfig, pc.Input.Component, pc.Components)
-	}
-	if err := p.planOutput(pc, reg); err != nil {
-		return nil, err
-	}
-	b := pcs.NewPipeline(pc.Name).Components(p.comps...).Retry(pc.retryPolicy())
+	var systems []pcs.System
 	for i, u := range pc.Systems {
 		f, err := reg.system(u.Use)
 		if err != nil {
 			return nil, err
 		}
-		s, err := f(Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), raw: u.Options, reg: reg})
+		s, err := f(Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), raw: u.Options, scope: sc})
 		if err != nil {
 			return nil, fmt.Errorf("system %q: %w", u.Use, err)
 		}
-		b.Add(s)
+		systems = append(systems, s)
+	}
+	listed := map[string]bool{}
+	for _, name := range pc.Components {
+		c, err := sc.component(name)
+		if err != nil {
+			return nil, err
+		}
+		listed[name] = true
+		p.comps = append(p.comps, c)
+	}
+	for _, c := range sc.order {
+		if !listed[c.Name()] {
+			p.comps = append(p.comps, c)
+		}
+	}
+	for _, c := range p.comps {
+		if c.Name() == pc.Input.Component {
+			p.input = c
+		}
+	}
+	if p.input == nil {
+		return nil, fmt.Errorf("%w: input.component %q is not a component of the pipeline (%v)", ErrConfig, pc.Input.Component, compNames(p.comps))
+	}
+	if err := p.planOutput(pc, sc); err != nil {
+		return nil, err
 	}
 	var err error
-	if p.pipeline, err = b.Build(); err != nil {
+	if p.pipeline, err = pcs.NewPipeline(pc.Name).Components(p.comps...).Retry(pc.retryPolicy()).Add(systems...).Build(); err != nil {
 		return nil, err
 	}
 	for i, u := range pc.Resources {
@@ -67,7 +87,7 @@ func newPlan(ctx context.Context, pc PipelineConfig, reg *Registry) (*plan, erro
 		if err != nil {
 			return nil, err
 		}
-		load, err := f(ctx, Options{where: fmt.Sprintf("resource %d (%q)", i+1, u.Use), raw: u.Options, reg: reg})
+		load, err := f(ctx, Options{where: fmt.Sprintf("resource %d (%q)", i+1, u.Use), raw: u.Options, scope: sc})
 		if err != nil {
 			return nil, fmt.Errorf("resource %q: %w", u.Use, err)
 		}
@@ -76,36 +96,73 @@ func newPlan(ctx context.Context, pc PipelineConfig, reg *Registry) (*plan, erro
 	return p, nil
 }
 
-// planOutput resolves output.components into the output schema.
-func (p *plan) planOutput(pc PipelineConfig, reg *Registry) error {
-	names := pc.Output.Components
-	if len(names) == 0 {
-		names = pc.Components
+// declare makes the component a [[pipeline.component]] table declares.
+func declare(d ComponentConfig) (pcs.AnyComponent, error) {
+	if d.Name == "" {
+		return nil, fmt.Errorf("%w: name is empty", ErrConfig)
+	}
+	if len(d.Fields) == 0 {
+		return nil, fmt.Errorf("%w: no fields", ErrConfig)
+	}
+	fields := make([]arrow.Field, len(d.Fields))
+	seen := map[string]bool{}
+	for i, s := range d.Fields {
+		f, err := parseField(s)
+		if err != nil {
+			return nil, err
+		}
+		if seen[f.Name] {
+			return nil, fmt.Errorf("%w: field %q declared twice", ErrConfig, f.Name)
+		}
+		seen[f.Name] = true
+		fields[i] = f
+	}
+	return pcs.NewDynamicComponent(d.Name, arrow.NewSchema(fields, nil)), nil
+}
+
+func compNames(cs []pcs.AnyComponent) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Name()
+	}
+	return out
+}
+
+// planOutput resolves output.components (default: all the pipeline's
+// components) into the output schema.
+func (p *plan) planOutput(pc PipelineConfig, sc *scope) error {
+	comps := p.comps
+	if names := pc.Output.Components; len(names) > 0 {
+		comps = nil
+		for _, name := range names {
+			c, err := sc.component(name)
+			if err != nil {
+				return fmt.Errorf("output.components: %w", err)
+			}
+			comps = append(comps, c)
+		}
 	}
 	seen := map[string]string{}
 	var fields []arrow.Field
-	for _, name := range names {
-		c, err := reg.component(name)
-		if err != nil {
-			return err
-		}
+	for _, c := range comps {
 		for _, f := range c.Schema().Fields() {
 			if prev, dup := seen[f.Name]; dup {
-				return fmt.Errorf("%w: output field %q is in components %q and %q", ErrConfig, f.Name, prev, name)
+				return fmt.Errorf("%w: output field %q is in components %q and %q", ErrConfig, f.Name, prev, c.Name())
 			}
-			seen[f.Name] = name
+			seen[f.Name] = c.Name()
 			fields = append(fields, f)
-			p.outCols = append(p.outCols, colRef{component: name, field: f.Name})
+			p.outCols = append(p.outCols, colRef{component: c.Name(), field: f.Name})
 		}
 	}
 	p.outSchema = arrow.NewSchema(fields, nil)
 	return nil
 }
 
-// dataset builds the dataset of one input: the input component from recs
-// (released here, matched by column name, see conform), the other
-// components empty-filled, the resources inserted. The caller releases it.
-func (p *plan) dataset(ctx context.Context, mem memory.Allocator, recs []arrow.RecordBatch) (*pcs.Dataset, error) {
+// dataset builds the dataset of one input partition, id: the input
+// component from recs (released here, matched by column name, see
+// conform), the other components empty-filled, the resources and the
+// pcs.PartitionID id inserted. The caller releases it.
+func (p *plan) dataset(ctx context.Context, mem memory.Allocator, id string, recs []arrow.RecordBatch) (*pcs.Dataset, error) {
 	defer func() {
 		for _, rec := range recs {
 			rec.Release()
@@ -128,6 +185,10 @@ func (p *plan) dataset(ctx context.Context, mem memory.Allocator, recs []arrow.R
 			ds.Release()
 			return nil, err
 		}
+	}
+	if err := pcs.InsertResource(ds, pcs.PartitionID(id)); err != nil {
+		ds.Release()
+		return nil, err
 	}
 	for _, load := range p.resources {
 		if err := load(ds); err != nil {

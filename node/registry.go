@@ -100,25 +100,69 @@ func sortedKeys[V any](m map[string]V) []string {
 type Options struct {
 	where string // e.g. `system 2 ("filter")`
 	raw   map[string]any
-	reg   *Registry // resolves component names; nil in NewOptions
+	scope *scope // resolves and defines components; nil in NewOptions
 }
 
 // NewOptions wraps an options table; where names it in errors. Its
 // Component method knows no components (factories under test).
 func NewOptions(where string, raw map[string]any) Options { return Options{where: where, raw: raw} }
 
-// Component returns the registered component called name, for systems
-// built against a component's schema (the built-in filter and derive).
-// Errors wrap ErrUnknownName and say where the options are.
+// Component returns the component called name: declared in the pipeline's
+// config, defined by an earlier system (Define), or registered, in that
+// order; for systems built against a component's schema (the built-in
+// filter, derive, lookup, ...). Errors wrap ErrUnknownName and say where
+// the options are.
 func (o Options) Component(name string) (pcs.AnyComponent, error) {
-	if o.reg == nil {
+	if o.scope == nil {
 		return nil, fmt.Errorf("%w: %s: component %q (no registry)", ErrUnknownName, o.where, name)
 	}
-	c, err := o.reg.component(name)
+	c, err := o.scope.component(name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.where, err)
 	}
 	return c, nil
+}
+
+// Define adds c to the pipeline being built, for systems that make a new
+// component (the built-in project, rename and cast); later systems and
+// output.components can name it. Errors wrap ErrConfig: the name is
+// already a component of the pipeline, or no pipeline is being built
+// (NewOptions).
+func (o Options) Define(c pcs.AnyComponent) error {
+	if o.scope == nil {
+		return fmt.Errorf("%w: %s: cannot define component %q (no pipeline)", ErrConfig, o.where, c.Name())
+	}
+	if err := o.scope.define(c); err != nil {
+		return fmt.Errorf("%s: %w", o.where, err)
+	}
+	return nil
+}
+
+// scope is the components of one pipeline being planned: those declared
+// in its config or defined by its systems, in order, over the registry's.
+type scope struct {
+	reg   *Registry
+	local map[string]pcs.AnyComponent
+	order []pcs.AnyComponent
+}
+
+func (s *scope) component(name string) (pcs.AnyComponent, error) {
+	if c, ok := s.local[name]; ok {
+		return c, nil
+	}
+	return s.reg.component(name)
+}
+
+func (s *scope) define(c pcs.AnyComponent) error {
+	if _, dup := s.local[c.Name()]; dup {
+		return fmt.Errorf("%w: component %q defined twice in the pipeline", ErrConfig, c.Name())
+	}
+	if s.local == nil {
+		s.local = map[string]pcs.AnyComponent{}
+	}
+	s.local[c.Name()] = c
+	s.order = append(s.order, c)
+	return nil
 }
 
 // Decode decodes the options into v (a pointer to a struct with toml

@@ -141,7 +141,7 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 		return
 	}
 	r.m.bytesIn.WithLabelValues(name).Add(float64(p.Size()))
-	ds, err := r.dataset(ctx, r.mem, recs)
+	ds, err := r.dataset(ctx, r.mem, id, recs)
 	if err != nil {
 		r.deadLetter(p, id, ReasonSchema, err)
 		return

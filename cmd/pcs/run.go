@@ -8,16 +8,14 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
-	"github.com/pcs-dev/pcs/examples/flights/flightsys"
 	"github.com/pcs-dev/pcs/node"
 )
 
-// registry is what `pcs run` can use by name: the built-in systems and the
-// flights example's, the same as cmd/pcs-node registers.
+// registry is what `pcs run` can use by name: the built-in systems and
+// resources, the same as cmd/pcs-node registers.
 func registry() *node.Registry {
 	reg := node.NewRegistry()
 	node.RegisterBuiltins(reg)
-	flightsys.Register(reg)
 	return reg
 }
 

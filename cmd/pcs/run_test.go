@@ -21,12 +21,16 @@ func TestRunCommand(t *testing.T) {
 	config := filepath.Join(dir, "pipeline.toml")
 	src := fmt.Sprintf(`[[pipeline]]
 name = "flights"
-components = ["flight", "route"]
 input = { files = [%q], component = "flight" }
 output = { file = %q, components = ["route"] }
-resource = [{ use = "flights.airports", options = { path = %q } }]
+component = [
+  { name = "flight", fields = ["delay: int64", "origin: large_string", "destination: large_string"] },
+  { name = "route", fields = ["origin_state: string", "dest_state: string", "route: string", "cat: string", "delayed: bool"] },
+]
+resource = [{ use = "table", options = { name = "airports", path = %q, keys = ["iata"] } }]
 system = [{ use = "filter", options = { component = "flight", expression = "delay > 60" } },
-          { use = "flights.airports" }, { use = "flights.derive" }]
+          { use = "lookup", options = { component = "flight", into = "route", table = "airports", keys = ["origin"], values = ["origin_state"], columns = ["state"] } },
+          { use = "derive", options = { component = "flight", into = "route", field = "delayed", expression = "delay > 15" } }]
 `, filepath.Join(td, "flights-50k.parquet"), out, filepath.Join(td, "airports.csv"))
 	if err := os.WriteFile(config, []byte(src), 0o644); err != nil {
 		t.Fatal(err)

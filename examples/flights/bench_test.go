@@ -72,45 +72,64 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.ReportMetric(float64(rows)/sec, "rows/s")
 		b.ReportMetric(float64(bytesIn)/sec/1e6, "MB/s")
 	}
-	b.Run("pcs", func(b *testing.B) {
-		for b.Loop() {
-			b.StopTimer()
-			cfg := node.Config{
-				Node:   node.NodeConfig{ID: "bench", HTTP: "off"},
-				Broker: node.BrokerConfig{StoreDir: b.TempDir(), MaxPayload: 4 << 20},
-				Pipelines: []node.PipelineConfig{{
-					Name: "flights", Components: []string{"flight", "route"},
-					Input:     node.InputConfig{Subjects: []string{"flights.raw"}, Component: "flight"},
-					Output:    node.OutputConfig{Subject: "flights.enriched"},
-					Resources: []node.UseConfig{{Use: "flights.airports", Options: map[string]any{"path": airports}}},
-					Systems:   []node.UseConfig{{Use: "flights.keep"}, {Use: "flights.airports"}, {Use: "flights.derive"}},
-				}},
+	// pcs: the demo's pipeline as node.toml defines it (built-in systems);
+	// go-systems: the same work as hand-written Go systems (flightsys).
+	b.Setenv("PCS_AIRPORTS", airports)
+	fromTOML, err := node.LoadConfig("node.toml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	builtins := node.NewRegistry()
+	node.RegisterBuiltins(builtins)
+	goSystems := node.NewRegistry()
+	flightsys.Register(goSystems)
+	for _, v := range []struct {
+		name string
+		pc   node.PipelineConfig
+		reg  *node.Registry
+	}{
+		{"pcs", fromTOML.Pipelines[0], builtins},
+		{"go-systems", node.PipelineConfig{
+			Name: "flights", Components: []string{"flight", "route"},
+			Resources: []node.UseConfig{{Use: "flights.airports", Options: map[string]any{"path": airports}}},
+			Systems:   []node.UseConfig{{Use: "flights.keep"}, {Use: "flights.airports"}, {Use: "flights.derive"}},
+		}, goSystems},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				pc := v.pc
+				pc.Input = node.InputConfig{Subjects: []string{"flights.raw"}, Component: "flight"}
+				pc.Output = node.OutputConfig{Subject: "flights.enriched", Compression: fromTOML.Pipelines[0].Output.Compression}
+				cfg := node.Config{
+					Node:      node.NodeConfig{ID: "bench", HTTP: "off"},
+					Broker:    node.BrokerConfig{StoreDir: b.TempDir(), MaxPayload: 4 << 20},
+					Pipelines: []node.PipelineConfig{pc},
+				}
+				cfg.SetDefaults()
+				n, err := node.Start(context.Background(), cfg, v.reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() { done <- n.Run(ctx) }()
+				nc, _ := n.Broker().Connect()
+				js, _ := jetstream.New(nc)
+				b.StartTimer()
+				consumed := consumeAll(b, js, cfg.Pipelines[0].Output.Stream, len(recs))
+				publishAll(b, js, "flights.raw", recs)
+				<-consumed
+				b.StopTimer()
+				cancel()
+				<-done
+				nc.Close()
+				_ = n.Close(context.Background())
+				b.StartTimer()
 			}
-			cfg.SetDefaults()
-			reg := node.NewRegistry()
-			flightsys.Register(reg)
-			n, err := node.Start(context.Background(), cfg, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- n.Run(ctx) }()
-			nc, _ := n.Broker().Connect()
-			js, _ := jetstream.New(nc)
-			b.StartTimer()
-			consumed := consumeAll(b, js, cfg.Pipelines[0].Output.Stream, len(recs))
-			publishAll(b, js, "flights.raw", recs)
-			<-consumed
-			b.StopTimer()
-			cancel()
-			<-done
-			nc.Close()
-			_ = n.Close(context.Background())
-			b.StartTimer()
-		}
-		report(b)
-	})
+			report(b)
+		})
+	}
 	b.Run("ceiling", func(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()

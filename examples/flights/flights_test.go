@@ -50,6 +50,7 @@ func TestDemo(t *testing.T) {
 		`(?m)^top 5 origin states by delayed flights: ` + regexp.QuoteMeta(top[0]) + ` `,
 		`(?m)^end to end: +[0-9]+ rows/s`,
 		`(?m)^verified: `,
+		`(?m)^pcs run: +` + itoa(want.Rows) + ` rows in .*, the same rows as pcs-node's output`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out.String()) {
 			t.Errorf("output lacks %s:\n%s", re, out.String())

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pcs-dev/pcs/examples/flights/flightsys"
 	"github.com/pcs-dev/pcs/node"
 )
 
@@ -23,7 +22,7 @@ func TestRunLocalMatchesNode(t *testing.T) {
 	cfg.Pipelines[0].Input.Files = []string{"testdata/flights-50k.parquet"}
 	cfg.Pipelines[0].Output.File = out
 	reg := node.NewRegistry()
-	flightsys.Register(reg)
+	node.RegisterBuiltins(reg)
 	ctx := context.Background()
 	stats, err := node.RunLocal(ctx, cfg, reg, nil, nil)
 	if err != nil {

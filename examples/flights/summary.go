@@ -142,8 +142,14 @@ func computeDirectly(ctx context.Context, flights, airportsCSV string) (summary,
 	return s, err
 }
 
+// eachBatch calls fn with each batch of the Parquet file at path (only
+// columns, all when empty), releasing it afterwards.
 func eachBatch(ctx context.Context, path string, columns []string, fn func(arrow.RecordBatch) error) error {
-	src, err := parquet.NewSource(path, parquet.WithColumns(columns...))
+	var opts []parquet.SourceOption
+	if len(columns) > 0 {
+		opts = append(opts, parquet.WithColumns(columns...))
+	}
+	src, err := parquet.NewSource(path, opts...)
 	if err != nil {
 		return err
 	}

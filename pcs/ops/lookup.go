@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/pcs"
 )
@@ -150,6 +151,10 @@ type LookupStats struct {
 // string and bool columns. A field of a type take does not support fails
 // the run (permanently). Dictionary-encoded values are gathered as such
 // only when field and column have the same dictionary type (untested).
+// A value field of type dictionary<int32, T> over a table column of type
+// T gets a dictionary of just the table rows the dataset uses, in order
+// of first use, and int32 indices into it: each looked-up value is
+// stored once per partition instead of once per row.
 //
 // Meta: reads the key fields and pcs.Resource[*Table](), writes the value
 // fields, and pcs.Rows with Inner.
@@ -358,7 +363,12 @@ func (s *lookupSystem) check(t *Table, keys []arrow.Array) ([]arrow.Array, error
 			return nil, fmt.Errorf("ops: lookup %s: %w: the table has no (single) column %q", s.meta.Name, pcs.ErrUnknownField, name)
 		}
 		col := t.rec.Column(idx[0])
-		if want := s.values[i].Type(); !arrow.TypeEqual(want, col.DataType()) {
+		want := s.values[i].Type()
+		if d, ok := want.(*arrow.DictionaryType); ok && d.IndexType.ID() == arrow.INT32 && arrow.TypeEqual(d.ValueType, col.DataType()) {
+			out[i] = col
+			continue
+		}
+		if !arrow.TypeEqual(want, col.DataType()) {
 			return nil, fmt.Errorf("ops: lookup %s: %w: field %s is %s, table column %q is %s",
 				s.meta.Name, pcs.ErrFieldType, s.values[i], want, name, col.DataType())
 		}
@@ -424,12 +434,29 @@ func (s *lookupSystem) Run(ctx context.Context, ds *pcs.Dataset) error {
 	}
 	idx := ib.NewInt64Array()
 	defer idx.Release()
+	var dict *dictIndex // built on first use
+	defer func() {
+		if dict != nil {
+			dict.release()
+		}
+	}()
 	for i, f := range s.values {
 		var out arrow.Array
-		if matched == 0 {
+		_, isDict := f.Type().(*arrow.DictionaryType)
+		switch {
+		case matched == 0:
 			out = array.MakeArrayOfNull(mem, f.Type(), n)
-		} else if out, err = compute.TakeArray(compute.WithAllocator(ctx, mem), vals[i], idx); err != nil {
-			return runErr(ctx, err)
+		case isDict:
+			if dict == nil {
+				dict = newDictIndex(mem, idx, t.Len())
+			}
+			if out, err = dict.gather(ctx, mem, f.Type(), vals[i]); err != nil {
+				return runErr(ctx, err)
+			}
+		default:
+			if out, err = compute.TakeArray(compute.WithAllocator(ctx, mem), vals[i], idx); err != nil {
+				return runErr(ctx, err)
+			}
 		}
 		err := f.Set(ds, out)
 		out.Release()
@@ -448,4 +475,53 @@ func (s *lookupSystem) Run(ctx context.Context, ds *pcs.Dataset) error {
 		st.Missing.Add(int64(missing))
 	}
 	return nil
+}
+
+// dictIndex maps the table rows a run matched to dense dictionary ids in
+// order of first use: indices[i] is row i's id (null when unmatched), and
+// used lists the table row of each id. Value fields of dictionary type
+// get these indices over a dictionary of just the used rows, so a
+// partition carries each looked-up string once, not once per row.
+type dictIndex struct {
+	indices *array.Int32
+	used    *array.Int64
+}
+
+func newDictIndex(mem memory.Allocator, idx *array.Int64, tableRows int) *dictIndex {
+	ids := make([]int32, tableRows) // table row -> id + 1; 0: unused
+	ib := array.NewInt32Builder(mem)
+	defer ib.Release()
+	ub := array.NewInt64Builder(mem)
+	defer ub.Release()
+	ib.Reserve(idx.Len())
+	rows := idx.Int64Values()
+	for i := range rows {
+		if idx.IsNull(i) {
+			ib.UnsafeAppendBoolToBitmap(false)
+			continue
+		}
+		r := rows[i]
+		if ids[r] == 0 {
+			ub.Append(r)
+			ids[r] = int32(ub.Len())
+		}
+		ib.UnsafeAppend(ids[r] - 1)
+	}
+	return &dictIndex{indices: ib.NewInt32Array(), used: ub.NewInt64Array()}
+}
+
+// gather returns the dictionary array of type dt over col's used rows;
+// the caller releases it.
+func (d *dictIndex) gather(ctx context.Context, mem memory.Allocator, dt arrow.DataType, col arrow.Array) (arrow.Array, error) {
+	values, err := compute.TakeArray(compute.WithAllocator(ctx, mem), col, d.used)
+	if err != nil {
+		return nil, err
+	}
+	defer values.Release()
+	return array.NewDictionaryArray(dt, d.indices, values), nil
+}
+
+func (d *dictIndex) release() {
+	d.indices.Release()
+	d.used.Release()
 }

@@ -562,3 +562,43 @@ func TestLookupNamedInto(t *testing.T) {
 		t.Errorf("err = %v, want permanent ErrNoTable listing [fx]", err)
 	}
 }
+
+// TestLookupDictionary: a dictionary<int32, utf8> value field gets the
+// used table rows as its dictionary, in order of first use.
+func TestLookupDictionary(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ds := newOrders(t, mem, ordersJSON)
+	defer ds.Release()
+	fx := newTable(t, mem, fxSchema, fxJSON, "ccy", "region")
+	defer fx.Release()
+	dictType := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	info := pcs.NewDynamicComponent("info", arrow.NewSchema([]arrow.Field{
+		{Name: "name", Type: dictType, Nullable: true}}, nil))
+	if err := ds.Register(info); err != nil {
+		t.Fatal(err)
+	}
+	if err := pcs.InsertResource(ds, fx); err != nil {
+		t.Fatal(err)
+	}
+	s := mustSys(t)(ops.Lookup("fx", order, []string{"ccy", "region"}, ops.LookupOptions{Into: info, Values: []string{"name"}}))
+	p, err := pcs.NewPipeline("t").Components(order, info).Add(s).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Run(context.Background(), ds); err != nil {
+		t.Fatal(err)
+	}
+	col, _ := ds.Column("info", "name")
+	d, ok := col.(*array.Dictionary)
+	if !ok {
+		t.Fatalf("name is %T", col)
+	}
+	// Rows 0 and 7 (EUR/1, table row 0 "euro"), 1 (EUR/2, row 1, name null), 5 (USD/1, row 2 "dollar").
+	if got, want := d.Indices().String(), "[0 1 (null) (null) (null) 2 (null) 0]"; got != want {
+		t.Errorf("indices = %s, want %s", got, want)
+	}
+	if got, want := d.Dictionary().String(), `["euro" (null) "dollar"]`; got != want {
+		t.Errorf("dictionary = %s, want %s", got, want)
+	}
+}

@@ -25,6 +25,51 @@
 // the same directory and renames it into place when it is complete, so
 // readers never see a partial file.
 //
+// # Partitioned output
+//
+// With [WithPartitionBy] the sink writes Hive-style partition
+// directories, the layout Spark, Hive, DuckDB and Flink filesystem sinks
+// write and read: each batch is split by the values of the partition
+// columns and the rows of each key go to
+//
+//	<root>/<col1>=<v1>/<col2>=<v2>/<base>-00000.parquet
+//
+// where root and base are the directory and the base name of the path
+// given to [NewSink] ("out/part.parquet" -> "out/origin=SEA/part-00000.parquet").
+// Names are always numbered; rolling, atomic rename and the other
+// options apply to each directory on its own. Rows keep their input
+// order within a partition. The split is columnar: each batch's rows are
+// mapped to partition ids once (one hash lookup per row and key column),
+// and each partition's rows are gathered with one arrow compute take.
+//
+// The partition columns are not stored in the files (as Hive and Spark
+// do): the files' schema is the sink's schema without them, and the
+// values live only in the directory names:
+//
+//   - strings as they are, with the characters Hive escapes
+//     percent-encoded (%XX per byte): '/', '=', '%', ':', ASCII control
+//     characters and "#'*?\[]^{}, plus invalid UTF-8 and non-printable
+//     characters;
+//   - integers in decimal, booleans as true/false;
+//   - dates as 2006-01-02;
+//   - timestamps as UTC "2006-01-02 15:04:05.999999999" (trailing zeros
+//     of the fraction dropped; ':' escaped as %3A);
+//   - null, and the empty string (as in Hive and Spark), as
+//     [HiveDefaultPartition].
+//
+// A sink keeps a file open in at most [WithMaxOpenPartitions]
+// directories (default [DefaultMaxOpenPartitions]); a new partition
+// beyond that closes the least recently written one, whose later rows go
+// to its next numbered file. [Sink.Files] lists the files of every
+// directory; Close finishes them all (the errors of partitions that fail
+// name their directory). A partitioned sink that receives no rows
+// writes no file.
+//
+// [WithHivePartitioning] makes a Source read the partition values of its
+// file's path back, as string columns after the file's columns. Each
+// Source reads one file: to read a whole tree, read the files of
+// [Sink.Files] or walk the directory.
+//
 // The Arrow schema is stored in the file ("ARROW:schema" key), so types
 // that Parquet cannot represent exactly (timestamp[s], time zones, large
 // strings, unsigned integers) read back as the type that was written.

@@ -65,3 +65,58 @@ func Example() {
 	// rows: 3 columns: delay
 	// [-3 (null) 42]
 }
+
+// Write Hive-style partition directories, then read one file back with
+// its partition column.
+func ExampleWithPartitionBy() {
+	root, _ := os.MkdirTemp("", "pcs-parquet-partitions")
+	defer os.RemoveAll(root)
+	ctx := context.Background()
+
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "origin", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "delay", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	b.Field(0).(*array.StringBuilder).AppendValues([]string{"SEA", "SFO/OAK", "SEA", "", "JFK"}, []bool{true, true, true, false, true})
+	b.Field(1).(*array.Int64Builder).AppendValues([]int64{-3, 0, 42, 7, 5}, nil)
+	rec := b.NewRecordBatch()
+	b.Release()
+	defer rec.Release()
+
+	sink, err := parquet.NewSink(filepath.Join(root, "part.parquet"), schema, parquet.WithPartitionBy("origin"))
+	if err != nil {
+		panic(err)
+	}
+	if err := sink.Write(ctx, rec); err != nil {
+		panic(err)
+	}
+	if err := sink.Close(ctx); err != nil {
+		panic(err)
+	}
+	for _, f := range sink.Files() {
+		rel, _ := filepath.Rel(root, f)
+		fmt.Println(filepath.ToSlash(rel))
+	}
+
+	src, err := parquet.NewSource(filepath.Join(root, "origin=SEA", "part-00000.parquet"), parquet.WithHivePartitioning(true))
+	if err != nil {
+		panic(err)
+	}
+	defer src.Close()
+	got, err := src.Read(ctx)
+	if err != nil {
+		panic(err)
+	}
+	defer got.Release()
+	for i, col := range got.Columns() {
+		fmt.Println(got.ColumnName(i), col)
+	}
+	// Output:
+	// origin=JFK/part-00000.parquet
+	// origin=SEA/part-00000.parquet
+	// origin=SFO%2FOAK/part-00000.parquet
+	// origin=__HIVE_DEFAULT_PARTITION__/part-00000.parquet
+	// delay [-3 42]
+	// origin ["SEA" "SEA"]
+}

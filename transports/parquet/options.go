@@ -22,6 +22,11 @@ const (
 	// DefaultCompression is the codec a Sink uses unless WithCompression
 	// says otherwise.
 	DefaultCompression = CodecZstd
+
+	// DefaultMaxOpenPartitions is the number of partition directories a
+	// partitioned Sink keeps a file open in unless WithMaxOpenPartitions
+	// says otherwise.
+	DefaultMaxOpenPartitions = 64
 )
 
 // SourceOption configures NewSource. Options are functions applied in
@@ -56,6 +61,7 @@ type sourceConfig struct {
 	rowGroups []int    // nil: all
 	batchRows int64
 	parallel  bool
+	hive      bool
 }
 
 type sinkConfig struct {
@@ -67,6 +73,8 @@ type sinkConfig struct {
 	rollRows     int64
 	rollBytes    int64
 	atomic       bool
+	partitionBy  []string // nil: not partitioned
+	maxOpen      int
 }
 
 // allocatorOption implements Option.
@@ -159,6 +167,24 @@ func WithBatchRows(n int64) SourceOption {
 func WithParallel(on bool) SourceOption {
 	return sourceOptionFunc(func(c *sourceConfig) error {
 		c.parallel = on
+		return nil
+	})
+}
+
+// WithHivePartitioning makes a Source add the Hive partition columns of
+// its file's path, as written by a Sink with WithPartitionBy: the
+// trailing directories of the form "<col>=<value>" (".../a=1/b=x/f.parquet"
+// gives a = "1", b = "x"), read as nullable string columns appended
+// after the file's columns, in path order, with every row of the file
+// holding the directory's value (percent-escapes decoded;
+// HiveDefaultPartition reads as null). Values are not converted back to
+// their written type: cast them if needed. WithColumns selects file
+// columns only; partition columns are always added. A partition column
+// named like a file column makes NewSource fail with ErrInvalidOption.
+// Default false.
+func WithHivePartitioning(on bool) SourceOption {
+	return sourceOptionFunc(func(c *sourceConfig) error {
+		c.hive = on
 		return nil
 	})
 }
@@ -273,6 +299,58 @@ func WithRollBytes(n int64) SinkOption {
 func WithAtomicRename(on bool) SinkOption {
 	return sinkOptionFunc(func(cfg *sinkConfig) error {
 		cfg.atomic = on
+		return nil
+	})
+}
+
+// WithPartitionBy makes the Sink write Hive-style partition directories,
+// as Spark, Hive, DuckDB and Flink do: each batch is split by the values
+// of the named columns, and the rows of each distinct key go to files in
+// "<root>/<col1>=<v1>/<col2>=<v2>/" (see NewSink for the file names and
+// the package doc for the value format). The partition columns are not
+// stored in the files: their schema is the sink's schema without them.
+//
+// A partition column must be a top-level column of type string,
+// large_string, a signed or unsigned integer, bool, date32, date64 or
+// timestamp; not every column may be a partition column. Otherwise, or
+// when a name is unknown or given twice, NewSink fails with
+// ErrInvalidOption. Rolling (WithRollRows, WithRollBytes) applies to
+// each partition directory on its own.
+func WithPartitionBy(cols ...string) SinkOption {
+	cols = slices.Clone(cols)
+	return sinkOptionFunc(func(cfg *sinkConfig) error {
+		if len(cols) == 0 {
+			return fmt.Errorf("%w: WithPartitionBy needs at least one column", ErrInvalidOption)
+		}
+		seen := make(map[string]bool, len(cols))
+		for _, n := range cols {
+			if seen[n] {
+				return fmt.Errorf("%w: column %q listed twice in WithPartitionBy", ErrInvalidOption, n)
+			}
+			seen[n] = true
+		}
+		cfg.partitionBy = cols
+		return nil
+	})
+}
+
+// WithMaxOpenPartitions bounds the number of partition directories a
+// partitioned Sink has a file open in (n > 0; default
+// DefaultMaxOpenPartitions). Each open partition holds an open file and
+// up to WithRowGroupRows buffered rows, so n times the row group size
+// bounds the sink's buffered memory. When a batch brings rows for a new
+// partition while n are open, the least recently written partition is
+// closed: its file is finished (footer, fsync, rename) and its later
+// rows, if any, go to a new file with the next number in the same
+// directory. No row is lost, but keys that come and go often make many
+// small files: raise n, or sort or cluster the input by the partition
+// columns. Without WithPartitionBy the option has no effect.
+func WithMaxOpenPartitions(n int) SinkOption {
+	return sinkOptionFunc(func(cfg *sinkConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: max open partitions must be > 0, got %d", ErrInvalidOption, n)
+		}
+		cfg.maxOpen = n
 		return nil
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/apache/arrow-go/v18/arrow/util"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/util"
 	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
@@ -20,7 +20,8 @@ import (
 )
 
 // Sink writes batches of one schema to a Parquet file, or to a sequence
-// of files when rolling is enabled. It implements transports.Sink.
+// of files when rolling is enabled, or to a tree of partition
+// directories with WithPartitionBy. It implements transports.Sink.
 //
 // Write, Flush and Close are called from one goroutine at a time. Files
 // may be called at any time from that goroutine.
@@ -30,7 +31,12 @@ type Sink struct {
 	cfg      sinkConfig
 	props    *pq.WriterProperties
 	arrProps pqarrow.ArrowWriterProperties
-	rolling  bool
+	rolling  bool // numbered file names
+
+	// part is set with WithPartitionBy: the sink then writes through one
+	// file sink per partition directory and the fields below part are
+	// unused.
+	part *partitioned
 
 	cur   *outFile // nil after a roll until the next row arrives
 	seq   int
@@ -69,6 +75,14 @@ type outFile struct {
 // row groups; after a roll the next file is created only when rows
 // arrive, so there is never an empty trailing file.
 //
+// With WithPartitionBy, path's directory is the root of the partition
+// tree and path's base name is the file name pattern used in each
+// partition directory, always numbered: NewSink("out/part.parquet", ...)
+// writes "out/<col>=<value>/part-00000.parquet", ... (see the package
+// doc). The root directory is created if missing; partition directories
+// and files are created when their first row arrives, so a partitioned
+// sink that receives no rows writes no file.
+//
 // Errors: ErrInvalidOption; a schema Parquet cannot represent; the file
 // cannot be created (wrapped os error).
 func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, error) {
@@ -79,12 +93,29 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 		mem:          memory.DefaultAllocator,
 		rowGroupRows: DefaultRowGroupRows,
 		codec:        DefaultCompression,
+		maxOpen:      DefaultMaxOpenPartitions,
 	}
 	for _, o := range opts {
 		if err := o.applySink(&cfg); err != nil {
 			return nil, err
 		}
 	}
+	if cfg.partitionBy != nil {
+		return newPartitionedSink(path, schema, cfg)
+	}
+	s, err := newFileSink(path, schema, cfg, cfg.rollRows > 0 || cfg.rollBytes > 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openNext(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newFileSink returns a sink writing schema to path (numbered names from
+// seq on if numbered), with no file open yet.
+func newFileSink(path string, schema *arrow.Schema, cfg sinkConfig, numbered bool, seq int) (*Sink, error) {
 	codec, err := cfg.codec.compression()
 	if err != nil {
 		return nil, err
@@ -104,14 +135,12 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 		cfg:      cfg,
 		props:    pq.NewWriterProperties(wopts...),
 		arrProps: pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(cfg.mem)),
-		rolling:  cfg.rollRows > 0 || cfg.rollBytes > 0,
+		rolling:  numbered,
+		seq:      seq,
 	}
 	// Check that Parquet can represent the schema before creating files.
 	if _, err := pqarrow.ToParquet(schema, s.props, s.arrProps); err != nil {
 		return nil, fmt.Errorf("parquet: schema not writable as Parquet: %w", err)
-	}
-	if err := s.openNext(); err != nil {
-		return nil, err
 	}
 	return s, nil
 }
@@ -119,7 +148,14 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 // Files returns the final names of the files the sink has created, in
 // order, including the one being written. After Close returned nil every
 // listed file is complete. A file removed after a failure is not listed.
-func (s *Sink) Files() []string { return slices.Clone(s.files) }
+// With WithPartitionBy the files of all partition directories are
+// listed, sorted by name.
+func (s *Sink) Files() []string {
+	if s.part != nil {
+		return s.part.allFiles()
+	}
+	return slices.Clone(s.files)
+}
 
 // fileName returns the final name of file number seq.
 func (s *Sink) fileName(seq int) string {
@@ -175,6 +211,9 @@ func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	if rec.NumRows() == 0 {
 		return nil
 	}
+	if s.part != nil {
+		return s.fail(s.part.write(context.WithoutCancel(ctx), rec))
+	}
 	rec.Retain()
 	s.pending = append(s.pending, rec)
 	s.pendingRows += rec.NumRows()
@@ -194,6 +233,9 @@ func (s *Sink) Flush(ctx context.Context) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.part != nil {
+		return s.fail(s.part.flush(ctx))
 	}
 	if err := s.fail(s.drain(ctx, true)); err != nil {
 		return err
@@ -221,6 +263,9 @@ func (s *Sink) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
+	if s.part != nil {
+		return s.part.close(ctx, s.err)
+	}
 	err := s.err
 	if err == nil {
 		err = ctx.Err()

@@ -27,15 +27,17 @@ const fieldIDKey = "PARQUET:field_id"
 // Read is called from one goroutine at a time; Schema, NumRows and
 // NumRowGroups may be called at any time.
 type Source struct {
-	path      string
-	pf        *file.Reader
-	rr        pqarrow.RecordReader // nil when no row group is selected
-	schema    *arrow.Schema
-	rewrap    bool                   // batches get s.schema (field-id metadata dropped, types restored)
-	restore   map[int]arrow.DataType // column -> written type to cast back to
-	mem       memory.Allocator
-	numRows   int64
-	numGroups int
+	path       string
+	pf         *file.Reader
+	rr         pqarrow.RecordReader   // nil when no row group is selected
+	schema     *arrow.Schema          // fileSchema and the hive columns
+	fileSchema *arrow.Schema          // of the file's columns, as returned
+	rewrap     bool                   // batches get fileSchema (field-id metadata dropped, types restored)
+	hive       []hiveValue            // partition columns from the path (WithHivePartitioning)
+	restore    map[int]arrow.DataType // column -> written type to cast back to
+	mem        memory.Allocator
+	numRows    int64
+	numGroups  int
 
 	eof    bool
 	err    error
@@ -63,6 +65,9 @@ func NewSource(path string, opts ...SourceOption) (*Source, error) {
 	}
 	s := &Source{path: path, pf: pf, numGroups: pf.NumRowGroups(), mem: cfg.mem}
 	if err := s.init(&cfg); err != nil {
+		if s.rr != nil {
+			s.rr.Release()
+		}
 		_ = pf.Close()
 		return nil, err
 	}
@@ -123,8 +128,12 @@ func (s *Source) init(cfg *sourceConfig) error {
 	}
 	sc, s.restore = restoreTypes(sc, fr.Manifest.OriginSchema, fieldIdx)
 	var dropped bool
-	s.schema, dropped = dropUnsetFieldIDs(sc)
+	s.fileSchema, dropped = dropUnsetFieldIDs(sc)
 	s.rewrap = dropped || len(s.restore) > 0
+	s.schema = s.fileSchema
+	if cfg.hive {
+		return s.initHive()
+	}
 	return nil
 }
 
@@ -248,8 +257,9 @@ func dropUnsetFieldIDs(sc *arrow.Schema) (*arrow.Schema, bool) {
 }
 
 // Schema returns the Arrow schema of every batch, after projection:
-// the selected columns in the order asked for. It is known from the
-// file's footer before the first Read.
+// the selected columns in the order asked for, then the partition
+// columns of WithHivePartitioning. It is known from the file's footer
+// before the first Read.
 func (s *Source) Schema() *arrow.Schema { return s.schema }
 
 // NumRows returns the number of rows the source yields in total: the
@@ -293,13 +303,20 @@ func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
 	// The record reader releases rec on its next Read: hand out a batch
 	// of our own that holds its own references to the columns.
 	if s.rewrap {
-		return s.convert(ctx, rec)
+		rec, err = s.convert(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		rec.Retain()
 	}
-	rec.Retain()
+	if len(s.hive) > 0 {
+		return s.addHive(rec), nil
+	}
 	return rec, nil
 }
 
-// convert returns rec with s.schema, casting the columns in s.restore.
+// convert returns rec with s.fileSchema, casting the columns in s.restore.
 func (s *Source) convert(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	cols := rec.Columns()
 	if len(s.restore) > 0 {
@@ -324,7 +341,7 @@ func (s *Source) convert(ctx context.Context, rec arrow.RecordBatch) (arrow.Reco
 			}
 		}()
 	}
-	return array.NewRecordBatch(s.schema, cols, rec.NumRows()), nil
+	return array.NewRecordBatch(s.fileSchema, cols, rec.NumRows()), nil
 }
 
 // Close releases the decoders and closes the file. Batches already

@@ -1,6 +1,8 @@
-// Package flightsys holds the flights pipeline of the PCS demo as Go
-// systems registered by name: a node config selects them (see
-// examples/flights/node.toml), and cmd/pcs-node registers them.
+// Package flightsys is the flights pipeline of the PCS demo written as Go
+// systems registered by name, the way a program adds its own systems to
+// node.Main: the demo itself (examples/flights/node.toml) does the same
+// work with built-in systems only, and BenchmarkEndToEnd compares the
+// two.
 //
 // Input: partitions of the US flights data set (flights-3m.parquet): the
 // component "flight" with date timestamp[us], delay int64 (minutes),

@@ -2,7 +2,6 @@ package flightsys_test
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -10,27 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/examples/flights/flightsys"
-	"github.com/pcs-dev/pcs/node"
 	"github.com/pcs-dev/pcs/pcs"
 )
-
-// TestNodeConfigParses keeps examples/flights/node.toml valid against the
-// registry: every name it uses is registered.
-func TestNodeConfigParses(t *testing.T) {
-	t.Setenv("PCS_AIRPORTS", "../testdata/airports.csv")
-	src, err := os.ReadFile("../node.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := node.ParseConfig("node.toml", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := cfg.Pipelines[0]
-	if p.Name != "flights" || p.Input.Component != "flight" || len(p.Systems) != 3 || p.Resources[0].Options["path"] != "../testdata/airports.csv" {
-		t.Errorf("parsed %+v", p)
-	}
-}
 
 func TestPipeline(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
