@@ -7,10 +7,12 @@ import (
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	arrowcsv "github.com/apache/arrow-go/v18/arrow/csv"
 
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/internal/outfile"
+	"github.com/pcs-dev/pcs/transports/internal/plain"
 )
 
 // Sink writes batches of one schema to a CSV file, with arrow-go's CSV
@@ -20,6 +22,7 @@ import (
 type Sink struct {
 	path   string
 	schema *arrow.Schema
+	plain  *arrow.Schema // schema with dictionaries decoded: what the file holds
 	state  outfile.State // file, sticky failure, closed flag
 	w      *arrowcsv.Writer
 }
@@ -38,7 +41,8 @@ var _ transports.Sink = (*Sink)(nil)
 // timestamps as "2006-01-02 15:04:05.999999999", with the offset of the
 // type's time zone ("+09:00", "Z") when it has one, and as the raw
 // integer outside years 0-9999; binary types in base64 (standard
-// alphabet, padded); decimals in plain notation with the type's scale.
+// alphabet, padded); decimals in plain notation with the type's scale;
+// dictionary-encoded columns as their values.
 // Fields with the delimiter, quotes, newlines or a leading space are
 // quoted. An empty string is written as an empty cell, like a null, and
 // reads back as null.
@@ -56,14 +60,14 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 			return nil, err
 		}
 	}
-	if err := checkSupported(schema); err != nil {
+	if err := checkSupported(plain.Schema(schema)); err != nil {
 		return nil, err
 	}
 	out, err := outfile.Create(path, cfg.atomic)
 	if err != nil {
 		return nil, fmt.Errorf("csv: %w", err)
 	}
-	s := &Sink{path: path, schema: schema, state: outfile.NewState(out, schema, "csv", ErrClosed)}
+	s := &Sink{path: path, schema: schema, plain: plain.Schema(schema), state: outfile.NewState(out, schema, "csv", ErrClosed)}
 	w := s.state.File().Writer()
 	if schema.NumFields() == 1 {
 		w = &emptyLineGuard{w: w, lineStart: true}
@@ -85,7 +89,7 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 			return nil, fmt.Errorf("csv: write %s: %w", path, err)
 		}
 	}
-	s.w = arrowcsv.NewWriter(w, schema,
+	s.w = arrowcsv.NewWriter(w, s.plain,
 		arrowcsv.WithHeader(false),
 		arrowcsv.WithComma(cfg.comma),
 		arrowcsv.WithNullWriter(""),
@@ -106,6 +110,11 @@ func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	if write, err := s.state.Begin(ctx, rec); !write {
 		return err
 	}
+	rec, err := plain.Record(ctx, memory.DefaultAllocator, rec, s.plain)
+	if err != nil {
+		return s.state.Fail(err)
+	}
+	defer rec.Release()
 	if err := s.w.Write(rec); err != nil {
 		return s.state.Fail(err)
 	}

@@ -17,7 +17,7 @@ var (
 
 	// ErrUnsupportedType is returned (wrapped, naming the column) by
 	// NewSource for an explicit schema, and by NewSink, when a column's
-	// type has no JSON representation here (maps, unions, dictionaries,
+	// type has no JSON representation here (maps, unions,
 	// views, intervals, run-end encoded and extension types).
 	ErrUnsupportedType = errors.New("jsonl: unsupported column type")
 )

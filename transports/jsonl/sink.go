@@ -11,10 +11,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/internal/outfile"
+	"github.com/pcs-dev/pcs/transports/internal/plain"
 )
 
 // Sink writes batches of one schema to a file as newline-delimited JSON:
@@ -25,6 +27,7 @@ import (
 type Sink struct {
 	path   string
 	schema *arrow.Schema
+	plain  *arrow.Schema // schema with dictionaries decoded: what the file holds
 	keys   [][]byte      // `"name":` per column; the first with '{', the others with ','
 	state  outfile.State // file, sticky failure, closed flag
 	buf    []byte
@@ -37,7 +40,8 @@ var _ transports.Sink = (*Sink)(nil)
 // batches of schema. A sink that receives no rows leaves an empty file.
 //
 // Values are written so that a Source given the same schema reads them
-// back equal: see the package doc.
+// back equal: see the package doc. Dictionary-encoded columns are written
+// as their values.
 //
 // Errors: ErrInvalidOption; ErrUnsupportedType; the file cannot be
 // created (wrapped os error).
@@ -51,14 +55,14 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 			return nil, err
 		}
 	}
-	if err := checkSupported(schema); err != nil {
+	if err := checkSupported(plain.Schema(schema)); err != nil {
 		return nil, err
 	}
 	out, err := outfile.Create(path, cfg.atomic)
 	if err != nil {
 		return nil, fmt.Errorf("jsonl: %w", err)
 	}
-	s := &Sink{path: path, schema: schema, state: outfile.NewState(out, schema, "jsonl", ErrClosed)}
+	s := &Sink{path: path, schema: schema, plain: plain.Schema(schema), state: outfile.NewState(out, schema, "jsonl", ErrClosed)}
 	for i, fd := range schema.Fields() {
 		sep := byte(',')
 		if i == 0 {
@@ -84,6 +88,11 @@ func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	if write, err := s.state.Begin(ctx, rec); !write {
 		return err
 	}
+	rec, err := plain.Record(ctx, memory.DefaultAllocator, rec, s.plain)
+	if err != nil {
+		return s.state.Fail(err)
+	}
+	defer rec.Release()
 	encs := make([]encoder, rec.NumCols())
 	for j, col := range rec.Columns() {
 		encs[j] = encoderFor(col)
