@@ -3,8 +3,8 @@ package node_test
 import (
 	"bufio"
 	"context"
-	"os"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"

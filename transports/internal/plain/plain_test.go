@@ -12,8 +12,8 @@ import (
 
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/csv"
-	"github.com/pcs-dev/pcs/transports/jsonl"
 	"github.com/pcs-dev/pcs/transports/internal/plain"
+	"github.com/pcs-dev/pcs/transports/jsonl"
 )
 
 // TestDictionarySinks: CSV and JSON Lines sinks write a dictionary column
