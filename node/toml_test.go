@@ -1,8 +1,10 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +97,19 @@ func TestREADMEConfigParses(t *testing.T) {
 	}
 	if p := cfg.Pipelines[0]; p.Name != "flights" || p.Delivery.MaxDeliver != 5 || time.Duration(p.Delivery.AckWait) != 30*time.Second || p.Delivery.FetchMaxBytes != 16<<20 {
 		t.Errorf("parsed %+v", p)
+	}
+	// And it runs: on the shipped flights slice, with `pcs run` semantics.
+	p := &cfg.Pipelines[0]
+	p.Input.Files = []string{"../examples/flights/testdata/flights-50k.parquet"}
+	p.Output.File = filepath.Join(t.TempDir(), "out.parquet")
+	p.Resources[0].Options["path"] = "../examples/flights/testdata/airports.csv"
+	reg := NewRegistry()
+	RegisterBuiltins(reg)
+	st, err := RunLocal(context.Background(), cfg, reg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st[0].RowsIn != 50000 || st[0].RowsOut == 0 || st[0].RowsOut > st[0].RowsIn {
+		t.Errorf("stats %+v", st[0])
 	}
 }
