@@ -150,6 +150,11 @@ type OutputConfig struct {
 	// file (per partition directory).
 	RollRows  int64 `toml:"roll_rows"`
 	RollBytes Size  `toml:"roll_bytes"`
+	// LateFile (`pcs run`, pipelines ending with a window) receives the
+	// rows later than their windows' allowed lateness; default the output
+	// file's name with ".late" before its extension. Created only when
+	// there is a late row. pcs-node publishes them to <pipeline>.late.
+	LateFile string `toml:"late_file"`
 	// Components whose columns make the output batch, in order; default
 	// all. Field names must be unique across them.
 	Components []string `toml:"components"`

@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/pcs/window"
+	"github.com/pcs-dev/pcs/transports"
 )
 
 // LocalStats counts what RunLocal did for one pipeline.
@@ -21,6 +26,76 @@ type LocalStats struct {
 	RowsIn, RowsOut int64 // rows read and written
 	Elapsed         time.Duration
 	Output          string // the output file
+	// LateRows went to the late file (pipelines ending with a window):
+	// rows later than their windows' allowed lateness.
+	LateRows int64
+}
+
+// localOutput writes a local run's results: the output file, and for a
+// window pipeline the late file, created on the first late row.
+type localOutput struct {
+	sink       transports.Sink
+	late       transports.Sink
+	latePath   string
+	lateSchema *arrow.Schema
+	st         *LocalStats
+}
+
+// lateFile is output.late_file, default the output file's name with
+// ".late" before its extension.
+func lateFile(o OutputConfig) string {
+	if o.LateFile != "" {
+		return o.LateFile
+	}
+	ext := filepath.Ext(o.File)
+	return strings.TrimSuffix(o.File, ext) + ".late" + ext
+}
+
+// write writes the pipeline's output batch res (released here), through
+// the window operator op when there is one.
+func (o *localOutput) write(ctx context.Context, op *window.Operator, res arrow.RecordBatch) error {
+	if op == nil {
+		return o.put(ctx, window.Output{Results: res})
+	}
+	fired, err := op.Process(ctx, "input", res)
+	res.Release()
+	if err != nil {
+		return err
+	}
+	return o.put(ctx, fired)
+}
+
+// put writes out's results and late rows and releases them.
+func (o *localOutput) put(ctx context.Context, out window.Output) error {
+	defer out.Release()
+	if r := out.Results; r != nil {
+		o.st.RowsOut += r.NumRows()
+		if err := o.sink.Write(ctx, r); err != nil {
+			return err
+		}
+	}
+	if l := out.Late; l != nil && l.NumRows() > 0 {
+		if o.late == nil {
+			sink, err := CreateFile(o.latePath, o.lateSchema, OutputConfig{})
+			if err != nil {
+				return fmt.Errorf("late file: %w", err)
+			}
+			o.late = sink
+		}
+		o.st.LateRows += l.NumRows()
+		if err := o.late.Write(ctx, l); err != nil {
+			return fmt.Errorf("late file: %w", err)
+		}
+	}
+	return nil
+}
+
+func (o *localOutput) close(ctx context.Context) error {
+	err := o.sink.Close(ctx)
+	if o.late != nil {
+		err = errors.Join(err, o.late.Close(ctx))
+	}
+	return err
 }
 
 // RunLocal runs each pipeline of cfg file-in/file-out with no broker (the
@@ -61,12 +136,20 @@ func runLocal(ctx context.Context, pc PipelineConfig, reg *Registry, log *slog.L
 	if err != nil {
 		return st, err
 	}
+	op, err := pl.newWindow(memory.DefaultAllocator)
+	if err != nil {
+		return st, err
+	}
 	sink, err := CreateFile(pc.Output.File, pl.outSchema, pc.Output)
 	if err != nil {
 		return st, err
 	}
+	out := &localOutput{sink: sink, st: &st}
+	if op != nil {
+		out.latePath, out.lateSchema = lateFile(pc.Output), pl.windowIn
+	}
 	defer func() {
-		cerr := sink.Close(closeCtx(ctx, err))
+		cerr := out.close(closeCtx(ctx, err))
 		if err == nil {
 			err = cerr
 		}
@@ -87,20 +170,15 @@ func runLocal(ctx context.Context, pc PipelineConfig, reg *Registry, log *slog.L
 				src.Close()
 				return st, fmt.Errorf("%s: %w", path, err)
 			}
-			rows := rec.NumRows()
-			out, err := pl.run(ctx, mem, path+"#"+strconv.Itoa(batch), rec)
+			st.Batches++
+			st.RowsIn += rec.NumRows()
+			res, err := pl.run(ctx, mem, path+"#"+strconv.Itoa(batch), rec)
+			if err == nil {
+				err = out.write(ctx, op, res)
+			}
 			if err != nil {
 				src.Close()
 				return st, fmt.Errorf("%s: batch %d: %w", path, batch, err)
-			}
-			err = sink.Write(ctx, out)
-			st.Batches++
-			st.RowsIn += rows
-			st.RowsOut += out.NumRows()
-			out.Release()
-			if err != nil {
-				src.Close()
-				return st, err
 			}
 			if progress != nil {
 				st.Elapsed = time.Since(start)
@@ -108,6 +186,15 @@ func runLocal(ctx context.Context, pc PipelineConfig, reg *Registry, log *slog.L
 			}
 		}
 		if err := src.Close(); err != nil {
+			return st, err
+		}
+	}
+	if op != nil { // end of input: the final watermark fires every window
+		fired, err := op.Flush(ctx)
+		if err != nil {
+			return st, err
+		}
+		if err := out.put(ctx, fired); err != nil {
 			return st, err
 		}
 	}

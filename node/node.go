@@ -141,6 +141,12 @@ func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) 
 	if err != nil {
 		return nil, err
 	}
+	if pl.window != nil {
+		// Window state lives in the operator's memory; on a node it must
+		// survive restarts and move between nodes (checkpoints through the
+		// catalog), which is not built yet: refuse rather than lose it.
+		return nil, fmt.Errorf("%w: pipeline %q: the window system runs with `pcs run` only; pcs-node needs checkpointed window state (docs/ROADMAP.md)", ErrConfig, pc.Name)
+	}
 	r := &runner{plan: pl, cfg: pc, nodeID: n.cfg.Node.ID, log: n.log.With("pipeline", pc.Name), m: n.metrics,
 		mem: memory.DefaultAllocator, js: n.js}
 	if r.cons, err = n.js.Consumer(ctx, pc.Input.Stream, pc.Input.Consumer); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/pcs/window"
 )
 
 // plan is a pipeline config resolved against a registry: the components,
@@ -22,6 +23,20 @@ type plan struct {
 	outSchema *arrow.Schema
 	outCols   []colRef
 	resources []func(*pcs.Dataset) error
+	// window, when the pipeline ends with the window system: its spec and
+	// the schema of the rows it gets (the pipeline's output columns);
+	// outSchema is then the window results' schema.
+	window   *window.Spec
+	windowIn *arrow.Schema
+}
+
+// newWindow returns a window operator with empty state, or nil when the
+// pipeline has no window system.
+func (p *plan) newWindow(mem memory.Allocator) (*window.Operator, error) {
+	if p.window == nil {
+		return nil, nil
+	}
+	return window.New(*p.window, p.windowIn, mem)
 }
 
 type colRef struct{ component, field string }
@@ -42,7 +57,15 @@ func newPlan(ctx context.Context, pc PipelineConfig, reg *Registry) (*plan, erro
 		}
 	}
 	var systems []pcs.System
+	var windowOpts *Options
 	for i, u := range pc.Systems {
+		if u.Use == windowSystem {
+			if i != len(pc.Systems)-1 {
+				return nil, fmt.Errorf("%w: system %d (%q): the window system must be the pipeline's last", ErrConfig, i+1, u.Use)
+			}
+			windowOpts = &Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), raw: u.Options, scope: sc}
+			break
+		}
 		f, err := reg.system(u.Use)
 		if err != nil {
 			return nil, err
@@ -77,6 +100,13 @@ func newPlan(ctx context.Context, pc PipelineConfig, reg *Registry) (*plan, erro
 	}
 	if err := p.planOutput(pc, sc); err != nil {
 		return nil, err
+	}
+	if windowOpts != nil {
+		spec, out, err := windowSpec(*windowOpts, p.outSchema)
+		if err != nil {
+			return nil, err
+		}
+		p.window, p.windowIn, p.outSchema = &spec, p.outSchema, out
 	}
 	var err error
 	if p.pipeline, err = pcs.NewPipeline(pc.Name).Components(p.comps...).Retry(pc.retryPolicy()).Add(systems...).Build(); err != nil {
@@ -200,11 +230,16 @@ func (p *plan) dataset(ctx context.Context, mem memory.Allocator, id string, rec
 }
 
 // output assembles the output batch from the output components' columns
-// (compact ds first); the caller releases it.
+// (compact ds first): the pipeline's result, or the window system's input
+// when it ends the pipeline. The caller releases it.
 func (p *plan) output(ds *pcs.Dataset) arrow.RecordBatch {
 	cols := make([]arrow.Array, len(p.outCols))
 	for i, c := range p.outCols {
 		cols[i], _ = ds.Column(c.component, c.field) // resolved in planOutput
 	}
-	return array.NewRecordBatch(p.outSchema, cols, int64(ds.Len()))
+	schema := p.outSchema
+	if p.window != nil {
+		schema = p.windowIn
+	}
+	return array.NewRecordBatch(schema, cols, int64(ds.Len()))
 }

@@ -1,0 +1,90 @@
+// Package window is PCS's event-time windowing: watermarks, tumbling,
+// sliding and session windows, and keyed aggregation over Arrow
+// RecordBatches, computed column at a time. The model is Flink's (see
+// DESIGN.md section 7).
+//
+// # Event time
+//
+// A [TimeSpec] names the event-time column: an Arrow timestamp of any
+// unit, date32/date64, an integer counting seconds, milliseconds,
+// microseconds or nanoseconds since the epoch ([TimeSpec].Unit), or an
+// RFC 3339 string ([TimeSpec].Format = "rfc3339"). Internally every time
+// is an int64 count of milliseconds since the Unix epoch, UTC
+// (sub-millisecond parts are floored): window bounds, watermarks
+// ([Operator.Watermark], [Stats].Watermark) and the window_start and
+// window_end output columns (timestamp[ms, UTC]) all use it. Rows with a
+// null event time go to the late output.
+//
+// # Watermarks
+//
+// Each source (a name given to [Operator.Process]) has a watermark: the
+// largest event time it delivered minus [Spec].OutOfOrderness. The
+// operator's watermark is the minimum over sources that are not idle
+// ([Spec].IdleTimeout, measured with [Spec].Clock) and never goes back.
+// A source that has delivered no event time yet holds the watermark back
+// (at NoWatermark) until it does or goes idle. A window [start, end)
+// fires when the watermark reaches end (W >= end).
+// [Operator.Flush] is the final watermark: it fires everything.
+// [Operator.Tick] lets idleness advance the watermark without input.
+//
+// # Windows
+//
+// [Tumbling] and [Sliding] windows start at offset + k*slide. Sliding
+// windows are computed from panes of gcd(size, slide): each row updates
+// the partial of its one pane and a window merges its size/gcd panes when
+// it fires, so the cost per row does not grow with size/slide. [Session]
+// windows are per key, [first, last + gap); a row that falls into two
+// sessions merges them (rows exactly gap apart do not). [ParseAssigner]
+// reads "tumbling(1h)", "sliding(7d, 1d)", "session(30m)".
+//
+// # Lateness
+//
+// A window's state is kept until the watermark reaches end +
+// [Spec].AllowedLateness. A row that arrives in that time updates the
+// window and, if the window already fired, re-fires it: the result row
+// carries the full updated aggregates and is_update = true. A row that is
+// too late for every window it belongs to is not dropped: it is returned
+// unchanged in [Output].Late and counted ([Stats].LateRows).
+//
+// # Aggregates and group-by
+//
+// [Agg] lists count, count(col), sum, avg, min, max, count_distinct,
+// first and last; [ParseAgg] reads "avg(delay) as avg_delay". Keys are
+// string, large_string, dictionary<string>, integer, bool, timestamp and
+// date columns; a null key is a group of its own. The group-by is
+// columnar: key columns are turned into a group id per row (an encoding
+// hashed with xxh3 into an open-addressing table; one string key has a
+// faster path, and a dictionary key is looked up once per dictionary
+// entry), then each aggregate runs a tight loop over its typed values.
+// Aggregates skip nulls as SQL does.
+//
+// # Two phases: partials and merge
+//
+// [Operator.Process] first aggregates the batch into a partial (one row
+// per key and pane, or per key and session), then merges it into the
+// window state. The two steps are exposed for a fleet:
+// [Operator.Partials] computes a batch's partial as a RecordBatch
+// ([Operator.PartialSchema]: keys, window_start, window_end, state
+// columns), [Operator.ShardOf] routes its rows by key hash, and the
+// shard owner's [Operator.MergePartials] folds them in, with the same
+// watermark, firing and lateness rules. Merging is associative.
+//
+// # Checkpoints
+//
+// [Operator.Snapshot] serializes the whole state (open panes or sessions
+// with their partials, per-source watermarks, counters) to versioned
+// bytes: a small JSON header and an Arrow IPC stream. [Operator.Restore]
+// loads it into an operator built from the same spec; processing then
+// continues with the same results as without the interruption.
+//
+// # Arrow memory
+//
+// The rules of package pcs apply. Batches given to Process, Partials,
+// MergePartials and ShardOf are borrowed for the call. Every non-nil
+// batch in a returned [Output] is new and owned by the caller, who
+// releases it ([Output.Release]); the allocator given to [New] allocates
+// them. Window state lives in Go memory (strings kept in it are copied
+// out of the batches), so nothing of the input is retained after a call.
+//
+// An Operator is not safe for concurrent use: one goroutine drives it.
+package window
