@@ -7,8 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
