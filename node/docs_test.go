@@ -84,6 +84,8 @@ func TestSystemsDoc(t *testing.T) {
 			switch b.info {
 			case "toml":
 				toml += b.text
+			case "toml pipeline": // a whole pipeline section, without the head
+				toml = "\x00" + b.text
 			case "csv out":
 				examples++
 				t.Run(name+"/line"+strconv.Itoa(b.line), func(t *testing.T) {
@@ -94,7 +96,10 @@ func TestSystemsDoc(t *testing.T) {
 						}
 					}
 					src := head + toml
-					if !strings.Contains(toml, "[pipeline.output]") {
+					if standalone, ok := strings.CutPrefix(toml, "\x00"); ok {
+						src = standalone
+					}
+					if !strings.Contains(src, "[pipeline.output]") && !strings.Contains(src, "output =") {
 						src += "\n[pipeline.output]\nfile = \"out.csv\"\n"
 					}
 					for _, f := range append(sortedFiles(files), "out.csv") { // paths relative to dir

@@ -210,8 +210,10 @@ func (p *plan) run(ctx context.Context, mem memory.Allocator, id string, rec arr
 		return nil, err
 	}
 	defer ds.Release()
-	if _, err := p.pipeline.Run(ctx, ds); err != nil {
-		return nil, err
+	if p.pipeline != nil {
+		if _, err := p.pipeline.Run(ctx, ds); err != nil {
+			return nil, err
+		}
 	}
 	if err := ds.Compact(ctx); err != nil {
 		return nil, err

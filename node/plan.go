@@ -17,7 +17,7 @@ import (
 // pcs-node's runners and `pcs run` (RunLocal) share it, so one pipeline
 // section means the same in both.
 type plan struct {
-	pipeline  *pcs.Pipeline
+	pipeline  *pcs.Pipeline // nil when the window system is the only one
 	comps     []pcs.AnyComponent
 	input     pcs.AnyComponent
 	outSchema *arrow.Schema
@@ -108,9 +108,11 @@ func newPlan(ctx context.Context, pc PipelineConfig, reg *Registry) (*plan, erro
 		}
 		p.window, p.windowIn, p.outSchema = &spec, p.outSchema, out
 	}
-	var err error
-	if p.pipeline, err = pcs.NewPipeline(pc.Name).Components(p.comps...).Retry(pc.retryPolicy()).Add(systems...).Build(); err != nil {
-		return nil, err
+	if len(systems) > 0 { // none: a pipeline of only the window system
+		var err error
+		if p.pipeline, err = pcs.NewPipeline(pc.Name).Components(p.comps...).Retry(pc.retryPolicy()).Add(systems...).Build(); err != nil {
+			return nil, err
+		}
 	}
 	for i, u := range pc.Resources {
 		f, err := reg.resource(u.Use)
