@@ -31,7 +31,46 @@ import (
 type Config struct {
 	Node      NodeConfig       `toml:"node"`
 	Broker    BrokerConfig     `toml:"broker"`
+	Catalog   CatalogConfig    `toml:"catalog"`
 	Pipelines []PipelineConfig `toml:"pipeline"`
+}
+
+// CatalogConfig is the [catalog] section: the fleet's Raft-replicated
+// partition catalog (package node/catalog). Without it (no dir) a node
+// works alone: delivery is at least once and a redelivered partition is
+// processed again (its outputs carry the same ids, so JetStream's duplicate
+// window hides the copies). With it every node of the fleet records each
+// partition's outcome before acking it and skips partitions the catalog
+// has as done: results become effectively once.
+//
+//	[catalog]
+//	dir = "./pcs-data/catalog"
+//	bind = "127.0.0.1:7401"
+//	bootstrap = true            # on the first node of a new fleet only
+type CatalogConfig struct {
+	// Dir holds the Raft log and snapshots; empty: no catalog.
+	Dir string `toml:"dir"`
+	// Bind is the Raft TCP listener; default "127.0.0.1:7400".
+	Bind string `toml:"bind"`
+	// Advertise is the address other nodes dial; default Bind (which must
+	// then be a real address, not 0.0.0.0).
+	Advertise string `toml:"advertise"`
+	// Bootstrap forms a new cluster with this node as its only voter if it
+	// has no Raft state yet; set it on one node. The others join through
+	// any member over NATS (request/reply on pcs.catalog.<cluster>.*).
+	Bootstrap bool `toml:"bootstrap"`
+	// Cluster names the fleet in forwarding subjects; default "pcs".
+	Cluster string `toml:"cluster"`
+	// MaxVoters caps the voters (3 or 5, default 3); later nodes join as
+	// non-voters.
+	MaxVoters int `toml:"max_voters"`
+	// HeartbeatInterval between this node's heartbeats (default 1s);
+	// DeadNodeTimeout after which the leader removes a silent node
+	// (default 30s).
+	HeartbeatInterval Duration `toml:"heartbeat_interval"`
+	DeadNodeTimeout   Duration `toml:"dead_node_timeout"`
+	// ElectionTimeout of Raft (default 1s; heartbeat timeout the same).
+	ElectionTimeout Duration `toml:"election_timeout"`
 }
 
 // NodeConfig is the [node] section.
@@ -256,6 +295,12 @@ func (c *Config) SetDefaults() {
 	def(&c.Broker.StoreDir, "./pcs-data/broker")
 	def(&c.Broker.MaxPayload, 1<<20)
 	def(&c.Broker.ObjectBucket, "pcs-objects")
+	def(&c.Catalog.Bind, "127.0.0.1:7400")
+	def(&c.Catalog.Cluster, "pcs")
+	def(&c.Catalog.MaxVoters, 3)
+	def(&c.Catalog.HeartbeatInterval, Duration(time.Second))
+	def(&c.Catalog.DeadNodeTimeout, Duration(30*time.Second))
+	def(&c.Catalog.ElectionTimeout, Duration(time.Second))
 	for i := range c.Pipelines {
 		p := &c.Pipelines[i]
 		up := strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(p.Name))

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,15 +14,15 @@ import (
 )
 
 // controlPlane is the node's HTTP server: /healthz (the process is up),
-// /readyz (connected and consuming, not draining) and /metrics
-// (Prometheus text format).
+// /readyz (connected and consuming, not draining), /metrics (Prometheus
+// text format) and /v1/status (Status as JSON).
 type controlPlane struct {
 	srv   *http.Server
 	ln    net.Listener
 	ready atomic.Bool
 }
 
-func startControlPlane(addr string, m *Metrics) (*controlPlane, error) {
+func startControlPlane(addr string, m *Metrics, status func(context.Context) Status) (*controlPlane, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("node: http listen %s: %w", addr, err)
@@ -37,6 +38,14 @@ func startControlPlane(addr string, m *Metrics) (*controlPlane, error) {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry(), promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(status(ctx))
+	})
 	cp.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = cp.srv.Serve(ln) }()
 	return cp, nil

@@ -12,6 +12,7 @@ import (
 type Metrics struct {
 	reg            *prometheus.Registry
 	processed      *prometheus.CounterVec
+	skippedDone    *prometheus.CounterVec
 	failed         *prometheus.CounterVec
 	deadLettered   *prometheus.CounterVec
 	rowsIn         *prometheus.CounterVec
@@ -33,6 +34,8 @@ func NewMetrics() *Metrics {
 		reg: reg,
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pcs_partitions_processed_total",
 			Help: "Partitions processed, published and acked."}, pl),
+		skippedDone: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pcs_partitions_skipped_done_total",
+			Help: "Redelivered partitions the catalog had as done: acked without reprocessing."}, pl),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pcs_partitions_failed_total",
 			Help: "Partition attempts that failed with a retryable error and were nak'ed for redelivery."}, pl),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pcs_partitions_dead_lettered_total",
@@ -53,7 +56,7 @@ func NewMetrics() *Metrics {
 		paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pcs_paused",
 			Help: "1 while fetching is paused because the sink stream is above its high-water mark."}, pl),
 	}
-	reg.MustRegister(m.processed, m.failed, m.deadLettered, m.rowsIn, m.rowsOut, m.bytesIn, m.systemSeconds, m.pipelineSecond, m.inFlight, m.paused)
+	reg.MustRegister(m.processed, m.skippedDone, m.failed, m.deadLettered, m.rowsIn, m.rowsOut, m.bytesIn, m.systemSeconds, m.pipelineSecond, m.inFlight, m.paused)
 	return m
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/broker"
+	"github.com/pcs-dev/pcs/node/catalog"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
@@ -30,6 +31,7 @@ type Node struct {
 	js      jetstream.JetStream
 	runners []*runner
 	cp      *controlPlane
+	cat     *catalog.Catalog // nil without [catalog]
 }
 
 // Start starts the embedded broker (unless broker.url is set), connects,
@@ -59,6 +61,9 @@ func Start(ctx context.Context, cfg Config, reg *Registry, log *slog.Logger) (_ 
 	if err := n.provision(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.openCatalog(ctx); err != nil {
+		return nil, err
+	}
 	for _, pc := range cfg.Pipelines {
 		r, err := n.newRunner(ctx, pc, reg)
 		if err != nil {
@@ -67,7 +72,7 @@ func Start(ctx context.Context, cfg Config, reg *Registry, log *slog.Logger) (_ 
 		n.runners = append(n.runners, r)
 	}
 	if cfg.Node.HTTP != "off" {
-		if n.cp, err = startControlPlane(cfg.Node.HTTP, n.metrics); err != nil {
+		if n.cp, err = startControlPlane(cfg.Node.HTTP, n.metrics, n.Status); err != nil {
 			return nil, err
 		}
 	}
@@ -148,7 +153,7 @@ func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) 
 		return nil, fmt.Errorf("%w: pipeline %q: the window system runs with `pcs run` only; pcs-node needs checkpointed window state (docs/ROADMAP.md)", ErrConfig, pc.Name)
 	}
 	r := &runner{plan: pl, cfg: pc, nodeID: n.cfg.Node.ID, log: n.log.With("pipeline", pc.Name), m: n.metrics,
-		mem: memory.DefaultAllocator, js: n.js}
+		mem: memory.DefaultAllocator, js: n.js, cat: n.cat}
 	if r.cons, err = n.js.Consumer(ctx, pc.Input.Stream, pc.Input.Consumer); err != nil {
 		return nil, fmt.Errorf("consumer %s/%s: %w", pc.Input.Stream, pc.Input.Consumer, err)
 	}
@@ -222,8 +227,9 @@ func (n *Node) Broker() *broker.Broker { return n.broker }
 // Metrics returns the node's metrics.
 func (n *Node) Metrics() *Metrics { return n.metrics }
 
-// Close flushes and closes publishers, the connection, the HTTP server
-// and the embedded broker, bounded by ctx.
+// Close flushes and closes publishers, the HTTP server, the catalog
+// (leaving the fleet), the connection and the embedded broker, bounded by
+// ctx.
 func (n *Node) Close(ctx context.Context) error {
 	var errs []error
 	for _, r := range n.runners {
@@ -233,6 +239,9 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	if n.cp != nil {
 		errs = append(errs, n.cp.shutdown(ctx))
+	}
+	if n.cat != nil { // leaves the cluster (leadership transferred first)
+		errs = append(errs, n.cat.Close(ctx))
 	}
 	if n.nc != nil {
 		n.nc.Close()

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pcs-dev/pcs/node/catalog"
 	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
@@ -53,6 +54,7 @@ type runner struct {
 	outStream jetstream.Stream
 	pub       *natsjs.Publisher
 	paused    atomic.Bool
+	cat       *catalog.Catalog // nil without [catalog]
 }
 
 // run fetches and processes partitions until ctx is done, then waits for
@@ -130,6 +132,12 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 	defer stop()
 	id := partitionID(p)
 	log := r.log.With("partition", id, "delivery", p.Delivered())
+	if r.cat != nil && r.cat.IsDone(name, id) {
+		// Done before (its outputs are published): a redelivery after a
+		// node died between recording and acking. Ack without work.
+		r.ackDone(p, log)
+		return
+	}
 
 	recs, err := p.Decode(ctx, r.js, r.mem)
 	if err != nil {
@@ -166,8 +174,11 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 	}
 	out := r.output(ds)
 	rows := out.NumRows()
+	var outputs []string
 	if rows > 0 {
-		pending, err := r.pub.PublishAsync(ctx, []arrow.RecordBatch{out}, natsjs.Meta{ID: natsjs.OutputID(name, id, 0), Lineage: []string{id}})
+		outID := natsjs.OutputID(name, id, 0)
+		outputs = append(outputs, outID)
+		pending, err := r.pub.PublishAsync(ctx, []arrow.RecordBatch{out}, natsjs.Meta{ID: outID, Lineage: []string{id}})
 		out.Release()
 		if err == nil {
 			_, err = pending.Wait(ctx)
@@ -178,6 +189,10 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 		}
 	} else {
 		out.Release()
+	}
+	if err := r.record(ctx, p, id, catalog.StatusDone, int64(stats.Rows), outputs, nil); err != nil {
+		r.retryLater(p, id, fmt.Errorf("catalog: %w", err))
+		return
 	}
 	actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -224,6 +239,7 @@ func (r *runner) retryLater(p *natsjs.Partition, id string, cause error) {
 	delay = min(delay, 30*time.Second)
 	r.m.failed.WithLabelValues(r.cfg.Name).Inc()
 	r.log.Warn("partition failed; nak for redelivery", "partition", id, "delivery", p.Delivered(), "retry_in", delay, "err", cause)
+	r.recordBestEffort(p, id, catalog.StatusFailed, cause)
 	if err := p.Nak(delay); err != nil {
 		r.log.Warn("nak failed; the server redelivers after ack_wait", "partition", id, "err", err)
 	}
@@ -258,6 +274,7 @@ func (r *runner) deadLetter(p *natsjs.Partition, id, reason string, cause error)
 		_ = p.Nak(time.Duration(r.cfg.Delivery.NakDelay))
 		return
 	}
+	r.recordBestEffort(p, id, catalog.StatusDeadLettered, cause)
 	if err := p.Term(reason); err != nil {
 		r.log.Warn("term failed", "partition", id, "err", err)
 	}
@@ -305,4 +322,29 @@ func (r *runner) watchBackpressure(ctx context.Context) {
 			r.log.Info("output stream below low water; fetching resumed", "stream", info.Config.Name, "fill", fill)
 		}
 	}
+}
+
+// recordBestEffort records a failure or dead letter in the catalog; the
+// partition's fate does not depend on it (the status only ranks up).
+func (r *runner) recordBestEffort(p *natsjs.Partition, id string, status catalog.PartitionStatus, cause error) {
+	if r.cat == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.record(ctx, p, id, status, 0, nil, cause); err != nil {
+		r.log.Warn("catalog record failed", "partition", id, "status", status, "err", err)
+	}
+}
+
+// ackDone acks a partition the catalog has as done.
+func (r *runner) ackDone(p *natsjs.Partition, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Ack(ctx); err != nil {
+		log.Warn("ack of a done partition failed; it will be redelivered and skipped again", "err", err)
+		return
+	}
+	r.m.skippedDone.WithLabelValues(r.cfg.Name).Inc()
+	log.Info("partition already done (catalog): acked without reprocessing")
 }

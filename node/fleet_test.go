@@ -1,0 +1,124 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/node/catalog"
+	"github.com/pcs-dev/pcs/transports/natsjs"
+)
+
+// fleetConfig is node i of a fleet on the broker at url, with a catalog
+// (node 0 bootstraps).
+func fleetConfig(t *testing.T, url string, i int) node.Config {
+	cfg := testConfig(t, url)
+	cfg.Node.ID = fmt.Sprintf("n%d", i+1)
+	cfg.Catalog = node.CatalogConfig{Dir: t.TempDir(), Bind: "127.0.0.1:0", Bootstrap: i == 0,
+		HeartbeatInterval: node.Duration(200 * time.Millisecond), DeadNodeTimeout: node.Duration(10 * time.Second),
+		ElectionTimeout: node.Duration(300 * time.Millisecond)}
+	cfg.SetDefaults()
+	return cfg
+}
+
+// TestFleetCatalog runs three nodes with a Raft catalog on one broker:
+// every row is processed exactly once across the fleet, every node's
+// catalog counts the partitions, a partition the catalog already has as
+// done is acked without being processed, and /v1/status shows it all.
+func TestFleetCatalog(t *testing.T) {
+	b := standalone(t)
+	var nodes []*running
+	for i := 0; i < 3; i++ {
+		nodes = append(nodes, startNode(t, fleetConfig(t, b.ClientURL(), i), registry(nil)))
+	}
+	nc, err := b.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js := jsOf(t, nc)
+
+	// Partition src/3 (the third: sequences start at 1) is recorded as
+	// done before it is published: the fleet must ack it without output.
+	ctx := context.Background()
+	if err := nodes[1].Catalog().RecordPartitions(ctx, catalog.PartitionRecord{Pipeline: "p", ID: natsjs.PartitionID("src", 3),
+		Status: catalog.StatusDone, Rows: 100, Node: "earlier", Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewGoAllocator()
+	const parts, per = 30, 100
+	var recs []arrow.RecordBatch
+	for k := 0; k < parts; k++ {
+		recs = append(recs, rows(mem, k*per, per, func(i int) float64 { return float64(i) }))
+	}
+	publish(t, js, "src", recs...)
+	out := collect(t, js, "PCS_P_OUT", (parts-1)*per)
+	ids := map[int64]int{}
+	for _, r := range out {
+		ids[r.id]++
+	}
+	for i := int64(0); i < parts*per; i++ {
+		want := 1
+		if i/per == 2 {
+			want = 0
+		}
+		if ids[i] != want {
+			t.Fatalf("row %d seen %d times, want %d", i, ids[i], want)
+		}
+	}
+	// Every node's copy of the catalog converges: 30 partitions done,
+	// 3000 rows (src/3's 100 recorded by "earlier").
+	waitFor(t, func() bool {
+		for _, n := range nodes {
+			ps, ok := n.Catalog().Status().Pipeline("p")
+			if !ok || ps.Counters.Done != parts || ps.Counters.Rows != parts*per {
+				return false
+			}
+		}
+		return true
+	})
+	hashes := map[uint64]bool{}
+	for _, n := range nodes {
+		hashes[n.Catalog().Hash()] = true
+	}
+	if len(hashes) != 1 {
+		t.Errorf("catalog states differ across nodes: %d hashes", len(hashes))
+	}
+	skipped := 0
+	for _, n := range nodes {
+		m := scrape(t, n.HTTPAddr())
+		if strings.Contains(m, `pcs_partitions_skipped_done_total{pipeline="p"} 1`) {
+			skipped++
+		}
+	}
+	if skipped != 1 {
+		t.Errorf("%d nodes report the skipped partition, want 1", skipped)
+	}
+
+	resp, err := http.Get("http://" + nodes[2].HTTPAddr() + "/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st node.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Node != "n3" || st.Catalog == nil || st.Catalog.Leader == "" || len(st.Catalog.Voters()) != 3 || len(st.Catalog.Nodes) != 3 {
+		t.Fatalf("status %+v", st)
+	}
+	if len(st.Pipelines) != 1 || st.Pipelines[0].InFlight != 0 || st.Pipelines[0].Pending != 0 {
+		t.Errorf("pipelines %+v", st.Pipelines)
+	}
+	if ps, _ := st.Catalog.Pipeline("p"); ps.Counters.Done != parts {
+		t.Errorf("catalog pipeline %+v", ps)
+	}
+}
