@@ -19,6 +19,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 )
 
 // Catalog is one node of the catalog's Raft group: it owns the Raft instance
@@ -32,6 +33,9 @@ type Catalog struct {
 	fsm  *FSM
 	raft *raft.Raft
 	wal  *wal.WAL
+	// meta is raft-wal's metadata store. WAL.Close (v0.4.0) does not close
+	// it, which keeps its file lock and blocks a reopen: Shutdown does.
+	meta *metadb.BoltMetaDB
 	// ownTrans is the transport Open made (closed at Shutdown); nil when
 	// Config.Transport was given.
 	ownTrans io.Closer
@@ -43,6 +47,7 @@ type Catalog struct {
 	seq     atomic.Uint64
 
 	applyCh  chan *applyReq
+	fwdCh    chan *fwdCall
 	pending  chan pendingEntry
 	notifyCh chan bool
 
@@ -57,6 +62,14 @@ type Catalog struct {
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
+
+// maxInflightEntries bounds the Raft entries the batcher has proposed and
+// not yet seen committed (plus one being proposed). While they are in flight
+// new requests queue up and go out together in the next entry: measured on
+// the benchmark (64 callers, one completion each, one node on disk),
+// 256 in flight gave 1.2 completions per entry and 13k completions/s, 4 gave
+// 8 per entry and 43k/s, 1 gave 16 per entry but 38k/s.
+const maxInflightEntries = 4
 
 type applyReq struct {
 	cmds []Command
@@ -80,8 +93,10 @@ type pendingEntry struct {
 //   - without existing state otherwise (or when this node is not in the
 //     latest configuration it knows): joins through any member (see Join)
 //     and waits until it knows the leader;
-//   - with existing state: just starts (a restart); the node catches up
-//     once a quorum is up (see WaitLeader).
+//   - with existing state: just starts (a restart) and re-joins in the
+//     background (idempotent: it updates a changed address and re-adds a
+//     node removed while away); the node catches up once a quorum is up
+//     (see WaitLeader).
 //
 // Finally it starts the heartbeat loop. ctx bounds the bootstrap or join
 // wait only. On error everything started is stopped again. fwd must be
@@ -113,7 +128,8 @@ func Open(ctx context.Context, cfg Config, fwd Forwarder) (_ *Catalog, err error
 		fwd:      fwd,
 		session:  cfg.NodeID + "." + strconv.FormatInt(time.Now().UnixNano(), 36),
 		applyCh:  make(chan *applyReq, 1024),
-		pending:  make(chan pendingEntry, 256),
+		fwdCh:    make(chan *fwdCall, 1024),
+		pending:  make(chan pendingEntry, maxInflightEntries),
 		notifyCh: make(chan bool, 16),
 		ctx:      bg,
 		cancel:   cancel,
@@ -129,7 +145,8 @@ func Open(ctx context.Context, cfg Config, fwd Forwarder) (_ *Catalog, err error
 	if err := os.MkdirAll(walDir, 0o750); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	c.wal, err = wal.Open(walDir, wal.WithSegmentSize(cfg.WALSegmentSize), wal.WithLogger(hlog.Named("wal")))
+	c.meta = &metadb.BoltMetaDB{}
+	c.wal, err = wal.Open(walDir, wal.WithSegmentSize(cfg.WALSegmentSize), wal.WithLogger(hlog.Named("wal")), wal.WithMetaStore(c.meta))
 	if err != nil {
 		return nil, fmt.Errorf("catalog: open raft-wal %s: %w", walDir, err)
 	}
@@ -166,7 +183,11 @@ func Open(ctx context.Context, cfg Config, fwd Forwarder) (_ *Catalog, err error
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.SnapshotInterval = cfg.SnapshotInterval
 	rc.TrailingLogs = cfg.TrailingLogs
-	rc.BatchApplyCh = true
+	// Not BatchApplyCh: with a buffered apply channel a raft.Apply racing
+	// Shutdown can enqueue a future nobody ever answers. The batcher
+	// coalesces commands itself, and Raft still groups the entries queued
+	// behind one another into one disk write.
+	rc.BatchApplyCh = false
 	rc.ShutdownOnRemove = true
 	rc.NoLegacyTelemetry = true
 	rc.NotifyCh = c.notifyCh
@@ -177,6 +198,7 @@ func Open(ctx context.Context, cfg Config, fwd Forwarder) (_ *Catalog, err error
 	c.wg.Go(c.leadershipLoop)
 	c.wg.Go(c.batchLoop)
 	c.wg.Go(c.commitLoop)
+	c.wg.Go(c.forwardLoop)
 	if c.unlisten, err = fwd.Listen(cfg.NodeID, c.handle); err != nil {
 		return nil, err
 	}
@@ -197,6 +219,16 @@ func Open(ctx context.Context, cfg Config, fwd Forwarder) (_ *Catalog, err error
 		if _, err := c.WaitLeader(ctx); err != nil {
 			return nil, err
 		}
+	default:
+		// A restart: do not wait for a quorum (the other nodes may start
+		// later), but join again in the background. Join is idempotent; it
+		// updates a changed address and re-adds a node that was removed
+		// while it was away and never learned about it.
+		c.wg.Go(func() {
+			if err := c.Join(c.ctx); err != nil && c.ctx.Err() == nil {
+				c.log.Warn("catalog re-join after restart failed", "err", err)
+			}
+		})
 	}
 	hctx, hcancel := context.WithCancel(bg)
 	c.hbCancel, c.hbDone = hcancel, make(chan struct{})
@@ -341,25 +373,129 @@ func (c *Catalog) Apply(ctx context.Context, cmds ...Command) ([]Result, error) 
 
 // applyOnce makes one attempt: locally on the leader, forwarded otherwise.
 func (c *Catalog) applyOnce(ctx context.Context, cmds []Command) ([]Result, error) {
-	if c.raft.State() == raft.Leader {
+	switch c.raft.State() {
+	case raft.Leader:
 		return c.applyLocal(ctx, cmds)
+	case raft.Shutdown:
+		// Raft shuts itself down when the leader removes this server
+		// (Config.ShutdownOnRemove): re-open the Catalog to join again.
+		return nil, fmt.Errorf("%w: raft is shut down (removed from the cluster?)", ErrClosed)
 	}
 	_, lid := c.raft.LeaderWithID()
 	if lid == "" || string(lid) == c.cfg.NodeID {
 		return nil, fmt.Errorf("%w: no leader known", ErrNotLeader)
 	}
+	call := &fwdCall{to: string(lid), cmds: cmds, done: make(chan applyResp, 1)}
+	select {
+	case c.fwdCh <- call:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
+	case <-c.closing:
+		return nil, ErrClosed
+	}
+	select {
+	case r := <-call.done:
+		return r.results, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
+	case <-c.closing:
+		return nil, fmt.Errorf("%w: %w", ErrUnknownOutcome, ErrClosed)
+	}
+}
+
+// fwdCall is one caller's commands waiting to be forwarded to the leader.
+type fwdCall struct {
+	to   string
+	cmds []Command
+	done chan applyResp // buffered 1
+}
+
+// forwardLoop is a follower's batcher, the mirror of batchLoop: with at most
+// maxInflightEntries forwarded requests in flight, it sends everything
+// queued meanwhile (up to Config.MaxBatch partition records) to the leader
+// as one request, so concurrent callers on a follower share NATS round trips
+// and Raft entries.
+func (c *Catalog) forwardLoop() {
+	sem := make(chan struct{}, maxInflightEntries)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	for {
+		var first *fwdCall
+		select {
+		case first = <-c.fwdCh:
+		case <-c.closing:
+			for {
+				select {
+				case r := <-c.fwdCh:
+					r.done <- applyResp{err: ErrClosed}
+				default:
+					return
+				}
+			}
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-c.closing:
+			first.done <- applyResp{err: ErrClosed}
+			continue
+		}
+		calls := []*fwdCall{first}
+		n := weight(first.cmds)
+	fill:
+		for n < c.cfg.MaxBatch {
+			select {
+			case r := <-c.fwdCh:
+				if r.to != first.to { // the leader changed: clean retry
+					r.done <- applyResp{err: fmt.Errorf("%w: leader changed", ErrNotLeader)}
+					continue
+				}
+				calls = append(calls, r)
+				n += weight(r.cmds)
+			default:
+				break fill
+			}
+		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer func() { <-sem }()
+			c.sendForward(first.to, calls)
+		}()
+	}
+}
+
+// sendForward sends the calls' commands to the leader as one request and
+// hands each call its slice of the results (or the error).
+func (c *Catalog) sendForward(to string, calls []*fwdCall) {
+	var cmds []Command
+	for _, r := range calls {
+		cmds = append(cmds, r.cmds...)
+	}
+	fail := func(err error) {
+		for _, r := range calls {
+			r.done <- applyResp{err: err}
+		}
+	}
 	req, err := json.Marshal(fwdRequest{Op: opApply, Commands: cmds})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidCommand, err)
+		fail(fmt.Errorf("%w: %v", ErrInvalidCommand, err))
+		return
 	}
-	rep, err := c.request(ctx, string(lid), req)
+	rep, err := c.request(c.ctx, to, req)
 	if err != nil {
-		return nil, err
+		fail(err)
+		return
 	}
 	if len(rep.Results) != len(cmds) {
-		return nil, fmt.Errorf("%w: %d results for %d commands", ErrCorrupt, len(rep.Results), len(cmds))
+		fail(fmt.Errorf("%w: %d results for %d commands", ErrUnknownOutcome, len(rep.Results), len(cmds)))
+		return
 	}
-	return rep.Results, nil
+	off := 0
+	for _, r := range calls {
+		n := len(r.cmds)
+		r.done <- applyResp{results: rep.Results[off : off+n : off+n]}
+		off += n
+	}
 }
 
 // request sends one forwarded request and decodes the reply; errors are
@@ -536,7 +672,7 @@ func weight(cmds []Command) int {
 // its slice of the results.
 func (c *Catalog) commitLoop() {
 	for pe := range c.pending {
-		err := pe.fut.Error()
+		err := c.wait(pe.fut)
 		var results []Result
 		if err == nil {
 			switch v := pe.fut.Response().(type) {
@@ -560,6 +696,25 @@ func (c *Catalog) commitLoop() {
 				r.done <- applyResp{results: results[off : off+n : off+n]}
 			}
 			off += n
+		}
+	}
+}
+
+// wait returns f.Error(), or an unknown-outcome error if the Catalog shuts
+// down while f is unanswered (Raft has then stopped: it never will be; the
+// helper goroutine stays blocked).
+func (c *Catalog) wait(f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-c.closing:
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(100 * time.Millisecond):
+			return fmt.Errorf("%w: %w", ErrUnknownOutcome, ErrClosed)
 		}
 	}
 }
@@ -664,6 +819,9 @@ func (c *Catalog) Shutdown() error {
 		}
 		if c.wal != nil {
 			errs = append(errs, c.wal.Close())
+		}
+		if c.meta != nil {
+			errs = append(errs, c.meta.Close())
 		}
 		c.shutdownErr = errors.Join(errs...)
 	})

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,9 +81,15 @@ func testConfig(t testing.TB, id string) Config {
 	return cfg
 }
 
-// openNode opens a catalog on its own NATS connection; the test's cleanup
-// shuts it down.
+// openNode opens a catalog of cluster "test" on its own NATS connection; the
+// test's cleanup shuts it down.
 func openNode(t testing.TB, b *broker.Broker, cfg Config) *Catalog {
+	t.Helper()
+	return openNodeIn(t, b, cfg, "test")
+}
+
+// openNodeIn is openNode for the named cluster.
+func openNodeIn(t testing.TB, b *broker.Broker, cfg Config, cluster string) *Catalog {
 	t.Helper()
 	nc, err := b.Connect()
 	if err != nil {
@@ -90,7 +97,7 @@ func openNode(t testing.TB, b *broker.Broker, cfg Config) *Catalog {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	c, err := Open(ctx, cfg, NewNATSForwarder(nc, "test"))
+	c, err := Open(ctx, cfg, NewNATSForwarder(nc, cluster))
 	if err != nil {
 		nc.Close()
 		t.Fatalf("Open %s: %v", cfg.NodeID, err)
@@ -436,4 +443,151 @@ func pipelinesHash(f *FSM) uint64 {
 		panic(err)
 	}
 	return xxh3.Hash(b)
+}
+
+// TestVoterCapAndDeadNode: a 4th node joins as a non-voter; when a voter
+// dies (stops without leaving), the leader removes it after DeadNodeTimeout
+// and promotes the non-voter.
+func TestVoterCapAndDeadNode(t *testing.T) {
+	b := startBroker(t)
+	var nodes []*Catalog
+	cfgs := map[string]Config{}
+	for i, id := range []string{"v1", "v2", "v3", "v4"} {
+		cfg := testConfig(t, id)
+		cfg.Bootstrap = i == 0
+		cfg.DeadNodeTimeout = 800 * time.Millisecond
+		cfgs[id] = cfg
+		nodes = append(nodes, openNode(t, b, cfg))
+	}
+	leader := leaderOf(t, nodes...)
+	waitFor(t, 5*time.Second, "3 voters and a non-voter", func() bool {
+		s := suffrage(leader)
+		return len(s) == 4 && s["v4"] == "Nonvoter" && len(leader.Status().Voters()) == 3
+	})
+	// Kill a voter that is not the leader.
+	var victim *Catalog
+	for _, n := range nodes[:3] {
+		if n != leader {
+			victim = n
+			break
+		}
+	}
+	start := time.Now()
+	_ = victim.Shutdown()
+	waitFor(t, 10*time.Second, "dead voter removed and v4 promoted", func() bool {
+		s := suffrage(leader)
+		_, in := s[victim.NodeID()]
+		_, listed := leader.Status().Node(victim.NodeID())
+		return !in && !listed && s["v4"] == "Voter"
+	})
+	t.Logf("dead voter %s removed and v4 promoted after %s", victim.NodeID(), time.Since(start).Round(time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := nodes[3].RecordPartitions(ctx, done("p", 1, "v4")); err != nil {
+		t.Fatal(err)
+	}
+	var live []*Catalog
+	for _, n := range nodes {
+		if n != victim {
+			live = append(live, n)
+		}
+	}
+	sameState(t, live...)
+
+	// The removed node restarts: it re-joins (as a non-voter: the voters
+	// are complete again) and catches up.
+	back := openNode(t, b, cfgs[victim.NodeID()])
+	waitFor(t, 10*time.Second, "the removed node back as a non-voter", func() bool {
+		return suffrage(leader)[back.NodeID()] == "Nonvoter"
+	})
+	waitFor(t, 10*time.Second, "the returning node caught up", func() bool { return back.IsDone("p", "src/1") })
+	live = append(live, back)
+
+	// Graceful leave of a follower.
+	var leaver *Catalog
+	for _, n := range live {
+		if n != leader {
+			leaver = n
+			break
+		}
+	}
+	if err := leaver.Close(ctx); err != nil {
+		t.Fatalf("Close (leave) of follower %s: %v", leaver.NodeID(), err)
+	}
+	waitFor(t, 5*time.Second, "the follower removed", func() bool {
+		_, in := suffrage(leader)[leaver.NodeID()]
+		_, listed := leader.Status().Node(leaver.NodeID())
+		return !in && !listed
+	})
+}
+
+// TestLeaderCompaction: the leader compacts records older than Retention;
+// IsDone keeps answering for them.
+func TestLeaderCompaction(t *testing.T) {
+	b := startBroker(t)
+	cfg := testConfig(t, "solo")
+	cfg.Bootstrap = true
+	cfg.Retention = time.Minute
+	cfg.CompactInterval = 50 * time.Millisecond
+	c := openNode(t, b, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	old, fresh := done("p", 1, "solo"), done("p", 2, "solo")
+	old.Time = time.Now().Add(-time.Hour)
+	if err := c.RecordPartitions(ctx, old, fresh); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "compaction", func() bool {
+		ps, _ := c.Status().Pipeline("p")
+		return ps.Recent == 1 && ps.Counters.Compacted == 1 && ps.Counters.Done == 2
+	})
+	if !c.IsDone("p", "src/1") || !c.IsDone("p", "src/2") {
+		t.Fatal("IsDone lost by compaction")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	base := DefaultConfig()
+	base.NodeID, base.Dir = "n1", "/tmp/x"
+	if err := base.Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		edit  func(*Config)
+		field string
+	}{
+		{"no node id", func(c *Config) { c.NodeID = "" }, "node_id"},
+		{"dotted node id", func(c *Config) { c.NodeID = "a.b" }, "node_id"},
+		{"reserved node id", func(c *Config) { c.NodeID = "_any" }, "node_id"},
+		{"no dir", func(c *Config) { c.Dir = "" }, "dir"},
+		{"unspecified bind", func(c *Config) { c.BindAddr = "0.0.0.0:7400" }, "advertise_addr"},
+		{"empty bind host", func(c *Config) { c.BindAddr = ":7400" }, "advertise_addr"},
+		{"unspecified advertise", func(c *Config) { c.AdvertiseAddr = "[::]:7400" }, "advertise_addr"},
+		{"advertise port 0", func(c *Config) { c.AdvertiseAddr = "10.0.0.1:0" }, "advertise_addr"},
+		{"bad bind", func(c *Config) { c.BindAddr = "nope" }, "bind_addr"},
+		{"4 voters", func(c *Config) { c.MaxVoters = 4 }, "max_voters"},
+		{"election < heartbeat", func(c *Config) { c.ElectionTimeout = c.HeartbeatTimeout / 2 }, "election_timeout"},
+		{"dead < 2 heartbeats", func(c *Config) { c.DeadNodeTimeout = c.HeartbeatInterval }, "dead_node_timeout"},
+		{"no batch", func(c *Config) { c.MaxBatch = 0 }, "max_batch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base
+			tc.edit(&c)
+			err := c.Validate()
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("Validate: %v, want ErrInvalidConfig naming %s", err, tc.field)
+			}
+		})
+	}
+	ok := base
+	ok.BindAddr, ok.AdvertiseAddr = "0.0.0.0:7400", "10.0.0.1:7400"
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("bind 0.0.0.0 with advertise: %v", err)
+	}
+	ok.BindAddr, ok.AdvertiseAddr = "", ""
+	ok.Transport = &raft.InmemTransport{}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("injected transport: %v", err)
+	}
 }

@@ -170,6 +170,8 @@ type Checkpoint struct {
 
 // WatermarkUpdate moves one source's watermark of a pipeline.
 type WatermarkUpdate struct {
+	// Pipeline is the pipeline name; Source names one of its inputs (a
+	// producer, a subject). Both free-form; Pipeline required.
 	Pipeline string `json:"pipeline"`
 	Source   string `json:"source"`
 	// Watermark is in Unix milliseconds. Lower values than the current one
@@ -195,6 +197,7 @@ type NodeInfo struct {
 
 // ShardAssignment makes Node the owner of a pipeline's shard.
 type ShardAssignment struct {
+	// Pipeline and Shard name the shard; Node is the owner's node id.
 	Pipeline string `json:"pipeline"`
 	Shard    int    `json:"shard"`
 	Node     string `json:"node"`
@@ -209,6 +212,7 @@ type ShardAssignment struct {
 // for them; the per-pipeline counters are kept), and forgets command sessions
 // whose last command is older than Before.
 type CompactRequest struct {
+	// Before is the cutoff (usually now minus the retention period).
 	Before time.Time `json:"before"`
 }
 

@@ -40,6 +40,11 @@ const (
 	DefaultTrailingLogs      = 4096
 	// DefaultWALSegmentSize is raft-wal's segment file size (preallocated).
 	DefaultWALSegmentSize = 64 << 20
+	// DefaultRetention is how long done and dead-lettered partition records
+	// keep their details before the leader compacts them.
+	DefaultRetention = 24 * time.Hour
+	// DefaultCompactInterval is how often the leader applies Compact.
+	DefaultCompactInterval = 10 * time.Minute
 	// DefaultSnapshotRetain is how many snapshots are kept on disk.
 	DefaultSnapshotRetain = 2
 )
@@ -98,6 +103,14 @@ type Config struct {
 	// Default DefaultDeadNodeTimeout; negative disables removal.
 	DeadNodeTimeout time.Duration `toml:"dead_node_timeout"`
 
+	// Retention: the leader applies Compact(now - Retention) every
+	// CompactInterval, folding older done and dead-lettered partition
+	// records into the compacted id sets (IsDone keeps answering) and
+	// forgetting command sessions idle that long. Defaults DefaultRetention
+	// and DefaultCompactInterval; Retention <= 0 disables compaction.
+	Retention       time.Duration `toml:"retention"`
+	CompactInterval time.Duration `toml:"compact_interval"`
+
 	// ApplyTimeout is the retry budget of Apply and Join (unless the ctx
 	// ends first). Default DefaultApplyTimeout.
 	ApplyTimeout time.Duration `toml:"apply_timeout"`
@@ -147,6 +160,8 @@ func DefaultConfig() Config {
 		ElectionTimeout:   DefaultElectionTimeout,
 		HeartbeatInterval: DefaultHeartbeatInterval,
 		DeadNodeTimeout:   DefaultDeadNodeTimeout,
+		Retention:         DefaultRetention,
+		CompactInterval:   DefaultCompactInterval,
 		ApplyTimeout:      DefaultApplyTimeout,
 		ForwardTimeout:    DefaultForwardTimeout,
 		MaxBatch:          DefaultMaxBatch,
@@ -192,6 +207,9 @@ func (c Config) Validate() error {
 	}
 	if c.DeadNodeTimeout > 0 && c.DeadNodeTimeout < 2*c.HeartbeatInterval {
 		errs = append(errs, configErr("dead_node_timeout", "%s must be >= 2 x heartbeat_interval (%s), or negative to disable", c.DeadNodeTimeout, c.HeartbeatInterval))
+	}
+	if c.Retention > 0 && c.CompactInterval <= 0 {
+		errs = append(errs, configErr("compact_interval", "%s must be > 0 when retention is set", c.CompactInterval))
 	}
 	if c.ApplyTimeout <= 0 {
 		errs = append(errs, configErr("apply_timeout", "%s must be > 0", c.ApplyTimeout))

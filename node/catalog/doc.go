@@ -29,10 +29,19 @@
 // partition outcomes, checkpoint committed, watermark advanced, node joined
 // or left, heartbeat, shard assigned, compact). Catalog.Apply works on every
 // node: the leader coalesces concurrent callers' commands into one Raft entry
-// (up to Config.MaxBatch partition records; Raft itself then writes up to 64
-// entries per fsync), followers forward to the leader over NATS request/reply
-// ("pcs.catalog.<cluster>.<node id>"). Raft entries stay small: they carry
-// references, never data.
+// (up to Config.MaxBatch partition records, with at most 4 entries in flight
+// so that what arrives meanwhile rides in the next one; Raft then writes the
+// queued entries with one fsync); followers coalesce the same way and forward
+// to the leader over NATS request/reply ("pcs.catalog.<cluster>.<node id>").
+// A forwarded request must fit the NATS max payload (1 MiB by default): keep
+// a single RecordPartitions call to about a thousand records. Raft entries
+// stay small: they carry references, never data.
+//
+// Measured (2 vCPU, loaded, raft-wal on disk; BenchmarkCatalogCompletions):
+// one caller ~3.5-5k completions/s (one fsync each, p50 0.2 ms); 64 callers
+// on one node ~30-40k/s (8-18 per entry, p50 ~1.4 ms, p99 ~10 ms); three
+// nodes on loopback, callers on all nodes, ~10k/s one completion per call
+// and ~20-35k/s with 16 per call (p50 5-10 ms, p99 20-60 ms).
 //
 // # Idempotence
 //

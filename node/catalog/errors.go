@@ -18,8 +18,9 @@ var (
 	ErrInvalidCommand = errors.New("catalog: invalid command")
 
 	// ErrClosed reports a call on a Catalog after Close or Shutdown began, or
-	// a Raft instance that was shut down underneath (for example after the
-	// leader removed this server).
+	// a Raft instance that was shut down underneath (after the leader removed
+	// this server, for example as dead): Shutdown the Catalog and Open it
+	// again to re-join.
 	ErrClosed = errors.New("catalog: closed")
 
 	// ErrNoLeader reports that no leader was known (or reachable) for the

@@ -51,7 +51,9 @@ type NATSForwarder struct {
 }
 
 // NewNATSForwarder returns a Forwarder on nc for the named cluster (a subject
-// token, e.g. "pcs"). The caller owns nc and closes it after the Catalog.
+// token, e.g. "pcs"). The name must be unique per Raft group among everything
+// sharing the NATS account: a joining node reaches "any member" of the named
+// cluster. The caller owns nc and closes it after the Catalog.
 func NewNATSForwarder(nc *nats.Conn, cluster string) *NATSForwarder {
 	return &NATSForwarder{nc: nc, prefix: "pcs.catalog." + cluster + ".", MaxConcurrent: 256}
 }
@@ -74,17 +76,28 @@ func (f *NATSForwarder) Listen(nodeID string, h Handler) (func() error, error) {
 		limit = 256
 	}
 	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		stopped bool
+	)
 	handle := func(m *nats.Msg) {
 		if m.Reply == "" {
 			return
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+		mu.Lock()
+		if stopped {
+			mu.Unlock()
 			return
 		}
 		wg.Add(1)
+		mu.Unlock()
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Done()
+			return
+		}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
@@ -110,6 +123,9 @@ func (f *NATSForwarder) Listen(nodeID string, h Handler) (func() error, error) {
 	}
 	return func() error {
 		err := errors.Join(own.Unsubscribe(), anySub.Unsubscribe())
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
 		cancel()
 		wg.Wait()
 		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrBadSubscription) {

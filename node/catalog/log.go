@@ -10,7 +10,8 @@ import (
 )
 
 // newRaftLogger returns an hclog.Logger (what raft and raft-wal take) that
-// forwards lines at or above min to l, with attribute component=raft.
+// forwards lines at or above min to l, with attribute component=raft; min
+// above slog.LevelError silences Raft.
 func newRaftLogger(l *slog.Logger, min slog.Level) hclog.Logger {
 	level := hclog.Warn
 	switch {
@@ -22,8 +23,10 @@ func newRaftLogger(l *slog.Logger, min slog.Level) hclog.Logger {
 		level = hclog.Info
 	case min <= slog.LevelWarn:
 		level = hclog.Warn
-	default:
+	case min <= slog.LevelError:
 		level = hclog.Error
+	default:
+		level = hclog.Off
 	}
 	return hclog.New(&hclog.LoggerOptions{
 		Name:            "raft",

@@ -255,7 +255,8 @@ func membershipErr(what, id string, err error) error {
 	return fmt.Errorf("%w: %s %s: %w", ErrMembership, what, id, err)
 }
 
-// leaderLoop runs while this node leads: every DeadNodeTimeout/4 it removes
+// leaderLoop runs while this node leads. Every CompactInterval it applies
+// Compact(now - Retention). Every DeadNodeTimeout/4 it removes
 // servers whose last heartbeat is older than DeadNodeTimeout (not before
 // DeadNodeTimeout has passed since it became leader, so that every node had
 // a chance to heartbeat to it), drops stale node-table entries of
@@ -269,14 +270,27 @@ func (c *Catalog) leaderLoop(ctx context.Context) {
 	missing := map[raft.ServerID]time.Time{}
 	t := time.NewTicker(period)
 	defer t.Stop()
+	var compact <-chan time.Time
+	if c.cfg.Retention > 0 {
+		ct := time.NewTicker(c.cfg.CompactInterval)
+		defer ct.Stop()
+		compact = ct.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if err := c.reconcile(ctx, since, missing); err != nil && ctx.Err() == nil {
-			c.log.Warn("catalog membership reconcile failed", "err", err)
+			if err := c.reconcile(ctx, since, missing); err != nil && ctx.Err() == nil {
+				c.log.Warn("catalog membership reconcile failed", "err", err)
+			}
+		case now := <-compact:
+			cmd := NewCompact(now.Add(-c.cfg.Retention))
+			cmd.ID = c.nextID()
+			cmd.normalize()
+			if _, err := c.applyLocal(ctx, []Command{cmd}); err != nil && ctx.Err() == nil {
+				c.log.Warn("catalog compaction failed", "err", err)
+			}
 		}
 	}
 }

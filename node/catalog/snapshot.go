@@ -67,8 +67,8 @@ func (f *FSM) Restore(r io.ReadCloser) error {
 	if st.Pipelines == nil || st.Nodes == nil || st.Sessions == nil {
 		st = newState() // "null" tables
 	}
-	for _, p := range st.Pipelines {
-		p.init()
+	if err := st.check(); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	f.st = st
@@ -103,3 +103,30 @@ func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 
 // Release does nothing; the bytes are garbage collected.
 func (s fsmSnapshot) Release() {}
+
+// check refuses null entries (which no encoder of this package writes) and
+// initializes the maps of every pipeline.
+func (s *state) check() error {
+	for name, p := range s.Pipelines {
+		if p == nil {
+			return fmt.Errorf("%w: snapshot: pipeline %q is null", ErrCorrupt, name)
+		}
+		for id, r := range p.Partitions {
+			if r == nil {
+				return fmt.Errorf("%w: snapshot: partition %q of %q is null", ErrCorrupt, id, name)
+			}
+		}
+		p.init()
+	}
+	for id, n := range s.Nodes {
+		if n == nil {
+			return fmt.Errorf("%w: snapshot: node %q is null", ErrCorrupt, id)
+		}
+	}
+	for id, se := range s.Sessions {
+		if se == nil {
+			return fmt.Errorf("%w: snapshot: session %q is null", ErrCorrupt, id)
+		}
+	}
+	return nil
+}

@@ -31,6 +31,7 @@ type Status struct {
 
 // Server is one entry of the Raft configuration.
 type Server struct {
+	// ID is the node id; Address its advertised Raft address.
 	ID      string `json:"id"`
 	Address string `json:"address"`
 	// Suffrage is "Voter", "Nonvoter" or "Staging".
@@ -39,6 +40,7 @@ type Server struct {
 
 // PipelineStatus summarizes one pipeline.
 type PipelineStatus struct {
+	// Name is the pipeline name.
 	Name string `json:"name"`
 	// Counters are the done/failed/dead-lettered counts and done rows and
 	// bytes.
