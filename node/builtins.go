@@ -25,6 +25,7 @@ import (
 //	project { component, into, fields = ["a", "b"] }
 //	rename  { component, into, fields = { old = "new" } }
 //	cast    { component, into, fields = { f = "float64" } }
+//	totals  { component, keys, value, out, into } (stateful: checkpointed)
 //	resource table { name, path, keys, columns }
 //
 // Every system also takes name, its name in the plan (default the
@@ -148,6 +149,25 @@ func RegisterBuiltins(reg *Registry) {
 			types[f] = dt
 		}
 		return defined(o)(ops.Cast(orDefault(opts.Name, "cast"), c, opts.Into, types))
+	})
+	reg.System("totals", func(o Options) (pcs.System, error) {
+		var opts struct {
+			Name      string   `toml:"name"`
+			Component string   `toml:"component"`
+			Into      string   `toml:"into"`
+			Keys      []string `toml:"keys"`
+			Value     string   `toml:"value"`
+			Out       string   `toml:"out"`
+		}
+		c, err := decodeOn(o, &opts, &opts.Component)
+		if err != nil {
+			return nil, err
+		}
+		into, err := componentOr(o, opts.Into, c)
+		if err != nil {
+			return nil, err
+		}
+		return ops.RunningTotals(orDefault(opts.Name, "totals"), c, opts.Keys, opts.Value, into, opts.Out)
 	})
 	reg.Resource("table", loadTable)
 }

@@ -140,6 +140,12 @@ type PipelineConfig struct {
 	MaxInFlight int            `toml:"max_in_flight"`
 	Delivery    DeliveryConfig `toml:"delivery"`
 	Retry       RetryConfig    `toml:"retry"`
+	// CheckpointInterval is how often the state of the pipeline's
+	// stateful systems is checkpointed (with [catalog]). Their partitions
+	// are acked only once a checkpoint covers them (InProgress heartbeats
+	// keep them from redelivery meanwhile), so it bounds both the work
+	// redone after a crash and how long acks wait. Default 2s.
+	CheckpointInterval Duration `toml:"checkpoint_interval"`
 	// Backpressure pauses fetching while the output stream is nearly full.
 	Backpressure BackpressureConfig `toml:"backpressure"`
 }
@@ -311,6 +317,7 @@ func (c *Config) SetDefaults() {
 		def(&p.Output.MaxBytes, 1<<30)
 		def(&p.Output.Retention, "limits")
 		def(&p.MaxInFlight, 2)
+		def(&p.CheckpointInterval, Duration(2*time.Second))
 		def(&p.Delivery.AckWait, Duration(30*time.Second))
 		def(&p.Delivery.MaxDeliver, 5)
 		def(&p.Delivery.NakDelay, Duration(time.Second))

@@ -53,6 +53,11 @@ func (r *runner) record(ctx context.Context, p *natsjs.Partition, id string, sta
 	if r.cat == nil {
 		return nil
 	}
+	return r.cat.RecordPartitions(ctx, r.partitionRecord(p, id, status, rows, outputs, cause))
+}
+
+// partitionRecord is the catalog's record of partition p.
+func (r *runner) partitionRecord(p *natsjs.Partition, id string, status catalog.PartitionStatus, rows int64, outputs []string, cause error) catalog.PartitionRecord {
 	rec := catalog.PartitionRecord{Pipeline: r.cfg.Name, ID: id, Status: status, Subject: p.Msg().Subject(),
 		Rows: rows, Bytes: int64(p.Size()), Outputs: outputs, Attempts: int(p.Delivered()), Node: r.nodeID, Time: time.Now()}
 	if md, err := p.Msg().Metadata(); err == nil {
@@ -61,7 +66,7 @@ func (r *runner) record(ctx context.Context, p *natsjs.Partition, id string, sta
 	if cause != nil {
 		rec.Error = cause.Error()
 	}
-	return r.cat.RecordPartitions(ctx, rec)
+	return rec
 }
 
 // Status is the node's view of its pipelines and of the fleet's catalog:

@@ -118,7 +118,7 @@ func (n *Node) connect(ctx context.Context) error {
 
 // provision creates (idempotently) what every pipeline needs.
 func (n *Node) provision(ctx context.Context) error {
-	spec := broker.Spec{ObjectStores: []broker.ObjectStoreSpec{{Bucket: n.cfg.Broker.ObjectBucket}}}
+	spec := broker.Spec{ObjectStores: []broker.ObjectStoreSpec{{Bucket: n.cfg.Broker.ObjectBucket}, {Bucket: CheckpointBucket}}}
 	for _, p := range n.cfg.Pipelines {
 		d := p.Delivery
 		spec.Streams = append(spec.Streams,
@@ -167,6 +167,9 @@ func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) 
 	r.pub, err = natsjs.NewPublisher(n.js, pc.Output.Subject, natsjs.WithSourceID(pc.Name), natsjs.WithCompression(comp),
 		natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0))
 	if err != nil {
+		return nil, err
+	}
+	if r.ckpt, err = newCheckpointer(ctx, r, n.js); err != nil {
 		return nil, err
 	}
 	r.log.Info("pipeline ready", "plan", r.pipeline.Stages(), "input", pc.Input.Subjects, "output", pc.Output.Subject)

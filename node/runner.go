@@ -55,6 +55,7 @@ type runner struct {
 	pub       *natsjs.Publisher
 	paused    atomic.Bool
 	cat       *catalog.Catalog // nil without [catalog]
+	ckpt      *checkpointer    // nil without stateful systems (or catalog)
 }
 
 // run fetches and processes partitions until ctx is done, then waits for
@@ -65,6 +66,15 @@ func (r *runner) run(ctx, work context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	go r.watchBackpressure(ctx)
+	if r.ckpt != nil {
+		go r.ckpt.loop(ctx, time.Duration(r.cfg.CheckpointInterval))
+		defer func() { // after the drain: cover what the last runs did
+			wg.Wait()
+			if err := r.ckpt.checkpoint(work); err != nil {
+				r.log.Warn("final checkpoint failed; its partitions will be redelivered", "err", err)
+			}
+		}()
+	}
 	poll := time.Duration(r.cfg.Backpressure.Poll)
 	for ctx.Err() == nil {
 		if r.paused.Load() {
@@ -129,7 +139,12 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 	r.m.inFlight.WithLabelValues(name).Inc()
 	defer r.m.inFlight.WithLabelValues(name).Dec()
 	stop := r.keepAlive(p)
-	defer stop()
+	held := false // handed to the checkpointer with its heartbeats
+	defer func() {
+		if !held {
+			stop()
+		}
+	}()
 	id := partitionID(p)
 	log := r.log.With("partition", id, "delivery", p.Delivered())
 	if r.cat != nil && r.cat.IsDone(name, id) {
@@ -156,6 +171,23 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 	}
 	defer ds.Release()
 	r.m.rowsIn.WithLabelValues(name).Add(float64(ds.Len()))
+	if r.ckpt != nil {
+		// From the run that changes the state to the partition joining the
+		// pending list, no checkpoint may copy the state.
+		r.ckpt.run.RLock()
+		locked := true
+		defer func() {
+			if locked {
+				r.ckpt.run.RUnlock()
+			}
+		}()
+		defer func() {
+			if held {
+				r.ckpt.run.RUnlock()
+				locked = false
+			}
+		}()
+	}
 	stats, err := r.pipeline.Run(ctx, ds)
 	for _, s := range stats.Systems {
 		r.m.systemSeconds.WithLabelValues(name, s.Name).Observe(s.Duration.Seconds())
@@ -189,6 +221,11 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 		}
 	} else {
 		out.Release()
+	}
+	if r.ckpt != nil { // acked once a checkpoint covers it
+		r.ckpt.hold(pendingPartition{p: p, id: id, rows: int64(stats.Rows), rowsOut: rows, outputs: outputs, stop: stop})
+		held = true
+		return
 	}
 	if err := r.record(ctx, p, id, catalog.StatusDone, int64(stats.Rows), outputs, nil); err != nil {
 		r.retryLater(p, id, fmt.Errorf("catalog: %w", err))

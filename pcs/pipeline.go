@@ -219,6 +219,16 @@ func intersects(a, b map[conflictKey]bool) bool {
 // Name returns the pipeline's name.
 func (p *Pipeline) Name() string { return p.name }
 
+// Systems returns the pipeline's systems in registration order (for
+// runtimes that look for optional interfaces such as Stateful).
+func (p *Pipeline) Systems() []System {
+	out := make([]System, len(p.systems))
+	for i, s := range p.systems {
+		out[i] = s.sys
+	}
+	return out
+}
+
 // Stages returns the plan: the system names of each stage, in run order;
 // within a stage, in registration order.
 func (p *Pipeline) Stages() [][]string {

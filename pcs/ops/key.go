@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -172,4 +174,38 @@ func encodeKey(cols []keyCol, buf []byte, i int) ([]byte, bool) {
 		}
 	}
 	return buf, true
+}
+
+// decodeKey renders an encoded key tuple for people: the values joined
+// by "|", integers in decimal.
+func decodeKey(k string) string {
+	var parts []string
+	b := []byte(k)
+	for len(b) > 0 {
+		tag := b[0]
+		b = b[1:]
+		switch tag {
+		case tagInt, tagUint:
+			if len(b) < 8 {
+				return k
+			}
+			v := binary.BigEndian.Uint64(b)
+			if tag == tagInt {
+				parts = append(parts, strconv.FormatInt(int64(v), 10))
+			} else {
+				parts = append(parts, strconv.FormatUint(v, 10))
+			}
+			b = b[8:]
+		case tagStr:
+			n, w := binary.Uvarint(b)
+			if w <= 0 || uint64(len(b)-w) < n {
+				return k
+			}
+			parts = append(parts, string(b[w:w+int(n)]))
+			b = b[w+int(n):]
+		default:
+			return k
+		}
+	}
+	return strings.Join(parts, "|")
 }

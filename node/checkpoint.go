@@ -1,0 +1,330 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pcs-dev/pcs/node/catalog"
+	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/transports/natsjs"
+)
+
+// CheckpointBucket is the JetStream object store bucket of stateful
+// systems' checkpoints.
+const CheckpointBucket = "pcs-checkpoints"
+
+// checkpointMagic starts a checkpoint object: then a uint32 (big endian)
+// header length, the JSON header (ckptHeader), and each system's state
+// as a Dataset IPC file (pcs.Dataset.WriteIPC), in header order.
+const checkpointMagic = "PCSCKPT1"
+
+type ckptHeader struct {
+	Pipeline string       `json:"pipeline"`
+	Node     string       `json:"node"`
+	Seq      uint64       `json:"seq"`
+	Systems  []ckptSystem `json:"systems"`
+}
+
+type ckptSystem struct {
+	Name  string `json:"name"`
+	Bytes int    `json:"bytes"`
+}
+
+// checkpointer makes the state of a pipeline's stateful systems survive a
+// crash. The runner processes partitions as usual but holds the ack of
+// each (keeping it alive with InProgress) until a checkpoint covers it:
+// every interval, between two pipeline runs, it copies the systems' state
+// (pcs.Stateful.Checkpoint) and the list of partitions processed since
+// the last checkpoint, writes the state to the object store, commits the
+// reference in the catalog (shard: this node's), records the partitions
+// done and acks them, and deletes the previous object. After a crash the
+// node restores the last committed state and the partitions it had not
+// acked are redelivered: each counts exactly once in the state.
+//
+// The state is per node (the catalog shard is a hash of the node id): a
+// node that never comes back leaves its state in the object store, where
+// no other node adopts it.
+type checkpointer struct {
+	r       *runner
+	systems []pcs.Stateful
+	shard   int
+	obs     jetstream.ObjectStore
+
+	run     sync.RWMutex // runs hold R from the pipeline run to pending; a checkpoint holds W to copy
+	mu      sync.Mutex   // pending
+	pending []pendingPartition
+	seq     uint64
+	last    string // the object of the last committed checkpoint
+}
+
+// pendingPartition was processed and its outputs published; its ack waits
+// for the next checkpoint.
+type pendingPartition struct {
+	p             *natsjs.Partition
+	id            string
+	rows, rowsOut int64 // input rows (recorded), output rows (metric)
+	outputs       []string
+	stop          func() // its InProgress heartbeats
+}
+
+// shardOf is the catalog shard of a node's per-node state.
+func shardOf(nodeID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(nodeID))
+	return int(h.Sum32() & 0x7fffffff)
+}
+
+// newCheckpointer returns the checkpointer of r's stateful systems (nil
+// when it has none, or no catalog to commit to) after restoring their
+// last committed state.
+func newCheckpointer(ctx context.Context, r *runner, js jetstream.JetStream) (*checkpointer, error) {
+	var systems []pcs.Stateful
+	if r.pipeline != nil {
+		for _, s := range r.pipeline.Systems() {
+			if st, ok := s.(pcs.Stateful); ok {
+				systems = append(systems, st)
+			}
+		}
+	}
+	if len(systems) == 0 {
+		return nil, nil
+	}
+	if r.cat == nil {
+		r.log.Warn("stateful systems without [catalog]: their state is not checkpointed and a restart loses it")
+		return nil, nil
+	}
+	obs, err := js.ObjectStore(ctx, CheckpointBucket)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint bucket %s: %w", CheckpointBucket, err)
+	}
+	c := &checkpointer{r: r, systems: systems, shard: shardOf(r.nodeID), obs: obs}
+	if err := c.restore(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// restore loads the last committed checkpoint of this node's shard, if
+// any; the object store verifies the digest on read.
+func (c *checkpointer) restore(ctx context.Context) error {
+	cp, ok := c.r.cat.Checkpoint(c.r.cfg.Name, c.shard)
+	if !ok {
+		return nil
+	}
+	data, err := c.obs.GetBytes(ctx, cp.Object.Name)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", cp.Object.Name, err)
+	}
+	if d := cp.Object.Digest; d != "" {
+		info, err := c.obs.GetInfo(ctx, cp.Object.Name)
+		if err != nil || info.Digest != d {
+			return fmt.Errorf("checkpoint %s: digest %v differs from the catalog's %s (err %v)", cp.Object.Name, infoDigest(info), d, err)
+		}
+	}
+	h, states, err := parseCheckpoint(data)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", cp.Object.Name, err)
+	}
+	for i, sys := range h.Systems {
+		s := c.system(sys.Name)
+		if s == nil {
+			return fmt.Errorf("checkpoint %s: system %q is not in the pipeline", cp.Object.Name, sys.Name)
+		}
+		ds, err := pcs.ReadIPC(states[i], memory.DefaultAllocator)
+		if err != nil {
+			return fmt.Errorf("checkpoint %s: system %q: %w", cp.Object.Name, sys.Name, err)
+		}
+		err = s.Restore(ds)
+		ds.Release()
+		if err != nil {
+			return fmt.Errorf("checkpoint %s: restore %q: %w", cp.Object.Name, sys.Name, err)
+		}
+	}
+	c.seq, c.last = h.Seq, cp.Object.Name
+	c.r.log.Info("state restored", "checkpoint", cp.Object.Name, "covers", cp.Covers, "systems", len(h.Systems))
+	return nil
+}
+
+func infoDigest(info *jetstream.ObjectInfo) string {
+	if info == nil {
+		return "?"
+	}
+	return info.Digest
+}
+
+func (c *checkpointer) system(name string) pcs.Stateful {
+	for _, s := range c.systems {
+		if s.Meta().Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// hold adds a processed partition to the next checkpoint.
+func (c *checkpointer) hold(pp pendingPartition) {
+	c.mu.Lock()
+	c.pending = append(c.pending, pp)
+	c.mu.Unlock()
+}
+
+// loop checkpoints every interval until ctx is done.
+func (c *checkpointer) loop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.checkpoint(ctx); err != nil {
+				c.r.log.Warn("checkpoint failed; its partitions wait for the next one", "err", err)
+			}
+		}
+	}
+}
+
+// checkpoint writes and commits a checkpoint covering the pending
+// partitions, then acks them. On failure they stay pending (never nak'ed:
+// the state in memory includes them).
+func (c *checkpointer) checkpoint(ctx context.Context) error {
+	c.run.Lock()
+	c.mu.Lock()
+	batch := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	if len(batch) == 0 {
+		c.run.Unlock()
+		return nil
+	}
+	data, err := c.encode(c.seq + 1)
+	c.run.Unlock()
+	if err == nil {
+		err = c.commit(ctx, data, batch)
+	}
+	if err != nil {
+		c.mu.Lock()
+		c.pending = append(batch, c.pending...)
+		c.mu.Unlock()
+		return err
+	}
+	c.ack(batch)
+	return nil
+}
+
+// encode copies every stateful system's state into a checkpoint object.
+func (c *checkpointer) encode(seq uint64) ([]byte, error) {
+	h := ckptHeader{Pipeline: c.r.cfg.Name, Node: c.r.nodeID, Seq: seq}
+	var body bytes.Buffer
+	for _, s := range c.systems {
+		ds, err := s.Checkpoint(memory.DefaultAllocator)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %q: %w", s.Meta().Name, err)
+		}
+		n := body.Len()
+		err = ds.WriteIPC(&body)
+		ds.Release()
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %q: %w", s.Meta().Name, err)
+		}
+		h.Systems = append(h.Systems, ckptSystem{Name: s.Meta().Name, Bytes: body.Len() - n})
+	}
+	js, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(checkpointMagic)+4+len(js)+body.Len())
+	out = append(out, checkpointMagic...)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(js)))
+	out = append(append(out, js...), body.Bytes()...)
+	return out, nil
+}
+
+// parseCheckpoint splits a checkpoint object into its header and the
+// systems' IPC files.
+func parseCheckpoint(data []byte) (ckptHeader, [][]byte, error) {
+	var h ckptHeader
+	bad := errors.New("not a PCS checkpoint (bad framing)")
+	if len(data) < len(checkpointMagic)+4 || string(data[:len(checkpointMagic)]) != checkpointMagic {
+		return h, nil, bad
+	}
+	data = data[len(checkpointMagic):]
+	n := int(binary.BigEndian.Uint32(data))
+	data = data[4:]
+	if n > len(data) {
+		return h, nil, bad
+	}
+	if err := json.Unmarshal(data[:n], &h); err != nil {
+		return h, nil, fmt.Errorf("header: %w", err)
+	}
+	data = data[n:]
+	states := make([][]byte, len(h.Systems))
+	for i, s := range h.Systems {
+		if s.Bytes < 0 || s.Bytes > len(data) {
+			return h, nil, bad
+		}
+		states[i], data = data[:s.Bytes], data[s.Bytes:]
+	}
+	return h, states, nil
+}
+
+// commit stores the object, commits its reference in the catalog and
+// records the covered partitions done, then deletes the previous object.
+func (c *checkpointer) commit(ctx context.Context, data []byte, batch []pendingPartition) error {
+	seq := c.seq + 1
+	name := c.r.cfg.Name + "/" + c.r.nodeID + "/" + strconv.FormatUint(seq, 10)
+	info, err := c.obs.PutBytes(ctx, name, data)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", name, err)
+	}
+	cp := catalog.Checkpoint{Pipeline: c.r.cfg.Name, Shard: c.shard, Covers: seq, Time: time.Now(),
+		Object: catalog.ObjectRef{Bucket: CheckpointBucket, Name: name, Digest: info.Digest}}
+	if _, err := c.r.cat.Apply(ctx, catalog.NewCheckpointCommitted(cp)); err != nil {
+		return fmt.Errorf("commit %s: %w", name, err)
+	}
+	recs := make([]catalog.PartitionRecord, len(batch))
+	for i, pp := range batch {
+		recs[i] = c.r.partitionRecord(pp.p, pp.id, catalog.StatusDone, pp.rows, pp.outputs, nil)
+	}
+	if err := c.r.cat.RecordPartitions(ctx, recs...); err != nil {
+		// The state is committed with these partitions in it: they must
+		// not run again. Retry the records before any ack.
+		return fmt.Errorf("record %d partitions: %w", len(batch), err)
+	}
+	if c.last != "" {
+		if err := c.obs.Delete(ctx, c.last); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			c.r.log.Warn("old checkpoint not deleted", "object", c.last, "err", err)
+		}
+	}
+	c.seq, c.last = seq, name
+	c.r.m.checkpoints.WithLabelValues(c.r.cfg.Name).Inc()
+	c.r.log.Debug("checkpoint committed", "object", name, "bytes", len(data), "partitions", len(batch))
+	return nil
+}
+
+// ack acks the partitions a committed checkpoint covers.
+func (c *checkpointer) ack(batch []pendingPartition) {
+	for _, pp := range batch {
+		pp.stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := pp.p.Ack(ctx); err != nil {
+			// Recorded done: a redelivery is acked without work.
+			c.r.log.Warn("ack failed; the partition will be redelivered and skipped", "partition", pp.id, "err", err)
+		} else {
+			c.r.m.processed.WithLabelValues(c.r.cfg.Name).Inc()
+			c.r.m.rowsOut.WithLabelValues(c.r.cfg.Name).Add(float64(pp.rowsOut))
+		}
+		cancel()
+	}
+}

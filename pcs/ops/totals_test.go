@@ -1,0 +1,112 @@
+package ops_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/pcs/ops"
+)
+
+var tally = pcs.NewDynamicComponent("tally", arrow.NewSchema([]arrow.Field{
+	{Name: "k", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "n", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+	{Name: "x", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "total_n", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "total_x", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+}, nil))
+
+func runTally(t *testing.T, mem memory.Allocator, js string, ss ...pcs.System) *pcs.Dataset {
+	t.Helper()
+	ds := newDS(t, mem, tally, js)
+	p, err := pcs.NewPipeline("t").Components(tally).Add(ss...).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Run(context.Background(), ds); err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+// TestRunningTotals: totals across datasets, nulls, deleted rows, and a
+// checkpoint restored into a fresh system continuing the same sums.
+func TestRunningTotals(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ints := mustSys(t)(ops.RunningTotals("ints", tally, []string{"k"}, "n", nil, "total_n"))
+	floats := mustSys(t)(ops.RunningTotals("floats", tally, []string{"k"}, "x", nil, "total_x"))
+	if _, ok := ints.(pcs.Stateful); !ok {
+		t.Fatal("RunningTotals is not pcs.Stateful")
+	}
+	ds := runTally(t, mem, `[{"k":"a","n":1,"x":0.5},{"k":"b","n":2,"x":1},{"k":"a","n":3,"x":null},{"k":null,"n":4,"x":2},{"k":"a","n":null,"x":1}]`, ints, floats)
+	col := func(f string) string { a, _ := ds.Column("tally", f); return a.String() }
+	if got, want := col("total_n"), "[1 2 4 (null) (null)]"; got != want {
+		t.Errorf("total_n = %s, want %s", got, want)
+	}
+	if got, want := col("total_x"), "[0.5 1 (null) (null) 1.5]"; got != want {
+		t.Errorf("total_x = %s, want %s", got, want)
+	}
+	ds.Release()
+
+	state, err := ints.(pcs.Stateful).Checkpoint(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := mustSys(t)(ops.RunningTotals("ints", tally, []string{"k"}, "n", nil, "total_n"))
+	if err := fresh.(pcs.Stateful).Restore(state); err != nil {
+		t.Fatal(err)
+	}
+	state.Release()
+	ds = runTally(t, mem, `[{"k":"b","n":10},{"k":"c","n":5},{"k":"a","n":1}]`, fresh)
+	if got, want := col("total_n"), "[12 5 5]"; got != want {
+		t.Errorf("after restore: total_n = %s, want %s", got, want)
+	}
+	ds.Release()
+	got, err := ops.Totals(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "map[a:5 b:12 c:5]" {
+		t.Errorf("totals %v", got)
+	}
+	// A float state does not restore into an integer system.
+	fs, err := floats.(pcs.Stateful).Checkpoint(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Release()
+	if err := fresh.(pcs.Stateful).Restore(fs); err == nil {
+		t.Error("restored a float64 state into an int64 system")
+	}
+	if _, err := ops.RunningTotals("bad", tally, []string{"k"}, "k", nil, "total_n"); err == nil {
+		t.Error("string value accepted")
+	}
+	if _, err := ops.RunningTotals("bad", tally, []string{"k"}, "n", nil, "total_x"); err == nil {
+		t.Error("float64 out for an integer value accepted")
+	}
+}
+
+// newDS returns a dataset of component c with the JSON rows js.
+func newDS(t *testing.T, mem memory.Allocator, c *pcs.DynamicComponent, js string) *pcs.Dataset {
+	t.Helper()
+	ds := pcs.NewDataset(mem)
+	if err := ds.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	rec, _, err := array.RecordFromJSON(mem, c.Schema(), strings.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	if _, err := ds.Append(map[string]arrow.RecordBatch{c.Name(): rec}); err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
