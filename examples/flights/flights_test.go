@@ -43,6 +43,14 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	top := want.top(5)
+	hours, err := hoursDirectly(ctx, o.flights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := "5 worst origin-hours by average delay (" + itoa(worstMinFlights) + "+ flights):\n"
+	for _, h := range worstHours(hours, 5) {
+		worst += "  " + h.String() + "\n"
+	}
 	for _, re := range []string{
 		`(?m)^rows in: +50000$`,
 		`(?m)^rows out: +` + itoa(want.Rows) + `$`,
@@ -51,10 +59,15 @@ func TestDemo(t *testing.T) {
 		`(?m)^end to end: +[0-9]+ rows/s`,
 		`(?m)^verified: `,
 		`(?m)^pcs run: +` + itoa(want.Rows) + ` rows in .*, the same rows as pcs-node's output`,
+		`(?m)^hourly window: ` + itoa(int64(len(hours))) + ` origin-hours \(tumbling 1h by origin over pcs-node's output\)`,
+		`(?m)^` + regexp.QuoteMeta(worst) + `verified: +every origin-hour equals a direct computation over the input$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out.String()) {
 			t.Errorf("output lacks %s:\n%s", re, out.String())
 		}
+	}
+	if len(worstHours(hours, 5)) != 5 {
+		t.Errorf("fewer than 5 origin-hours with %d+ flights in %s", worstMinFlights, o.flights)
 	}
 	if want.Rows == 0 || want.Delayed == 0 || len(want.ByState) < 5 {
 		t.Errorf("implausible expectation %+v", want)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -91,10 +93,12 @@ func summarizeOutput(ctx context.Context, path string) (summary, error) {
 	return s, err
 }
 
-// stringValues reads a utf8 column, plain or dictionary-encoded.
+// stringValues reads a utf8 column, plain, large or dictionary-encoded.
 func stringValues(col arrow.Array) (func(i int) (string, bool), bool) {
 	switch c := col.(type) {
 	case *array.String:
+		return func(i int) (string, bool) { return c.Value(i), c.IsValid(i) }, true
+	case *array.LargeString:
 		return func(i int) (string, bool) { return c.Value(i), c.IsValid(i) }, true
 	case *array.Dictionary:
 		dict, ok := c.Dictionary().(*array.String)
@@ -168,4 +172,148 @@ func eachBatch(ctx context.Context, path string, columns []string, fn func(arrow
 			return err
 		}
 	}
+}
+
+// hourlyTOML is the pipeline of the demo's last step, written to the work
+// directory and run with `pcs run`: the window system over pcs-node's
+// output, one row per origin and hour. The consumed partitions are in
+// about date order, not exactly (the node works on two at a time), hence
+// the out-of-orderness of a week; the filter is a no-op after the node's
+// (a pipeline needs a system before its window).
+const hourlyTOML = `[[pipeline]]
+name = "origin_hours"
+input = { files = ["${PCS_ENRICHED}"], component = "flight" }
+output = { file = "${PCS_HOURS}" }
+
+[[pipeline.component]]
+name = "flight"
+fields = ["date: timestamp[us]", "delay: int64", "origin: large_string"]
+
+[[pipeline.system]]
+use = "filter"
+options = { component = "flight", expression = "delay is not null" }
+
+[[pipeline.system]]
+use = "window"
+options = { time = "date", window = "tumbling(1h)", keys = ["origin"], aggregates = ["avg(delay) as avg_delay", "count(*) as flights"], out_of_orderness = "168h" }
+`
+
+// worstMinFlights: the worst origin-hours are among those with at least
+// this many flights (an hour with one very late flight says little).
+const worstMinFlights = 10
+
+// originHour is one origin's flights in one hour (Start, Unix ms UTC).
+type originHour struct {
+	Origin  string
+	Start   int64
+	Sum     float64 // of delay
+	Flights int64
+}
+
+func (h originHour) avg() float64 { return h.Sum / float64(h.Flights) }
+
+func (h originHour) String() string {
+	return fmt.Sprintf("%-4s %s UTC  avg delay %6.1f min  %d flights",
+		h.Origin, time.UnixMilli(h.Start).UTC().Format("2006-01-02 15:04"), h.avg(), h.Flights)
+}
+
+// readHours reads the window's output: origin, window_start, avg_delay,
+// flights (Sum is avg_delay * flights).
+func readHours(ctx context.Context, path string) (map[[2]string]originHour, error) {
+	out := map[[2]string]originHour{}
+	err := eachBatch(ctx, path, []string{"origin", "window_start", "window_end", "avg_delay", "flights"}, func(rec arrow.RecordBatch) error {
+		origin, ok1 := stringValues(rec.Column(0))
+		start, ok2 := rec.Column(1).(*array.Timestamp)
+		end, ok3 := rec.Column(2).(*array.Timestamp)
+		avg, ok4 := rec.Column(3).(*array.Float64)
+		n, ok5 := rec.Column(4).(*array.Int64)
+		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+			return fmt.Errorf("%s: unexpected column types %s", path, rec.Schema())
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			o, _ := origin(i)
+			h := originHour{Origin: o, Start: int64(start.Value(i)), Flights: n.Value(i)}
+			h.Sum = avg.Value(i) * float64(h.Flights)
+			if int64(end.Value(i))-h.Start != time.Hour.Milliseconds() {
+				return fmt.Errorf("%s: window %v is not an hour", path, h)
+			}
+			k := hourKey(h)
+			if _, dup := out[k]; dup {
+				return fmt.Errorf("%s: window %v twice", path, h)
+			}
+			out[k] = h
+		}
+		return nil
+	})
+	return out, err
+}
+
+func hourKey(h originHour) [2]string { return [2]string{h.Origin, fmt.Sprint(h.Start)} }
+
+// hoursDirectly computes the origin-hours from the input, row by row,
+// without PCS: the rows the node keeps (a delay and a positive distance),
+// grouped by origin and the hour of date.
+func hoursDirectly(ctx context.Context, flights string) (map[[2]string]originHour, error) {
+	out := map[[2]string]originHour{}
+	const hour = int64(time.Hour / time.Millisecond)
+	err := eachBatch(ctx, flights, []string{"date", "delay", "distance", "origin"}, func(rec arrow.RecordBatch) error {
+		date := rec.Column(0).(*array.Timestamp)
+		unit := date.DataType().(*arrow.TimestampType).Unit
+		delay := rec.Column(1).(*array.Int64)
+		dist := rec.Column(2).(*array.Int64)
+		origin := rec.Column(3).(*array.LargeString)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if delay.IsNull(i) || dist.IsNull(i) || dist.Value(i) <= 0 {
+				continue
+			}
+			ms := date.Value(i).ToTime(unit).UnixMilli()
+			h := originHour{Origin: origin.Value(i), Start: ms - ((ms%hour)+hour)%hour}
+			k := hourKey(h)
+			if old, ok := out[k]; ok {
+				h = old
+			}
+			h.Sum += float64(delay.Value(i))
+			h.Flights++
+			out[k] = h
+		}
+		return nil
+	})
+	return out, err
+}
+
+// sameHours reports the first difference between got and want: the same
+// origin-hours with the same flights and average delay (to 1e-9).
+func sameHours(got, want map[[2]string]originHour) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%d origin-hours, want %d", len(got), len(want))
+	}
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok || g.Flights != w.Flights || math.Abs(g.avg()-w.avg()) > 1e-9*math.Max(1, math.Abs(w.avg())) {
+			return fmt.Errorf("origin-hour %v: got %v (present: %v)", w, g, ok)
+		}
+	}
+	return nil
+}
+
+// worstHours returns the n origin-hours with the highest average delay
+// among those with at least worstMinFlights flights (ties: origin, hour).
+func worstHours(hours map[[2]string]originHour, n int) []originHour {
+	var all []originHour
+	for _, h := range hours {
+		if h.Flights >= worstMinFlights {
+			all = append(all, h)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if a.avg() != b.avg() {
+			return a.avg() > b.avg()
+		}
+		if a.Origin != b.Origin {
+			return a.Origin < b.Origin
+		}
+		return a.Start < b.Start
+	})
+	return all[:min(n, len(all))]
 }
