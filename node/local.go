@@ -16,6 +16,7 @@ import (
 
 	"github.com/pcs-dev/pcs/pcs/window"
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/parquet"
 )
 
 // LocalStats counts what RunLocal did for one pipeline.
@@ -156,7 +157,7 @@ func runLocal(ctx context.Context, pc PipelineConfig, reg *Registry, log *slog.L
 	}()
 	mem := memory.DefaultAllocator
 	for _, path := range files {
-		src, err := OpenFile(path)
+		src, err := openInput(path, pl.input.Schema())
 		if err != nil {
 			return st, err
 		}
@@ -230,4 +231,18 @@ func closeCtx(ctx context.Context, failed error) context.Context {
 	c, cancel := context.WithCancel(ctx)
 	cancel()
 	return c
+}
+
+// openInput opens an input file of `pcs run`; a Parquet file is read with
+// only the input component's columns (the others would be dropped by
+// conform anyway).
+func openInput(path string, schema *arrow.Schema) (transports.Source, error) {
+	if strings.ToLower(filepath.Ext(path)) != ".parquet" {
+		return OpenFile(path)
+	}
+	names := make([]string, schema.NumFields())
+	for i, f := range schema.Fields() {
+		names[i] = f.Name
+	}
+	return parquet.NewSource(path, parquet.WithColumns(names...))
 }

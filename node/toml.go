@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,14 +15,21 @@ import (
 )
 
 // Duration is a TOML duration written as a string with a unit: "250ms",
-// "10s", "2m".
+// "10s", "2m", or whole days "7d".
 type Duration time.Duration
 
-// UnmarshalText parses "10s" style durations (time.ParseDuration).
+// UnmarshalText parses "10s" style durations (time.ParseDuration) and
+// whole days ("7d").
 func (d *Duration) UnmarshalText(b []byte) error {
+	if days, ok := strings.CutSuffix(string(b), "d"); ok { // "7d": whole days, which Go durations lack
+		if n, err := strconv.ParseInt(days, 10, 64); err == nil {
+			*d = Duration(time.Duration(n) * 24 * time.Hour)
+			return nil
+		}
+	}
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("duration %q: want a number with a unit, like \"10s\" or \"250ms\"", b)
+		return fmt.Errorf("duration %q: want a number with a unit, like \"10s\", \"250ms\" or \"7d\"", b)
 	}
 	*d = Duration(v)
 	return nil

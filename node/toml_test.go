@@ -113,3 +113,16 @@ func TestREADMEConfigParses(t *testing.T) {
 		t.Errorf("stats %+v", st[0])
 	}
 }
+
+func TestDurationDays(t *testing.T) {
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "0d": 0, "90s": 90 * time.Second, "1h30m": 90 * time.Minute} {
+		var d Duration
+		if err := d.UnmarshalText([]byte(in)); err != nil || time.Duration(d) != want {
+			t.Errorf("%s = %v, %v; want %v", in, time.Duration(d), err, want)
+		}
+	}
+	var d Duration
+	if err := d.UnmarshalText([]byte("1.5d")); err == nil {
+		t.Error("1.5d accepted")
+	}
+}
