@@ -53,6 +53,15 @@ func TestFleetCatalog(t *testing.T) {
 		Status: catalog.StatusDone, Rows: 100, Node: "earlier", Time: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	// Followers apply it a moment after the leader committed it.
+	waitFor(t, func() bool {
+		for _, n := range nodes {
+			if !n.Catalog().IsDone("p", natsjs.PartitionID("src", 3)) {
+				return false
+			}
+		}
+		return true
+	})
 	mem := memory.NewGoAllocator()
 	const parts, per = 30, 100
 	var recs []arrow.RecordBatch
