@@ -21,8 +21,10 @@ import (
 //	                every value is null
 //	avg             mean of non-null values                       -> float64
 //	min, max        smallest / largest non-null value, same type (integers,
-//	                floats, timestamps, dates, strings)
-//	count_distinct  number of distinct non-null values (exact)    -> int64
+//	                floats, timestamps, dates, strings, bools with
+//	                false < true: min is "all true", max "any true")
+//	count_distinct  number of distinct non-null values (exact; over
+//	                bools 0, 1 or 2)                               -> int64
 //	first, last     the non-null value with the smallest / largest event
 //	                time, same type (ties: arrival order)
 //
@@ -86,6 +88,7 @@ const (
 	valUint
 	valFloat
 	valString
+	valBool // stored as uint8: 0 false, 1 true (false < true)
 )
 
 func kindOf(dt arrow.DataType) valKind {
@@ -99,6 +102,8 @@ func kindOf(dt arrow.DataType) valKind {
 		return valFloat
 	case *arrow.StringType, *arrow.LargeStringType:
 		return valString
+	case *arrow.BooleanType:
+		return valBool
 	case *arrow.DictionaryType:
 		if kindOf(t.ValueType) == valString {
 			return valString
@@ -196,6 +201,8 @@ func compileAgg(a Agg, schema *arrow.Schema) (*aggDef, error) {
 			d.mk = valueState[float64](appendFloat, getFloat)
 		case valString:
 			d.mk = valueState[string](appendString, getString)
+		case valBool:
+			d.mk = valueState[uint8](appendBool, getBool)
 		default:
 			return nil, bad()
 		}
@@ -205,7 +212,8 @@ func compileAgg(a Agg, schema *arrow.Schema) (*aggDef, error) {
 		case "first", "last":
 			d.pfields = []arrow.Field{field(a.Func, d.out), field(a.Func+"_time", i64)}
 		default:
-			st := map[valKind]arrow.DataType{valInt: i64, valUint: arrow.PrimitiveTypes.Uint64, valFloat: f64, valString: arrow.BinaryTypes.String}[k]
+			st := map[valKind]arrow.DataType{valInt: i64, valUint: arrow.PrimitiveTypes.Uint64, valFloat: f64,
+				valString: arrow.BinaryTypes.String, valBool: arrow.FixedWidthTypes.Boolean}[k]
 			d.pfields = []arrow.Field{field("set", arrow.ListOf(st))}
 		}
 	}
@@ -245,6 +253,7 @@ type input struct {
 	u     []uint64
 	f     []float64
 	s     []string
+	b     []uint8 // bools as 0/1
 	times []int64
 }
 
@@ -265,7 +274,22 @@ func (in *input) load(d *aggDef, rec arrow.RecordBatch, times []int64) {
 		in.f = float64s(a, in.f[:0])
 	case valString:
 		in.s = stringsOf(a, in.s)
+	case valBool:
+		in.b = bools(a.(*array.Boolean), in.b)
 	}
+}
+
+// bools returns the values of a bool column as 0/1 bytes in dst (grown
+// as needed; null rows are 0).
+func bools(a *array.Boolean, dst []uint8) []uint8 {
+	dst = grow(dst, a.Len())
+	for i := range dst {
+		dst[i] = 0
+		if a.Value(i) {
+			dst[i] = 1
+		}
+	}
+	return dst
 }
 
 func pick[T any](in *input) []T {
@@ -279,6 +303,8 @@ func pick[T any](in *input) []T {
 		return any(in.f).([]T)
 	case string:
 		return any(in.s).([]T)
+	case uint8:
+		return any(in.b).([]T)
 	}
 	return nil
 }
@@ -307,6 +333,88 @@ func rowOf(rows []int32, j int) int {
 		return j
 	}
 	return int(rows[j])
+}
+
+// --- shared batch states -------------------------------------------------------
+
+// shareSources returns, per aggregate, an earlier aggregate whose batch
+// state may determine its own (copyState), or -1: sum and avg of the same
+// float column; count(col) from a sum, avg or count of col; count(*) from
+// count(*), or from a sum, avg or count(col) whose column has no null in
+// the batch (checked by copyState). Such aggregates then cost O(groups)
+// per batch instead of a pass over the rows.
+func shareSources(defs []*aggDef) []int {
+	share := make([]int, len(defs))
+	counted := func(d *aggDef) bool { // its state counts the non-null values of d.col
+		return d.Func == "count" || d.Func == "avg" || (d.Func == "sum" && d.kind == valFloat)
+	}
+	for a, d := range defs {
+		share[a] = -1
+		if d.hidden {
+			continue
+		}
+		for b, e := range defs[:a] {
+			if e.hidden {
+				continue
+			}
+			switch {
+			case (d.Func == "sum" || d.Func == "avg") && d.kind == valFloat &&
+				(e.Func == "sum" || e.Func == "avg") && e.kind == valFloat && e.col == d.col:
+			case d.Func == "count" && d.col >= 0 && counted(e) && e.col == d.col:
+			case d.Func == "count" && d.col < 0 && counted(e):
+			default:
+				continue
+			}
+			share[a] = b
+			break
+		}
+	}
+	return share
+}
+
+// copyState sets slots [0, n) of dst, a state fresh for the batch, from
+// src, updated from the same rows (srcIn its input), if src determines
+// them (see shareSources); it reports whether it did.
+func copyState(dst, src state, srcIn *input, n int) bool {
+	var sn []int64 // src's per-slot counts (of its column's non-null values, or rows)
+	var ssum []float64
+	switch s := src.(type) {
+	case *countState:
+		sn = s.n
+		if srcIn.arr != nil && srcIn.nulls {
+			if c, ok := dst.(*countState); ok && !c.nonNull {
+				return false // count(*) from count(col) with nulls
+			}
+		}
+	case *sumState[float64]:
+		sn, ssum = s.n, s.sum
+	case *avgState:
+		sn, ssum = s.n, s.sum
+	default:
+		return false
+	}
+	switch d := dst.(type) {
+	case *countState:
+		if !d.nonNull && srcIn.nulls {
+			return false
+		}
+		copy(d.n[:n], sn[:n])
+	case *sumState[float64]:
+		if ssum == nil {
+			return false
+		}
+		copy(d.sum[:n], ssum[:n])
+		copy(d.n[:n], sn[:n])
+	case *avgState:
+		if ssum == nil {
+			return false
+		}
+		copy(d.sum[:n], ssum[:n])
+		copy(d.n[:n], sn[:n])
+	default:
+		return false
+	}
+	return true
 }
 
 // --- count -----------------------------------------------------------------
@@ -599,6 +707,8 @@ func (s *distinctState[T]) partial(bs []array.Builder, slot int32) {
 			vb.(*array.Float64Builder).Append(x)
 		case string:
 			vb.(*array.StringBuilder).Append(x)
+		case uint8:
+			vb.(*array.BooleanBuilder).Append(x != 0)
 		}
 	}
 }
@@ -708,6 +818,19 @@ func getFloat(a arrow.Array, i int) float64 {
 		return float64(a.Value(i))
 	}
 	panic(fmt.Sprintf("window: getFloat of %s", a.DataType()))
+}
+
+// getBool returns a bool value as 0 or 1.
+func getBool(a arrow.Array, i int) uint8 {
+	if a.(*array.Boolean).Value(i) {
+		return 1
+	}
+	return 0
+}
+
+// appendBool appends a bool stored as 0 or 1.
+func appendBool(b array.Builder, v uint8) {
+	b.(*array.BooleanBuilder).Append(v != 0)
 }
 
 // getString returns a copy of the string at i (safe to keep).

@@ -43,12 +43,22 @@ func (k Kind) String() string {
 // Sliding windows are computed from panes of gcd(Size, Slide): a row
 // updates one pane and a window is the merge of its Size/gcd panes when it
 // fires, so the cost per row does not grow with Size/Slide.
+//
+// Calendar windows are tumbling windows of Months whole calendar months
+// in UTC (Kind KindTumbling, Size, Slide and Offset zero): a window starts
+// on the first day of a month at 00:00 UTC and ends where the next one
+// starts, so windows are 28 to 31 days long (1 month) or 365 or 366 days
+// (12 months). Months are counted from January 1970, and a window starts
+// at a month whose count is a multiple of Months: Months = 12 gives
+// calendar years, 3 calendar quarters. Sliding calendar windows are not
+// supported.
 type Assigner struct {
 	Kind   Kind
 	Size   time.Duration // tumbling and sliding
 	Slide  time.Duration // sliding (equal to Size for tumbling)
 	Offset time.Duration // tumbling and sliding; may be negative
 	Gap    time.Duration // session
+	Months int           // calendar tumbling windows: months per window (12: years)
 }
 
 // Tumbling returns an assigner of windows [offset + k*size, offset + (k+1)*size).
@@ -62,6 +72,12 @@ func Sliding(size, slide, offset time.Duration) Assigner {
 	return Assigner{Kind: KindSliding, Size: size, Slide: slide, Offset: offset}
 }
 
+// TumblingMonths returns an assigner of tumbling windows of n calendar
+// months in UTC (n = 12: calendar years); see Assigner.
+func TumblingMonths(n int) Assigner {
+	return Assigner{Kind: KindTumbling, Months: n}
+}
+
 // Session returns an assigner of per-key session windows closed by gap.
 func Session(gap time.Duration) Assigner {
 	return Assigner{Kind: KindSession, Gap: gap}
@@ -71,6 +87,9 @@ func Session(gap time.Duration) Assigner {
 func (a Assigner) String() string {
 	switch a.Kind {
 	case KindTumbling:
+		if a.Months != 0 {
+			return "tumbling(" + calendarString(a.Months) + ")"
+		}
 		if a.Offset != 0 {
 			return fmt.Sprintf("tumbling(%v, %v)", a.Size, a.Offset)
 		}
@@ -87,9 +106,21 @@ func (a Assigner) String() string {
 }
 
 // Validate reports an ErrSpec error for a zero Kind, a non-positive size,
-// slide or gap, a slide larger than the size, or a duration that is not a
-// whole number of milliseconds.
+// slide or gap, a slide larger than the size, a duration that is not a
+// whole number of milliseconds, or Months set on anything but a tumbling
+// window without Size, Slide or Offset (or negative).
 func (a Assigner) Validate() error {
+	if a.Months != 0 {
+		switch {
+		case a.Kind != KindTumbling:
+			return fmt.Errorf("%w: %s: calendar months and years only make tumbling windows", ErrSpec, a.Kind)
+		case a.Months < 0:
+			return fmt.Errorf("%w: tumbling window of %d months", ErrSpec, a.Months)
+		case a.Size != 0 || a.Slide != 0 || a.Offset != 0:
+			return fmt.Errorf("%w: calendar tumbling window of %d months with a size, slide or offset", ErrSpec, a.Months)
+		}
+		return nil
+	}
 	whole := func(what string, d time.Duration) error {
 		if d%time.Millisecond != 0 {
 			return fmt.Errorf("%w: %s %v is not a whole number of milliseconds", ErrSpec, what, d)
@@ -124,11 +155,32 @@ func (a Assigner) Validate() error {
 
 // ParseAssigner reads "tumbling(size[, offset])", "sliding(size, slide[,
 // offset])" or "session(gap)", with durations as ParseDuration reads them,
-// e.g. "sliding(7d, 1d)". The result is validated.
+// e.g. "sliding(7d, 1d)", and calendar tumbling windows in UTC:
+// "tumbling(1mo)" (months), "tumbling(1y)" (years), "tumbling(3mo)"
+// (quarters); see Assigner. Calendar units take no offset and make no
+// sliding or session windows ("sliding(1y, 1mo)" is an ErrSpec error).
+// The result is validated.
 func ParseAssigner(s string) (Assigner, error) {
 	name, args, err := call(s)
 	if err != nil {
 		return Assigner{}, err
+	}
+	for _, arg := range args {
+		n, ok, err := parseCalendar(arg)
+		if err != nil {
+			return Assigner{}, err
+		}
+		if !ok {
+			continue
+		}
+		if name != "tumbling" {
+			return Assigner{}, fmt.Errorf("%w: window %q: calendar units (mo, y) only make tumbling windows: use tumbling(%s), or fixed durations such as sliding(365d, 30d)", ErrSpec, s, arg)
+		}
+		if len(args) != 1 {
+			return Assigner{}, fmt.Errorf("%w: window %q: a calendar tumbling window takes no offset", ErrSpec, s)
+		}
+		a := TumblingMonths(n)
+		return a, a.Validate()
 	}
 	ds := make([]time.Duration, len(args))
 	for i, a := range args {
@@ -171,6 +223,32 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%w: duration %q", ErrSpec, s)
 	}
 	return d, nil
+}
+
+// parseCalendar reads a count of calendar months ("3mo") or years
+// ("1y"); ok is false for anything else (a duration).
+func parseCalendar(s string) (months int, ok bool, err error) {
+	num, mul := "", 0
+	if n, cut := strings.CutSuffix(s, "mo"); cut {
+		num, mul = n, 1
+	} else if n, cut := strings.CutSuffix(s, "y"); cut {
+		num, mul = n, 12
+	} else {
+		return 0, false, nil
+	}
+	v, perr := strconv.Atoi(strings.TrimSpace(num))
+	if perr != nil || v <= 0 || v > 12_000 {
+		return 0, false, fmt.Errorf("%w: calendar window %q (want a positive count of mo or y, e.g. 1mo, 1y)", ErrSpec, s)
+	}
+	return v * mul, true, nil
+}
+
+// calendarString formats months as parseCalendar reads them.
+func calendarString(months int) string {
+	if months%12 == 0 {
+		return strconv.Itoa(months/12) + "y"
+	}
+	return strconv.Itoa(months) + "mo"
 }
 
 // call splits "name(a, b)" into name and trimmed arguments.

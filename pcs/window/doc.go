@@ -37,6 +37,16 @@
 // sessions merges them (rows exactly gap apart do not). [ParseAssigner]
 // reads "tumbling(1h)", "sliding(7d, 1d)", "session(30m)".
 //
+// Calendar windows ([TumblingMonths], "tumbling(1mo)", "tumbling(1y)",
+// "tumbling(3mo)") are tumbling windows of whole calendar months in UTC:
+// a window starts on the first day of a month at 00:00 UTC and ends where
+// the next one starts (a row at exactly 2024-03-01T00:00:00Z is in
+// March; February 2024 has 29 days), and years start on January 1st.
+// They work like fixed tumbling windows everywhere (watermarks, lateness,
+// partials, snapshots), their panes keyed by their start. Sliding
+// calendar windows are not supported ("sliding(1y, 1mo)" is an [ErrSpec]
+// error); "sliding(365d, 30d)" slides by fixed durations.
+//
 // # Lateness
 //
 // A window's state is kept until the watermark reaches end +
@@ -49,14 +59,28 @@
 // # Aggregates and group-by
 //
 // [Agg] lists count, count(col), sum, avg, min, max, count_distinct,
-// first and last; [ParseAgg] reads "avg(delay) as avg_delay". Keys are
-// string, large_string, dictionary<string>, integer, bool, timestamp and
-// date columns; a null key is a group of its own. The group-by is
-// columnar: key columns are turned into a group id per row (an encoding
-// hashed with xxh3 into an open-addressing table; one string key has a
-// faster path, and a dictionary key is looked up once per dictionary
-// entry), then each aggregate runs a tight loop over its typed values.
+// first and last; [ParseAgg] reads "avg(delay) as avg_delay". min, max,
+// first, last and count_distinct also take bool columns (false < true).
+// Keys are string, large_string, dictionary<string>, integer, bool,
+// timestamp and date columns; a null key is a group of its own.
 // Aggregates skip nulls as SQL does.
+//
+// The group-by is columnar, a batch at a time, with no Go map and no
+// allocation per row. Key columns become a dense group id per row: in
+// general the key columns are encoded into bytes per row, hashed with
+// xxh3 and looked up in an open-addressing table that compares key bytes
+// only on a hash match. One string key reads the column's offsets and
+// data buffers directly: a string of up to 7 bytes (codes, tickers) is
+// packed with its length into one word, loaded with one unaligned 8-byte
+// read, and found in a small open-addressing table with one compare per
+// probe; longer strings hash with xxh3. A dictionary<string> key is
+// looked up once per dictionary entry and rows map through their indices.
+// Then each aggregate runs a tight typed loop over the group ids and its
+// values. Aggregates that need the same per-group sums and counts (sum
+// and avg of one column, count(col), and count(*) when the column has no
+// null in the batch) compute them once per batch and copy them, which
+// costs per group, not per row. [Spec].Parallelism can split large
+// batches over goroutines (off by default: see its doc).
 //
 // # Two phases: partials and merge
 //

@@ -174,3 +174,22 @@ func TestFlightsWindows(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkFlightsHourly: the operator's share of .ci/bench's
+// HourlyVsDuckDB (average delay per origin and hour over the 3M flights,
+// ~424k groups), without Parquet reading and writing.
+func BenchmarkFlightsHourly(b *testing.B) {
+	recs := readFlights(b, memory.NewGoAllocator(), 3_000_000)
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	spec := window.Spec{Time: window.TimeSpec{Column: "date"}, Assigner: window.Tumbling(time.Hour, 0),
+		Keys: []string{"origin"}, Aggs: parseAggs(b, []string{"avg(delay) as avg_delay"})}
+	b.Run("pcs", func(b *testing.B) {
+		for b.Loop() {
+			runOperatorSchema(b, spec, recs[0].Schema(), recs)
+		}
+	})
+}

@@ -10,7 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
-// Group-by: key columns of a batch are encoded column at a time into one
+// Group-by, the general path (keys.go has the fast paths of one string or
+// dictionary key): key columns of a batch are encoded column at a time into one
 // byte string per row (per column: a validity byte, then 8 little-endian
 // bytes for integers and timestamps, 1 for bools, the bytes of a string,
 // length-prefixed unless it is the last column). Optionally an 8-byte
@@ -558,10 +559,13 @@ type table struct {
 
 func newTable(defs []*aggDef) *table { return &table{stateSet: newStateSet(defs)} }
 
-// slot returns the slot of key, creating it (empty) if new.
+// slot returns the slot of key, creating it (empty) if new. The states
+// grow by doubling (slots past the keys stay empty), not slot by slot.
 func (t *table) slot(key []byte, h uint64) int32 {
 	id := t.idx.find(key, h)
-	t.ensure(int(id) + 1)
+	if int(id) >= t.n {
+		t.ensure(max(int(id)+1, 2*t.n, 16))
+	}
 	return id
 }
 

@@ -133,6 +133,8 @@ var allAggs = []string{
 	"count(*) as n", "count(vi) as nvi", "sum(vi)", "sum(vf)", "sum(vu)", "avg(vi)", "avg(vf)",
 	"min(vi)", "max(vf)", "min(vs)", "max(vs)", "max(vu)", "min(vu)", "count(distinct vi) as dvi",
 	"count_distinct(vs) as dvs", "count_distinct(vf) as dvf", "first(vs)", "last(vi)", "first(vf)", "last(vs)", "first(vu)",
+	// over bool values (kb): false < true
+	"min(kb)", "max(kb)", "first(kb)", "last(kb)", "count_distinct(kb)", "count(kb) as nkb",
 }
 
 func parseAggs(t testing.TB, ss []string) []window.Agg {
@@ -280,6 +282,10 @@ func colVal(x rrow, c string) (any, bool) {
 		if x.vu != nil {
 			return *x.vu, true
 		}
+	case "kb":
+		if x.kb != nil {
+			return *x.kb, true
+		}
 	}
 	return nil, false
 }
@@ -304,6 +310,8 @@ func less(a, b any) bool {
 		return a < b.(string)
 	case uint32:
 		return a < b.(uint32)
+	case bool:
+		return !a && b.(bool)
 	}
 	panic("less")
 }

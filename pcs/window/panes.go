@@ -13,11 +13,17 @@ import (
 
 // lastWindowEnd is the end of the last window that contains pane ps.
 func (o *Operator) lastWindowEnd(ps int64) int64 {
+	if o.months > 0 {
+		return o.paneEnd(ps)
+	}
 	return satAdd(align(ps, o.slide, o.off), o.size)
 }
 
 // firstWindowStart is the start of the first window that contains pane ps.
 func (o *Operator) firstWindowStart(ps int64) int64 {
+	if o.months > 0 {
+		return ps
+	}
 	return align(ps-o.size, o.slide, o.off) + o.slide
 }
 
@@ -26,30 +32,38 @@ func (o *Operator) paneLate(ps, w int64) bool {
 	return w != NoWatermark && satAdd(o.lastWindowEnd(ps), o.late) <= w
 }
 
-// paneTable returns the table of pane ps, creating it.
+// paneTable returns the table of pane ps, creating it (from a table of
+// an expired pane if there is one: its memory is reused).
 func (o *Operator) paneTable(ps int64) *table {
 	t := o.panes[ps]
 	if t == nil {
-		t = newTable(o.defs)
+		if n := len(o.spare); n > 0 {
+			t, o.spare = o.spare[n-1], o.spare[:n-1]
+		} else {
+			t = newTable(o.defs)
+		}
 		o.panes[ps] = t
 	}
 	return t
 }
 
-// paneMergeLocal folds the batch partial (o.lst with o.slotPane and
-// o.slotKid) into the pane tables, and marks windows that already fired
+// maxSpareTables bounds the expired pane tables kept for reuse.
+const maxSpareTables = 16
+
+// paneMergeLocal folds a batch partial (bp.lst with bp.slotPane and
+// bp.slotKid) into the pane tables, and marks windows that already fired
 // (watermark prevW) and whose state is still kept for re-firing.
-func (o *Operator) paneMergeLocal(prevW int64) {
+func (o *Operator) paneMergeLocal(bp *batchPartial, prevW int64) {
 	var cur *table
 	curPS := int64(math.MinInt64)
-	for s, ps := range o.slotPane {
-		kid := o.slotKid[s]
-		k, h := o.bk.idx.key(kid), o.bk.idx.hashes[kid]
+	for s, ps := range bp.slotPane {
+		kid := bp.slotKid[s]
+		k, h := bp.bk.idx.key(kid), bp.bk.idx.hashes[kid]
 		if cur == nil || ps != curPS {
 			cur, curPS = o.paneTable(ps), ps
 		}
 		g := cur.slot(k, h)
-		cur.mergeSlot(g, &o.lst, int32(s))
+		cur.mergeSlot(g, &bp.lst, int32(s))
 		o.markDirty(ps, k, prevW)
 	}
 }
@@ -61,11 +75,11 @@ func (o *Operator) markDirty(ps int64, k []byte, prevW int64) {
 		return
 	}
 	first := o.firstWindowStart(ps)
-	if first+o.size > prevW {
+	if o.windowEnd(first) > prevW {
 		return // no window of this pane has fired
 	}
-	for ws := first; ws <= ps; ws += o.slide {
-		end := ws + o.size
+	for ws := first; ws <= ps; ws = o.nextWindow(ws) {
+		end := o.windowEnd(ws)
 		if end > prevW {
 			break
 		}
@@ -99,7 +113,7 @@ func (o *Operator) paneFire(prevW, newW int64, em *emitter) {
 			w := o.windowTable(ws, tmp)
 			for id := 0; id < w.idx.len(); id++ {
 				if k := w.idx.key(int32(id)); keys[string(k)] {
-					em.add(k, ws, ws+o.size, &w.stateSet, int32(id), true)
+					em.add(k, ws, o.windowEnd(ws), &w.stateSet, int32(id), true)
 				}
 			}
 		}
@@ -109,8 +123,8 @@ func (o *Operator) paneFire(prevW, newW int64, em *emitter) {
 		seen := map[int64]bool{}
 		var starts []int64
 		for ps := range o.panes {
-			for ws := o.firstWindowStart(ps); ws <= ps; ws += o.slide {
-				if end := ws + o.size; end > prevW && end <= newW && !seen[ws] {
+			for ws := o.firstWindowStart(ps); ws <= ps; ws = o.nextWindow(ws) {
+				if end := o.windowEnd(ws); end > prevW && end <= newW && !seen[ws] {
 					seen[ws] = true
 					starts = append(starts, ws)
 				}
@@ -120,12 +134,16 @@ func (o *Operator) paneFire(prevW, newW int64, em *emitter) {
 		for _, ws := range starts {
 			w := o.windowTable(ws, tmp)
 			for id := 0; id < w.idx.len(); id++ {
-				em.add(w.idx.key(int32(id)), ws, ws+o.size, &w.stateSet, int32(id), false)
+				em.add(w.idx.key(int32(id)), ws, o.windowEnd(ws), &w.stateSet, int32(id), false)
 			}
 		}
 	}
 	for ps := range o.panes {
 		if o.paneLate(ps, newW) {
+			if t := o.panes[ps]; len(o.spare) < maxSpareTables {
+				t.reset()
+				o.spare = append(o.spare, t)
+			}
 			delete(o.panes, ps)
 		}
 	}
@@ -134,7 +152,7 @@ func (o *Operator) paneFire(prevW, newW int64, em *emitter) {
 // windowTable returns the state of window ws: its pane table for
 // tumbling windows, else tmp filled with the merge of its panes.
 func (o *Operator) windowTable(ws int64, tmp *table) *table {
-	if o.pane == o.size {
+	if o.months > 0 || o.pane == o.size { // tumbling: the window is its pane
 		if t := o.panes[ws]; t != nil {
 			return t
 		}

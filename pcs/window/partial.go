@@ -31,13 +31,15 @@ func (o *Operator) Partials(ctx context.Context, rec arrow.RecordBatch) (Output,
 	if !rec.Schema().Equal(o.in) {
 		return Output{}, fmt.Errorf("%w: Partials got %s, want %s", ErrSchema, rec.Schema(), o.in)
 	}
-	times, err := o.time(rec.Column(o.timeIdx))
+	tcol := rec.Column(o.timeIdx)
+	times, err := o.time(tcol)
 	if err != nil {
 		return Output{}, err
 	}
 	saved := o.stats
 	o.withMaxTime = true
-	late := o.partial(rec, times, NoWatermark)
+	lo, hi := timeRange(times, tcol)
+	late := o.partial(&o.batchPartial, rec, times, lo, hi, NoWatermark)
 	o.withMaxTime = false
 	o.stats = saved
 	var out Output
@@ -59,7 +61,7 @@ func (o *Operator) Partials(ctx context.Context, rec arrow.RecordBatch) (Output,
 		}
 	} else {
 		for s, ps := range o.slotPane {
-			w.add(o.bk.idx.key(o.slotKid[s]), ps, ps+o.pane, &o.lst, int32(s))
+			w.add(o.bk.idx.key(o.slotKid[s]), ps, o.paneEnd(ps), &o.lst, int32(s))
 		}
 	}
 	out.Results = w.batch()
@@ -86,8 +88,8 @@ func (o *Operator) MergePartials(ctx context.Context, source string, part arrow.
 	we := part.Column(nk + 1).(*array.Timestamp).TimestampValues()
 	if !o.session {
 		for i := range n {
-			if p := int64(ws[i]); align(p, o.pane, o.off) != p || int64(we[i]) != p+o.pane {
-				return Output{}, fmt.Errorf("%w: partial row %d: pane [%d, %d) does not match pane size %d ms, offset %d ms", ErrSchema, i, p, we[i], o.pane, o.off)
+			if p := int64(ws[i]); o.paneStart(p) != p || int64(we[i]) != o.paneEnd(p) {
+				return Output{}, fmt.Errorf("%w: partial row %d: pane [%d, %d) is not a pane of %s", ErrSchema, i, p, we[i], o.spec.Assigner)
 			}
 		}
 	}
@@ -129,12 +131,12 @@ func (o *Operator) MergePartials(ctx context.Context, source string, part arrow.
 		for _, p := range pst {
 			lo, hi = min(lo, p), max(hi, p)
 		}
-		slots, nslots := o.paneSlots(pst, true, lo, hi, keep, kids, slots)
+		slots, nslots := o.paneSlots(&o.batchPartial, pst, lo, hi, keep, kids, slots)
 		o.lst.ensure(nslots)
 		for j, s := range slots {
 			o.lst.mergePartialRow(o.defs, cols, rowOf(keep, j), s)
 		}
-		o.paneMergeLocal(prevW)
+		o.paneMergeLocal(&o.batchPartial, prevW)
 	}
 	o.stats.PartialRows += int64(n)
 	o.stats.LatePartials += int64(len(late))

@@ -95,7 +95,7 @@ func (o *Operator) Snapshot() ([]byte, error) {
 		for _, ps := range o.sortedPanes() {
 			t := o.panes[ps]
 			for id := 0; id < t.idx.len(); id++ {
-				flags(w.add(t.idx.key(int32(id)), ps, ps+o.pane, &t.stateSet, int32(id)), false, false)
+				flags(w.add(t.idx.key(int32(id)), ps, o.paneEnd(ps), &t.stateSet, int32(id)), false, false)
 			}
 		}
 	}

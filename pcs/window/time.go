@@ -53,9 +53,7 @@ func compileTime(ts TimeSpec, schema *arrow.Schema) (int, timeReader, error) {
 				return unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(v))), len(v)), nil // read only
 			}
 			dst = grow(dst, len(v))
-			for i, x := range v {
-				dst[i] = floorDiv(int64(x), div) * mul
-			}
+			scaleTimes(dst, unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(v))), len(v)), div, mul)
 			return dst, nil
 		}, nil
 	case *arrow.Date32Type:
@@ -103,9 +101,7 @@ func compileTime(ts TimeSpec, schema *arrow.Schema) (int, timeReader, error) {
 				out = grow(dst, len(v))
 				dst = out
 			}
-			for i, x := range v {
-				out[i] = floorDiv(x, div) * mul
-			}
+			scaleTimes(out, v, div, mul)
 			return out, nil
 		}, nil
 	case *arrow.StringType, *arrow.LargeStringType:
@@ -143,6 +139,39 @@ func unitScale(u arrow.TimeUnit) (int64, int64) {
 		return 1_000_000, 1
 	}
 	return 1, 1
+}
+
+// scaleTimes sets dst[i] = floorDiv(src[i], div) * mul (dst may be src).
+// The usual divisors are constants here, so the compiler turns the
+// division into a multiplication.
+func scaleTimes(dst, src []int64, div, mul int64) {
+	dst = dst[:len(src)]
+	switch div {
+	case 1:
+		for i, x := range src {
+			dst[i] = x * mul
+		}
+	case 1000:
+		for i, x := range src {
+			q := x / 1000
+			if x%1000 < 0 {
+				q--
+			}
+			dst[i] = q * mul
+		}
+	case 1_000_000:
+		for i, x := range src {
+			q := x / 1_000_000
+			if x%1_000_000 < 0 {
+				q--
+			}
+			dst[i] = q * mul
+		}
+	default:
+		for i, x := range src {
+			dst[i] = floorDiv(x, div) * mul
+		}
+	}
 }
 
 // floorDiv divides rounding toward negative infinity.

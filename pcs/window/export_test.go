@@ -1,0 +1,9 @@
+package window
+
+// SetMinChunk sets the fewest rows per goroutine of a split batch (see
+// Spec.Parallelism) and returns a func that restores it.
+func SetMinChunk(n int) (restore func()) {
+	old := minChunk
+	minChunk = n
+	return func() { minChunk = old }
+}
