@@ -56,16 +56,50 @@ type ckptSystem struct {
 // node that never comes back leaves its state in the object store, where
 // no other node adopts it.
 type checkpointer struct {
-	r       *runner
-	systems []pcs.Stateful
-	shard   int
-	obs     jetstream.ObjectStore
+	r      *runner
+	states []stateEntry
+	shard  int
+	obs    jetstream.ObjectStore
 
-	run     sync.RWMutex // runs hold R from the pipeline run to pending; a checkpoint holds W to copy
-	mu      sync.Mutex   // pending
-	pending []pendingPartition
-	seq     uint64
-	last    string // the object of the last committed checkpoint
+	run      sync.RWMutex // runs hold R from the pipeline run to pending; a checkpoint or rollback holds W
+	mu       sync.Mutex   // pending
+	pending  []pendingPartition
+	seq      uint64
+	last     string // the object of the last committed checkpoint
+	lastData []byte // its contents (the initial state before the first): what a rollback restores
+}
+
+// stateEntry is one piece of checkpointed state: a stateful system's or
+// the window operator's.
+type stateEntry struct {
+	name string
+	save func() ([]byte, error)
+	load func([]byte) error
+}
+
+// statefulEntry checkpoints a pcs.Stateful system as a Dataset IPC file.
+func statefulEntry(s pcs.Stateful) stateEntry {
+	return stateEntry{
+		name: s.Meta().Name,
+		save: func() ([]byte, error) {
+			ds, err := s.Checkpoint(memory.DefaultAllocator)
+			if err != nil {
+				return nil, err
+			}
+			defer ds.Release()
+			var buf bytes.Buffer
+			err = ds.WriteIPC(&buf)
+			return buf.Bytes(), err
+		},
+		load: func(b []byte) error {
+			ds, err := pcs.ReadIPC(b, memory.DefaultAllocator)
+			if err != nil {
+				return err
+			}
+			defer ds.Release()
+			return s.Restore(ds)
+		},
+	}
 }
 
 // pendingPartition was processed and its outputs published; its ack waits
@@ -85,19 +119,22 @@ func shardOf(nodeID string) int {
 	return int(h.Sum32() & 0x7fffffff)
 }
 
-// newCheckpointer returns the checkpointer of r's stateful systems (nil
-// when it has none, or no catalog to commit to) after restoring their
-// last committed state.
+// newCheckpointer returns the checkpointer of r's state (its stateful
+// systems and window operator; nil when it has none, or no catalog to
+// commit to) after restoring the last committed checkpoint.
 func newCheckpointer(ctx context.Context, r *runner, js jetstream.JetStream) (*checkpointer, error) {
-	var systems []pcs.Stateful
+	var states []stateEntry
 	if r.pipeline != nil {
 		for _, s := range r.pipeline.Systems() {
 			if st, ok := s.(pcs.Stateful); ok {
-				systems = append(systems, st)
+				states = append(states, statefulEntry(st))
 			}
 		}
 	}
-	if len(systems) == 0 {
+	if r.win != nil {
+		states = append(states, stateEntry{name: windowSystem, save: r.win.Snapshot, load: r.win.Restore})
+	}
+	if len(states) == 0 {
 		return nil, nil
 	}
 	if r.cat == nil {
@@ -108,9 +145,14 @@ func newCheckpointer(ctx context.Context, r *runner, js jetstream.JetStream) (*c
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint bucket %s: %w", CheckpointBucket, err)
 	}
-	c := &checkpointer{r: r, systems: systems, shard: shardOf(r.nodeID), obs: obs}
+	c := &checkpointer{r: r, states: states, shard: shardOf(r.nodeID), obs: obs}
 	if err := c.restore(ctx); err != nil {
 		return nil, err
+	}
+	if c.lastData == nil { // nothing committed yet: a rollback returns to the empty state
+		if c.lastData, err = c.encode(0); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -132,28 +174,31 @@ func (c *checkpointer) restore(ctx context.Context) error {
 			return fmt.Errorf("checkpoint %s: digest %v differs from the catalog's %s (err %v)", cp.Object.Name, infoDigest(info), d, err)
 		}
 	}
-	h, states, err := parseCheckpoint(data)
+	h, err := c.load(data)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", cp.Object.Name, err)
 	}
+	c.seq, c.last, c.lastData = h.Seq, cp.Object.Name, data
+	c.r.log.Info("state restored", "checkpoint", cp.Object.Name, "covers", cp.Covers, "states", len(h.Systems))
+	return nil
+}
+
+// load restores every state from a checkpoint object.
+func (c *checkpointer) load(data []byte) (ckptHeader, error) {
+	h, parts, err := parseCheckpoint(data)
+	if err != nil {
+		return h, err
+	}
 	for i, sys := range h.Systems {
-		s := c.system(sys.Name)
-		if s == nil {
-			return fmt.Errorf("checkpoint %s: system %q is not in the pipeline", cp.Object.Name, sys.Name)
+		e := c.entry(sys.Name)
+		if e == nil {
+			return h, fmt.Errorf("state %q is not in the pipeline", sys.Name)
 		}
-		ds, err := pcs.ReadIPC(states[i], memory.DefaultAllocator)
-		if err != nil {
-			return fmt.Errorf("checkpoint %s: system %q: %w", cp.Object.Name, sys.Name, err)
-		}
-		err = s.Restore(ds)
-		ds.Release()
-		if err != nil {
-			return fmt.Errorf("checkpoint %s: restore %q: %w", cp.Object.Name, sys.Name, err)
+		if err := e.load(parts[i]); err != nil {
+			return h, fmt.Errorf("restore %q: %w", sys.Name, err)
 		}
 	}
-	c.seq, c.last = h.Seq, cp.Object.Name
-	c.r.log.Info("state restored", "checkpoint", cp.Object.Name, "covers", cp.Covers, "systems", len(h.Systems))
-	return nil
+	return h, nil
 }
 
 func infoDigest(info *jetstream.ObjectInfo) string {
@@ -163,10 +208,10 @@ func infoDigest(info *jetstream.ObjectInfo) string {
 	return info.Digest
 }
 
-func (c *checkpointer) system(name string) pcs.Stateful {
-	for _, s := range c.systems {
-		if s.Meta().Name == name {
-			return s
+func (c *checkpointer) entry(name string) *stateEntry {
+	for i := range c.states {
+		if c.states[i].name == name {
+			return &c.states[i]
 		}
 	}
 	return nil
@@ -223,22 +268,17 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// encode copies every stateful system's state into a checkpoint object.
+// encode copies every state into a checkpoint object.
 func (c *checkpointer) encode(seq uint64) ([]byte, error) {
 	h := ckptHeader{Pipeline: c.r.cfg.Name, Node: c.r.nodeID, Seq: seq}
 	var body bytes.Buffer
-	for _, s := range c.systems {
-		ds, err := s.Checkpoint(memory.DefaultAllocator)
+	for _, e := range c.states {
+		b, err := e.save()
 		if err != nil {
-			return nil, fmt.Errorf("checkpoint %q: %w", s.Meta().Name, err)
+			return nil, fmt.Errorf("checkpoint %q: %w", e.name, err)
 		}
-		n := body.Len()
-		err = ds.WriteIPC(&body)
-		ds.Release()
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint %q: %w", s.Meta().Name, err)
-		}
-		h.Systems = append(h.Systems, ckptSystem{Name: s.Meta().Name, Bytes: body.Len() - n})
+		body.Write(b)
+		h.Systems = append(h.Systems, ckptSystem{Name: e.name, Bytes: len(b)})
 	}
 	js, err := json.Marshal(h)
 	if err != nil {
@@ -307,7 +347,7 @@ func (c *checkpointer) commit(ctx context.Context, data []byte, batch []pendingP
 			c.r.log.Warn("old checkpoint not deleted", "object", c.last, "err", err)
 		}
 	}
-	c.seq, c.last = seq, name
+	c.seq, c.last, c.lastData = seq, name, data
 	c.r.m.checkpoints.WithLabelValues(c.r.cfg.Name).Inc()
 	c.r.log.Debug("checkpoint committed", "object", name, "bytes", len(data), "partitions", len(batch))
 	return nil
@@ -327,4 +367,31 @@ func (c *checkpointer) ack(batch []pendingPartition) {
 		}
 		cancel()
 	}
+}
+
+// rollback returns the state to the last committed checkpoint after a
+// partition failed once the state may have changed (a stateful system
+// ran, or the window took its rows): the partitions processed since are
+// nak'ed for redelivery, so each counts once in the state, as after a
+// crash. The failed partition itself was nak'ed or dead-lettered by the
+// caller.
+func (c *checkpointer) rollback() {
+	c.run.Lock()
+	defer c.run.Unlock()
+	c.mu.Lock()
+	batch := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	if _, err := c.load(c.lastData); err != nil {
+		// Our own bytes: this is a bug, and the state is now unknown.
+		panic(fmt.Sprintf("node: pipeline %q: rollback to checkpoint %q: %v", c.r.cfg.Name, c.last, err))
+	}
+	delay := time.Duration(c.r.cfg.Delivery.NakDelay)
+	for _, pp := range batch {
+		pp.stop()
+		if err := pp.p.Nak(delay); err != nil {
+			c.r.log.Warn("nak failed; the server redelivers after ack_wait", "partition", pp.id, "err", err)
+		}
+	}
+	c.r.log.Warn("a partition failed after the state changed: state rolled back to the last checkpoint", "checkpoint", c.last, "redelivered", len(batch))
 }

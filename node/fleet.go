@@ -39,6 +39,11 @@ func (n *Node) openCatalog(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("node: catalog: no leader: %w", err)
 	}
+	// Checkpoints and done partitions are read from the local copy: it
+	// must hold everything committed before this node (re)started.
+	if err := cat.CatchUp(ctx); err != nil {
+		return fmt.Errorf("node: catalog: %w", err)
+	}
 	n.log.Info("catalog open", "dir", cc.Dir, "raft", cat.Addr(), "leader", leader, "bootstrap", cc.Bootstrap)
 	return nil
 }

@@ -14,6 +14,7 @@ type Metrics struct {
 	processed      *prometheus.CounterVec
 	skippedDone    *prometheus.CounterVec
 	checkpoints    *prometheus.CounterVec
+	lateRows       *prometheus.CounterVec
 	failed         *prometheus.CounterVec
 	deadLettered   *prometheus.CounterVec
 	rowsIn         *prometheus.CounterVec
@@ -39,6 +40,8 @@ func NewMetrics() *Metrics {
 			Help: "Redelivered partitions the catalog had as done: acked without reprocessing."}, pl),
 		checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pcs_checkpoints_total",
 			Help: "Checkpoints of stateful systems committed in the catalog."}, pl),
+		lateRows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pcs_late_rows_total",
+			Help: "Rows later than their windows' allowed lateness, published to <pipeline>.late."}, pl),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pcs_partitions_failed_total",
 			Help: "Partition attempts that failed with a retryable error and were nak'ed for redelivery."}, pl),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pcs_partitions_dead_lettered_total",
@@ -59,7 +62,7 @@ func NewMetrics() *Metrics {
 		paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pcs_paused",
 			Help: "1 while fetching is paused because the sink stream is above its high-water mark."}, pl),
 	}
-	reg.MustRegister(m.processed, m.skippedDone, m.checkpoints, m.failed, m.deadLettered, m.rowsIn, m.rowsOut, m.bytesIn, m.systemSeconds, m.pipelineSecond, m.inFlight, m.paused)
+	reg.MustRegister(m.processed, m.skippedDone, m.checkpoints, m.lateRows, m.failed, m.deadLettered, m.rowsIn, m.rowsOut, m.bytesIn, m.systemSeconds, m.pipelineSecond, m.inFlight, m.paused)
 	return m
 }
 

@@ -35,8 +35,8 @@ type Node struct {
 }
 
 // Start starts the embedded broker (unless broker.url is set), connects,
-// provisions each pipeline's streams (input: work queue; output and
-// <name>.dlq: limits with discard new), its durable consumer and the
+// provisions each pipeline's streams (input: work queue; output,
+// <name>.dlq and <name>.late: limits with discard new), its durable consumer and the
 // claim-check bucket, builds the pipelines from reg, loads their resources
 // and starts the HTTP server. Fetching starts with Run. On error what was
 // started is stopped again.
@@ -127,6 +127,8 @@ func (n *Node) provision(ctx context.Context) error {
 			broker.StreamSpec{Name: p.Output.Stream, Subjects: []string{p.Output.Subject}, Retention: broker.Retention(p.Output.Retention),
 				Discard: broker.DiscardNew, MaxBytes: int64(p.Output.MaxBytes)},
 			broker.StreamSpec{Name: p.Input.Stream + "_DLQ", Subjects: []string{p.Name + ".dlq"}, Retention: broker.RetentionLimits,
+				Discard: broker.DiscardNew},
+			broker.StreamSpec{Name: p.Input.Stream + "_LATE", Subjects: []string{p.Name + ".late"}, Retention: broker.RetentionLimits,
 				Discard: broker.DiscardNew})
 		spec.Consumers = append(spec.Consumers, broker.ConsumerSpec{Stream: p.Input.Stream, Durable: p.Input.Consumer,
 			AckWait: time.Duration(d.AckWait), MaxDeliver: d.MaxDeliver, MaxAckPending: 1000})
@@ -146,11 +148,10 @@ func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) 
 	if err != nil {
 		return nil, err
 	}
-	if pl.window != nil {
-		// Window state lives in the operator's memory; on a node it must
-		// survive restarts and move between nodes (checkpoints through the
-		// catalog), which is not built yet: refuse rather than lose it.
-		return nil, fmt.Errorf("%w: pipeline %q: the window system runs with `pcs run` only; pcs-node needs checkpointed window state (docs/ROADMAP.md)", ErrConfig, pc.Name)
+	if pl.window != nil && n.cat == nil {
+		// The operator's state must survive restarts: checkpoints go
+		// through the catalog. Refuse rather than lose it.
+		return nil, fmt.Errorf("%w: pipeline %q: the window system on pcs-node needs [catalog] (its state is checkpointed)", ErrConfig, pc.Name)
 	}
 	r := &runner{plan: pl, cfg: pc, nodeID: n.cfg.Node.ID, log: n.log.With("pipeline", pc.Name), m: n.metrics,
 		mem: memory.DefaultAllocator, js: n.js, cat: n.cat}
@@ -169,10 +170,27 @@ func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) 
 	if err != nil {
 		return nil, err
 	}
+	if pl.window != nil {
+		if r.win, err = pl.newWindow(memory.DefaultAllocator); err != nil {
+			return nil, err
+		}
+		r.late, err = natsjs.NewPublisher(n.js, pc.Name+".late", natsjs.WithSourceID(pc.Name), natsjs.WithCompression(comp),
+			natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0))
+		if err != nil {
+			return nil, err
+		}
+	}
 	if r.ckpt, err = newCheckpointer(ctx, r, n.js); err != nil {
 		return nil, err
 	}
-	r.log.Info("pipeline ready", "plan", r.pipeline.Stages(), "input", pc.Input.Subjects, "output", pc.Output.Subject)
+	var stages [][]string
+	if r.pipeline != nil {
+		stages = r.pipeline.Stages()
+	}
+	if r.win != nil {
+		stages = append(stages, []string{windowSystem})
+	}
+	r.log.Info("pipeline ready", "plan", stages, "input", pc.Input.Subjects, "output", pc.Output.Subject)
 	return r, nil
 }
 
@@ -238,6 +256,9 @@ func (n *Node) Close(ctx context.Context) error {
 	for _, r := range n.runners {
 		if r.pub != nil {
 			errs = append(errs, r.pub.Close(ctx))
+		}
+		if r.late != nil {
+			errs = append(errs, r.late.Close(ctx))
 		}
 	}
 	if n.cp != nil {

@@ -6,17 +6,20 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/node/catalog"
 	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/pcs/window"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
@@ -56,6 +59,9 @@ type runner struct {
 	paused    atomic.Bool
 	cat       *catalog.Catalog // nil without [catalog]
 	ckpt      *checkpointer    // nil without stateful systems (or catalog)
+	win       *window.Operator // the window system's operator, or nil
+	winMu     sync.Mutex       // win is driven by one partition at a time
+	late      *natsjs.Publisher
 }
 
 // run fetches and processes partitions until ctx is done, then waits for
@@ -173,22 +179,20 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 	r.m.rowsIn.WithLabelValues(name).Add(float64(ds.Len()))
 	if r.ckpt != nil {
 		// From the run that changes the state to the partition joining the
-		// pending list, no checkpoint may copy the state.
+		// pending list, no checkpoint may copy the state. A failure on the
+		// way rolls the state back to the last checkpoint.
 		r.ckpt.run.RLock()
-		locked := true
 		defer func() {
-			if locked {
-				r.ckpt.run.RUnlock()
-			}
-		}()
-		defer func() {
-			if held {
-				r.ckpt.run.RUnlock()
-				locked = false
+			r.ckpt.run.RUnlock()
+			if !held {
+				r.ckpt.rollback()
 			}
 		}()
 	}
-	stats, err := r.pipeline.Run(ctx, ds)
+	var stats pcs.RunStats
+	if r.pipeline != nil {
+		stats, err = r.pipeline.Run(ctx, ds)
+	}
 	for _, s := range stats.Systems {
 		r.m.systemSeconds.WithLabelValues(name, s.Name).Observe(s.Duration.Seconds())
 	}
@@ -205,29 +209,25 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 		return
 	}
 	out := r.output(ds)
-	rows := out.NumRows()
-	var outputs []string
-	if rows > 0 {
-		outID := natsjs.OutputID(name, id, 0)
-		outputs = append(outputs, outID)
-		pending, err := r.pub.PublishAsync(ctx, []arrow.RecordBatch{out}, natsjs.Meta{ID: outID, Lineage: []string{id}})
-		out.Release()
-		if err == nil {
-			_, err = pending.Wait(ctx)
-		}
-		if err != nil {
-			r.retryLater(p, id, fmt.Errorf("publish output: %w", err))
+	var late arrow.RecordBatch
+	if r.win != nil {
+		if out, late, err = r.windowed(ctx, id, out); err != nil {
+			r.deadLetter(p, id, ReasonPermanent, err)
 			return
 		}
-	} else {
-		out.Release()
+	}
+	rows := out.NumRows()
+	outputs, err := r.publishOutputs(ctx, id, out, late)
+	if err != nil {
+		r.retryLater(p, id, err)
+		return
 	}
 	if r.ckpt != nil { // acked once a checkpoint covers it
-		r.ckpt.hold(pendingPartition{p: p, id: id, rows: int64(stats.Rows), rowsOut: rows, outputs: outputs, stop: stop})
+		r.ckpt.hold(pendingPartition{p: p, id: id, rows: int64(ds.Len()), rowsOut: rows, outputs: outputs, stop: stop})
 		held = true
 		return
 	}
-	if err := r.record(ctx, p, id, catalog.StatusDone, int64(stats.Rows), outputs, nil); err != nil {
+	if err := r.record(ctx, p, id, catalog.StatusDone, int64(ds.Len()), outputs, nil); err != nil {
 		r.retryLater(p, id, fmt.Errorf("catalog: %w", err))
 		return
 	}
@@ -384,4 +384,67 @@ func (r *runner) ackDone(p *natsjs.Partition, log *slog.Logger) {
 	}
 	r.m.skippedDone.WithLabelValues(r.cfg.Name).Inc()
 	log.Info("partition already done (catalog): acked without reprocessing")
+}
+
+// windowed feeds the pipeline's output rows (released here) to the window
+// operator and returns the windows that fired and the late rows (either
+// may be empty; the caller releases both). The partition's source for the
+// watermark is its producer (the id up to its last '/').
+func (r *runner) windowed(ctx context.Context, id string, rows arrow.RecordBatch) (results, late arrow.RecordBatch, err error) {
+	source := id
+	if i := strings.LastIndexByte(id, '/'); i > 0 {
+		source = id[:i]
+	}
+	r.winMu.Lock()
+	out, err := r.win.Process(ctx, source, rows)
+	r.winMu.Unlock()
+	rows.Release()
+	if err != nil {
+		return nil, nil, fmt.Errorf("window: %w", err)
+	}
+	if out.Results == nil {
+		out.Results = emptyBatch(r.outSchema)
+	}
+	return out.Results, out.Late, nil
+}
+
+// emptyBatch returns a RecordBatch of schema with no rows.
+func emptyBatch(schema *arrow.Schema) arrow.RecordBatch {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	return b.NewRecordBatch()
+}
+
+// publishOutputs publishes a partition's output (id <pipeline>/<input>/0)
+// and late rows (to <pipeline>.late, id <pipeline>/<input>/1), each if
+// not empty, waits for their acks, releases both and returns the ids
+// published.
+func (r *runner) publishOutputs(ctx context.Context, id string, out, late arrow.RecordBatch) ([]string, error) {
+	var ids []string
+	for _, rec := range []arrow.RecordBatch{out, late} {
+		if rec != nil {
+			defer rec.Release()
+		}
+	}
+	for k, b := range []struct {
+		rec arrow.RecordBatch
+		pub *natsjs.Publisher
+	}{{out, r.pub}, {late, r.late}} {
+		if b.rec == nil || b.rec.NumRows() == 0 {
+			continue
+		}
+		outID := natsjs.OutputID(r.cfg.Name, id, k)
+		pending, err := b.pub.PublishAsync(ctx, []arrow.RecordBatch{b.rec}, natsjs.Meta{ID: outID, Lineage: []string{id}})
+		if err == nil {
+			_, err = pending.Wait(ctx)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("publish %s: %w", outID, err)
+		}
+		ids = append(ids, outID)
+		if k == 1 {
+			r.m.lateRows.WithLabelValues(r.cfg.Name).Add(float64(b.rec.NumRows()))
+		}
+	}
+	return ids, nil
 }

@@ -281,6 +281,38 @@ func (c *Catalog) WaitLeader(ctx context.Context) (string, error) {
 	}
 }
 
+// CatchUp waits until this node's FSM has applied every entry committed
+// when it is called: on the leader a Raft barrier, elsewhere until the
+// applied index reaches the commit index Raft reports. A node reads its
+// local copy (IsDone, Checkpoint): after a restart it must catch up
+// before trusting it, or a checkpoint committed before the crash would
+// look missing. Errors: ctx's (wrapped in ErrNoLeader), ErrClosed.
+func (c *Catalog) CatchUp(ctx context.Context) error {
+	if c.IsLeader() {
+		timeout := 10 * time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = time.Until(dl)
+		}
+		if err := c.raft.Barrier(timeout).Error(); err != nil {
+			return fmt.Errorf("catalog: catch up: %w", classifyRaft(err))
+		}
+		return nil
+	}
+	commit, _ := strconv.ParseUint(c.raft.Stats()["commit_index"], 10, 64)
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for c.raft.AppliedIndex() < commit {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: catch up: %w", ErrNoLeader, ctx.Err())
+		case <-c.closing:
+			return ErrClosed
+		}
+	}
+	return nil
+}
+
 // Snapshot makes Raft take a snapshot now and truncate its log (keeping
 // Config.TrailingLogs entries). Raft also snapshots on its own (see
 // Config.SnapshotThreshold).
