@@ -244,5 +244,5 @@ func openInput(path string, schema *arrow.Schema) (transports.Source, error) {
 	for i, f := range schema.Fields() {
 		names[i] = f.Name
 	}
-	return parquet.NewSource(path, parquet.WithColumns(names...))
+	return parquet.NewSource(path, parquet.WithColumns(names...), parquet.WithParallel(true))
 }
