@@ -100,7 +100,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 				b.StopTimer()
 				pc := v.pc
 				pc.Input = node.InputConfig{Subjects: []string{"flights.raw"}, Component: "flight"}
-				pc.Output = node.OutputConfig{Subject: "flights.enriched", Compression: fromTOML.Pipelines[0].Output.Compression}
+				pc.Output = node.OutputConfig{Subject: "flights.enriched"} // uncompressed, as the ceiling
 				cfg := node.Config{
 					Node:      node.NodeConfig{ID: "bench", HTTP: "off"},
 					Broker:    node.BrokerConfig{StoreDir: b.TempDir(), MaxPayload: 4 << 20},
