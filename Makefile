@@ -4,7 +4,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2026.2.2
 TEST_FLAGS  ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: test bench lint fmt demo tools
+.PHONY: test bench lint fmt demo demo-fleet tools
 
 ## test: every package with the race detector, tests in random order
 test:
@@ -17,6 +17,10 @@ bench:
 ## demo: the main job: flights-3m through the embedded broker and pcs-node
 demo:
 	$(GO) run ./examples/flights
+
+## demo-fleet: a broker and three pcs-node with a Raft catalog; one node is killed mid-run and restarted; exactly-once checked by row id
+demo-fleet:
+	$(GO) run ./examples/fleet
 
 ## lint: gofmt, go vet, staticcheck (pinned) and a tidy go.mod
 lint: tools

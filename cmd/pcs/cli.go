@@ -103,7 +103,8 @@ func (e *env) rootCommand() *cobra.Command {
 		Short: "PCS command line: publish and consume Arrow partitions on NATS JetStream",
 		Long: `pcs publishes Parquet and Arrow files to NATS JetStream subjects as PCS
 partitions (Arrow IPC streams, see DESIGN section 4), consumes subjects back
-into files or a table preview, and runs an embedded broker.
+into files or a table preview, runs an embedded broker, runs pipelines
+file-in/file-out, and shows a pcs-node's status and the fleet's catalog.
 
 Exit codes: 0 success, 1 failure, 2 usage error.`,
 		SilenceErrors:              true,
@@ -122,7 +123,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 			return usageError{errors.New(msg + "; run 'pcs --help'")}
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usagef("missing command (publish, consume, broker, inspect or run); run 'pcs --help'")
+			return usagef("missing command (publish, consume, broker, inspect, run or status); run 'pcs --help'")
 		},
 	}
 	root.SetOut(e.stdout)
@@ -130,7 +131,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usagef("%v (see 'pcs %s --help')", err, cmd.Name())
 	})
-	root.AddCommand(e.publishCommand(), e.consumeCommand(), e.brokerCommand(), e.inspectCommand(), e.runCommand())
+	root.AddCommand(e.publishCommand(), e.consumeCommand(), e.brokerCommand(), e.inspectCommand(), e.runCommand(), e.statusCommand())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/dustin/go-humanize"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
@@ -37,6 +39,7 @@ type publishOptions struct {
 	compression  string
 	sourceID     string
 	objectBucket string
+	rowID        string // --row-id: name of the added row-position column; "" none
 	quiet        bool
 }
 
@@ -58,10 +61,16 @@ source id defaults to the file's base name without extension. Re-publishing
 the same file with the same flags therefore republishes the same ids, and
 JetStream drops them as duplicates within the stream's duplicate window.
 
+--row-id NAME adds an int64 column NAME (last, not nullable) holding each
+row's 0-based position in the input: counted across batches and files, in
+the order given, so that consumers can check that every row arrived exactly
+once.
+
 A stream must capture SUBJECT (pcs-node provisions its streams; or create
 one, e.g. 'nats stream add --subjects SUBJECT').`,
 		Example: `  pcs publish --subject flights.raw flights-3m.parquet
-  pcs publish --subject flights.raw --batch-rows 100000 --compression zstd a.arrow b.arrow`,
+  pcs publish --subject flights.raw --batch-rows 100000 --compression zstd a.arrow b.arrow
+  pcs publish --subject flights.raw --row-id row_id flights-3m.parquet`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("publish: no input files (see 'pcs publish --help')")
@@ -80,6 +89,7 @@ one, e.g. 'nats stream add --subjects SUBJECT').`,
 	f.StringVar(&o.compression, "compression", "none", "IPC body compression: none, lz4 or zstd (partitions under 64 KiB stay uncompressed)")
 	f.StringVar(&o.sourceID, "source-id", "", "source id of the partition ids (default: each file's base name without extension; with several files, one sequence across them)")
 	f.StringVar(&o.objectBucket, "object-bucket", natsjs.DefaultObjectBucket, "object store bucket for partitions above the inline limit (created if missing)")
+	f.StringVar(&o.rowID, "row-id", "", "add an int64 column of this name: each row's 0-based position in the input (across batches and files)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
 	return cmd
 }
@@ -111,6 +121,9 @@ func (e *env) publish(ctx context.Context, o publishOptions, files []string) err
 	}
 	if !bucketName.MatchString(o.objectBucket) {
 		return usagef("publish: --object-bucket %q: use letters, digits, '-' and '_' only", o.objectBucket)
+	}
+	if strings.TrimSpace(o.rowID) != o.rowID || strings.ContainsFunc(o.rowID, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return usagef("publish: --row-id %q: no leading or trailing whitespace or control characters", o.rowID)
 	}
 	if o.sourceID != "" {
 		if err := natsjs.ValidateID(o.sourceID); err != nil {
@@ -181,11 +194,12 @@ func (e *env) publish(ctx context.Context, o publishOptions, files []string) err
 	prog := e.newProgress("publish", total, o.quiet)
 
 	var seq uint64 = 1
+	var rowID int64 // the next row's position, with --row-id
 	for i, in := range inputs {
 		if i > 0 && o.sourceID == "" {
 			seq = 1
 		}
-		seq, err = publishFile(ctx, pub, in, o, seq, func() {
+		seq, err = publishFile(ctx, pub, in, o, seq, &rowID, func() {
 			st := pub.Stats()
 			prog.update(st.Rows, st.Bytes)
 		})
@@ -228,8 +242,10 @@ func publishFailed(ctx context.Context, err error, st natsjs.PublisherStats) err
 
 // publishFile publishes the rows of one file as partitions
 // "<in.sourceID>/<seq>", seq counting from seq, and returns the next seq.
-// sent is called after each partition.
-func publishFile(ctx context.Context, pub *natsjs.Publisher, in publishInput, o publishOptions, seq uint64, sent func()) (uint64, error) {
+// With --row-id, *rowID is the position of the file's first row in the
+// whole input and is advanced past its rows. sent is called after each
+// partition.
+func publishFile(ctx context.Context, pub *natsjs.Publisher, in publishInput, o publishOptions, seq uint64, rowID *int64, sent func()) (uint64, error) {
 	src, err := openSource(in, o.batchRows)
 	if err != nil {
 		return seq, err
@@ -255,6 +271,16 @@ func publishFile(ctx context.Context, pub *natsjs.Publisher, in publishInput, o 
 			c.release()
 			return seq, fmt.Errorf("read %s: %w", in.path, err)
 		}
+		if o.rowID != "" {
+			withID, err := addRowID(rec, o.rowID, *rowID)
+			rec.Release()
+			if err != nil {
+				c.release()
+				return seq, fmt.Errorf("publish: %s: %w", in.path, err)
+			}
+			rec = withID
+			*rowID += rec.NumRows()
+		}
 		err = c.push(rec)
 		rec.Release()
 		if err != nil {
@@ -267,6 +293,29 @@ func publishFile(ctx context.Context, pub *natsjs.Publisher, in publishInput, o 
 		return seq, err
 	}
 	return seq, nil
+}
+
+// addRowID returns rec with one more column, name (int64, not nullable,
+// last), holding first, first+1, ... The caller still releases rec and
+// releases the result.
+func addRowID(rec arrow.RecordBatch, name string, first int64) (arrow.RecordBatch, error) {
+	schema := rec.Schema()
+	if schema.HasField(name) {
+		return nil, fmt.Errorf("--row-id %q: the input already has a column of that name", name)
+	}
+	n := int(rec.NumRows())
+	b := array.NewInt64Builder(memory.DefaultAllocator)
+	defer b.Release()
+	b.Reserve(n)
+	for i := 0; i < n; i++ {
+		b.UnsafeAppend(first + int64(i))
+	}
+	ids := b.NewInt64Array()
+	defer ids.Release()
+	fields := append(schema.Fields(), arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64})
+	md := schema.Metadata()
+	cols := append(append(make([]arrow.Array, 0, len(fields)), rec.Columns()...), ids)
+	return array.NewRecordBatch(arrow.NewSchema(fields, &md), cols, int64(n)), nil
 }
 
 // sniffParquet checks that path can be read and tells Parquet ("PAR1"
