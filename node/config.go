@@ -71,6 +71,10 @@ type CatalogConfig struct {
 	DeadNodeTimeout   Duration `toml:"dead_node_timeout"`
 	// ElectionTimeout of Raft (default 1s; heartbeat timeout the same).
 	ElectionTimeout Duration `toml:"election_timeout"`
+	// ForwardTimeout bounds one command forwarded to the leader (default
+	// 1s): after the leader dies, a forward in flight waits this long
+	// before it is retried with the new leader, holding its partition.
+	ForwardTimeout Duration `toml:"forward_timeout"`
 }
 
 // NodeConfig is the [node] section.
@@ -307,6 +311,7 @@ func (c *Config) SetDefaults() {
 	def(&c.Catalog.HeartbeatInterval, Duration(time.Second))
 	def(&c.Catalog.DeadNodeTimeout, Duration(30*time.Second))
 	def(&c.Catalog.ElectionTimeout, Duration(time.Second))
+	def(&c.Catalog.ForwardTimeout, Duration(time.Second))
 	for i := range c.Pipelines {
 		p := &c.Pipelines[i]
 		up := strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(p.Name))

@@ -27,6 +27,7 @@ func (n *Node) openCatalog(ctx context.Context) error {
 	cfg.DeadNodeTimeout = time.Duration(cc.DeadNodeTimeout)
 	cfg.ElectionTimeout = time.Duration(cc.ElectionTimeout)
 	cfg.HeartbeatTimeout = time.Duration(cc.ElectionTimeout)
+	cfg.ForwardTimeout = time.Duration(cc.ForwardTimeout)
 	cfg.HTTPAddr = n.cfg.Node.HTTP
 	cfg.Role = "worker"
 	cfg.Logger = n.log
