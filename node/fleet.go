@@ -28,7 +28,7 @@ func (n *Node) openCatalog(ctx context.Context) error {
 	cfg.ElectionTimeout = time.Duration(cc.ElectionTimeout)
 	cfg.HeartbeatTimeout = time.Duration(cc.ElectionTimeout)
 	cfg.ForwardTimeout = time.Duration(cc.ForwardTimeout)
-	cfg.HTTPAddr = n.cfg.Node.HTTP
+	cfg.HTTPAddr = n.httpAddr
 	cfg.Role = "worker"
 	cfg.Logger = n.log
 	cat, err := catalog.Open(ctx, cfg, catalog.NewNATSForwarder(n.nc, cc.Cluster))

@@ -127,6 +127,12 @@ func TestFleetCatalog(t *testing.T) {
 	if len(st.Pipelines) != 1 || st.Pipelines[0].InFlight != 0 || st.Pipelines[0].Pending != 0 {
 		t.Errorf("pipelines %+v", st.Pipelines)
 	}
+	for _, n := range nodes { // the node table has the bound HTTP addresses (the config says port 0)
+		ns, ok := st.Catalog.Node(n.Status(ctx).Node)
+		if !ok || ns.HTTPAddr != n.HTTPAddr() {
+			t.Errorf("node table entry %+v, want http %s", ns, n.HTTPAddr())
+		}
+	}
 	if ps, _ := st.Catalog.Pipeline("p"); ps.Counters.Done != parts {
 		t.Errorf("catalog pipeline %+v", ps)
 	}

@@ -22,11 +22,19 @@ type controlPlane struct {
 	ready atomic.Bool
 }
 
-func startControlPlane(addr string, m *Metrics, status func(context.Context) Status) (*controlPlane, error) {
+// listenControlPlane binds the control plane's address early, so the
+// bound address (port 0 resolved) can be published in the catalog's node
+// table before the server starts.
+func listenControlPlane(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("node: http listen %s: %w", addr, err)
 	}
+	return ln, nil
+}
+
+// startControlPlane serves on ln (see listenControlPlane).
+func startControlPlane(ln net.Listener, m *Metrics, status func(context.Context) Status) *controlPlane {
 	cp := &controlPlane{ln: ln}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -48,7 +56,7 @@ func startControlPlane(addr string, m *Metrics, status func(context.Context) Sta
 	})
 	cp.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = cp.srv.Serve(ln) }()
-	return cp, nil
+	return cp
 }
 
 // Addr returns the listening address (useful with port 0).

@@ -32,6 +32,8 @@ type Node struct {
 	runners []*runner
 	cp      *controlPlane
 	cat     *catalog.Catalog // nil without [catalog]
+	// httpAddr is the control plane's bound address ("" when off).
+	httpAddr string
 }
 
 // Start starts the embedded broker (unless broker.url is set), connects,
@@ -61,20 +63,31 @@ func Start(ctx context.Context, cfg Config, reg *Registry, log *slog.Logger) (_ 
 	if err := n.provision(ctx); err != nil {
 		return nil, err
 	}
+	var ln net.Listener
+	if cfg.Node.HTTP != "off" {
+		if ln, err = listenControlPlane(cfg.Node.HTTP); err != nil {
+			return nil, err
+		}
+		n.httpAddr = ln.Addr().String()
+	}
 	if err := n.openCatalog(ctx); err != nil {
+		if ln != nil {
+			ln.Close()
+		}
 		return nil, err
 	}
 	for _, pc := range cfg.Pipelines {
 		r, err := n.newRunner(ctx, pc, reg)
 		if err != nil {
+			if ln != nil {
+				ln.Close()
+			}
 			return nil, fmt.Errorf("node: pipeline %q: %w", pc.Name, err)
 		}
 		n.runners = append(n.runners, r)
 	}
-	if cfg.Node.HTTP != "off" {
-		if n.cp, err = startControlPlane(cfg.Node.HTTP, n.metrics, n.Status); err != nil {
-			return nil, err
-		}
+	if ln != nil {
+		n.cp = startControlPlane(ln, n.metrics, n.Status)
 	}
 	return n, nil
 }
