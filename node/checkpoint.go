@@ -131,7 +131,7 @@ func newCheckpointer(ctx context.Context, r *runner, js jetstream.JetStream) (*c
 			}
 		}
 	}
-	if r.win != nil {
+	if r.win != nil && r.windowShards == 0 { // sharded: the owners checkpoint (shards.go)
 		states = append(states, stateEntry{name: windowSystem, save: r.win.Snapshot, load: r.win.Restore})
 	}
 	if len(states) == 0 {

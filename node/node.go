@@ -142,6 +142,10 @@ func (n *Node) provision(ctx context.Context) error {
 			broker.StreamSpec{Name: p.Input.Stream + "_DLQ", Subjects: []string{p.Name + ".dlq"}, Retention: broker.RetentionLimits,
 				Discard: broker.DiscardNew},
 			broker.StreamSpec{Name: p.Input.Stream + "_LATE", Subjects: []string{p.Name + ".late"}, Retention: broker.RetentionLimits,
+				Discard: broker.DiscardNew},
+			// Fleet windows' partials, replayed by shard owners from their
+			// checkpoints: limits retention, kept.
+			broker.StreamSpec{Name: partialsStream(p), Subjects: []string{p.Name + ".partials.>"}, Retention: broker.RetentionLimits,
 				Discard: broker.DiscardNew})
 		spec.Consumers = append(spec.Consumers, broker.ConsumerSpec{Stream: p.Input.Stream, Durable: p.Input.Consumer,
 			AckWait: time.Duration(d.AckWait), MaxDeliver: d.MaxDeliver, MaxAckPending: 1000})
@@ -191,6 +195,14 @@ func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) 
 			natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0))
 		if err != nil {
 			return nil, err
+		}
+		for s := range pl.windowShards {
+			pub, err := natsjs.NewPublisher(n.js, partialsSubject(pc.Name, s), natsjs.WithSourceID(pc.Name),
+				natsjs.WithCompression(comp), natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0))
+			if err != nil {
+				return nil, err
+			}
+			r.partials = append(r.partials, pub)
 		}
 	}
 	if r.ckpt, err = newCheckpointer(ctx, r, n.js); err != nil {
@@ -272,6 +284,9 @@ func (n *Node) Close(ctx context.Context) error {
 		}
 		if r.late != nil {
 			errs = append(errs, r.late.Close(ctx))
+		}
+		for _, p := range r.partials {
+			errs = append(errs, p.Close(ctx))
 		}
 	}
 	if n.cp != nil {

@@ -28,6 +28,8 @@ type plan struct {
 	// outSchema is then the window results' schema.
 	window   *window.Spec
 	windowIn *arrow.Schema
+	// windowShards > 0: fleet windows (shards.go).
+	windowShards int
 }
 
 // newWindow returns a window operator with empty state, or nil when the
@@ -102,11 +104,11 @@ func newPlan(ctx context.Context, pc PipelineConfig, reg *Registry) (*plan, erro
 		return nil, err
 	}
 	if windowOpts != nil {
-		spec, out, err := windowSpec(*windowOpts, p.outSchema)
+		spec, out, shards, err := windowSpec(*windowOpts, p.outSchema)
 		if err != nil {
 			return nil, err
 		}
-		p.window, p.windowIn, p.outSchema = &spec, p.outSchema, out
+		p.window, p.windowIn, p.outSchema, p.windowShards = &spec, p.outSchema, out, shards
 	}
 	if len(systems) > 0 { // none: a pipeline of only the window system
 		var err error

@@ -62,6 +62,7 @@ type runner struct {
 	win       *window.Operator // the window system's operator, or nil
 	winMu     sync.Mutex       // win is driven by one partition at a time
 	late      *natsjs.Publisher
+	partials  []*natsjs.Publisher // per shard, with windowShards > 0
 }
 
 // run fetches and processes partitions until ctx is done, then waits for
@@ -72,6 +73,12 @@ func (r *runner) run(ctx, work context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	go r.watchBackpressure(ctx)
+	if r.win != nil && r.windowShards > 0 {
+		owners := &shardOwners{r: r}
+		done := make(chan struct{})
+		go func() { owners.run(ctx); close(done) }()
+		defer func() { <-done }()
+	}
 	if r.ckpt != nil {
 		go r.ckpt.loop(ctx, time.Duration(r.cfg.CheckpointInterval))
 		defer func() { // after the drain: cover what the last runs did
@@ -210,7 +217,19 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 	}
 	out := r.output(ds)
 	var late arrow.RecordBatch
-	if r.win != nil {
+	var routed []string
+	switch {
+	case r.win != nil && r.windowShards > 0: // fleet windows: partials to the shard owners
+		routed, late, err = r.routePartials(ctx, p, id, out)
+		if err != nil {
+			if late != nil {
+				late.Release()
+			}
+			r.retryLater(p, id, err)
+			return
+		}
+		out = emptyBatch(r.outSchema)
+	case r.win != nil:
 		if out, late, err = r.windowed(ctx, id, out); err != nil {
 			r.deadLetter(p, id, ReasonPermanent, err)
 			return
@@ -218,6 +237,7 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 	}
 	rows := out.NumRows()
 	outputs, err := r.publishOutputs(ctx, id, out, late)
+	outputs = append(routed, outputs...)
 	if err != nil {
 		r.retryLater(p, id, err)
 		return
@@ -420,7 +440,15 @@ func emptyBatch(schema *arrow.Schema) arrow.RecordBatch {
 // not empty, waits for their acks, releases both and returns the ids
 // published.
 func (r *runner) publishOutputs(ctx context.Context, id string, out, late arrow.RecordBatch) ([]string, error) {
-	var ids []string
+	return r.publishWith(ctx, []string{natsjs.OutputID(r.cfg.Name, id, 0), natsjs.OutputID(r.cfg.Name, id, 1)}, id, out, late)
+}
+
+// publishWith publishes out to the output subject and late to
+// <pipeline>.late under ids[0] and ids[1], each if not empty, with
+// lineage, waits for their acks, releases both and returns the ids
+// published.
+func (r *runner) publishWith(ctx context.Context, ids []string, lineage string, out, late arrow.RecordBatch) ([]string, error) {
+	var done []string
 	for _, rec := range []arrow.RecordBatch{out, late} {
 		if rec != nil {
 			defer rec.Release()
@@ -433,18 +461,17 @@ func (r *runner) publishOutputs(ctx context.Context, id string, out, late arrow.
 		if b.rec == nil || b.rec.NumRows() == 0 {
 			continue
 		}
-		outID := natsjs.OutputID(r.cfg.Name, id, k)
-		pending, err := b.pub.PublishAsync(ctx, []arrow.RecordBatch{b.rec}, natsjs.Meta{ID: outID, Lineage: []string{id}})
+		pending, err := b.pub.PublishAsync(ctx, []arrow.RecordBatch{b.rec}, natsjs.Meta{ID: ids[k], Lineage: []string{lineage}})
 		if err == nil {
 			_, err = pending.Wait(ctx)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("publish %s: %w", outID, err)
+			return nil, fmt.Errorf("publish %s: %w", ids[k], err)
 		}
-		ids = append(ids, outID)
+		done = append(done, ids[k])
 		if k == 1 {
 			r.m.lateRows.WithLabelValues(r.cfg.Name).Add(float64(b.rec.NumRows()))
 		}
 	}
-	return ids, nil
+	return done, nil
 }

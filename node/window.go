@@ -41,7 +41,12 @@ type windowOptions struct {
 	Keys []string `toml:"keys"`
 	// Aggregates like "avg(delay) as avg_delay", "count(*)",
 	// "count(distinct origin) as origins"; at least one.
-	Aggregates      []string `toml:"aggregates"`
+	Aggregates []string `toml:"aggregates"`
+	// Shards > 0 aggregates across the fleet in two phases: partials
+	// routed by key hash to that many shards, each merged by one owner
+	// node (see shards.go); 0 (default): each node windows the partitions
+	// it processes.
+	Shards          int      `toml:"shards"`
 	OutOfOrderness  Duration `toml:"out_of_orderness"`
 	AllowedLateness Duration `toml:"allowed_lateness"`
 	IdleTimeout     Duration `toml:"idle_timeout"`
@@ -50,13 +55,16 @@ type windowOptions struct {
 // windowSpec decodes the window system's options into a window.Spec and
 // checks it against the schema of the rows it will see, returning the
 // spec and the result schema.
-func windowSpec(o Options, in *arrow.Schema) (window.Spec, *arrow.Schema, error) {
+func windowSpec(o Options, in *arrow.Schema) (window.Spec, *arrow.Schema, int, error) {
 	var opts windowOptions
 	if err := o.Decode(&opts); err != nil {
-		return window.Spec{}, nil, err
+		return window.Spec{}, nil, 0, err
 	}
-	fail := func(err error) (window.Spec, *arrow.Schema, error) {
-		return window.Spec{}, nil, fmt.Errorf("%w: %s: %v", ErrConfig, o.where, err)
+	fail := func(err error) (window.Spec, *arrow.Schema, int, error) {
+		return window.Spec{}, nil, 0, fmt.Errorf("%w: %s: %v", ErrConfig, o.where, err)
+	}
+	if opts.Shards < 0 {
+		return fail(fmt.Errorf("shards %d < 0", opts.Shards))
 	}
 	units := map[string]time.Duration{"": 0, "s": time.Second, "ms": time.Millisecond, "us": time.Microsecond, "ns": time.Nanosecond}
 	unit, ok := units[opts.TimeUnit]
@@ -86,5 +94,5 @@ func windowSpec(o Options, in *arrow.Schema) (window.Spec, *arrow.Schema, error)
 	if err != nil {
 		return fail(err)
 	}
-	return spec, op.ResultSchema(), nil
+	return spec, op.ResultSchema(), opts.Shards, nil
 }

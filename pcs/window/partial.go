@@ -68,6 +68,22 @@ func (o *Operator) Partials(ctx context.Context, rec arrow.RecordBatch) (Output,
 	return out, nil
 }
 
+// Observe advances source's watermark as if it had delivered a row at
+// event time t (ms since the epoch; math.MaxInt64 is its final watermark)
+// and fires what the effective watermark passed, like Process. A shard
+// owner calls it with the event-time bound of every input partition, so
+// its watermark moves even when a partition had no rows for its shard.
+// The caller releases the output.
+func (o *Operator) Observe(ctx context.Context, source string, t int64) (Output, error) {
+	if err := ctx.Err(); err != nil {
+		return Output{}, err
+	}
+	prevW := o.wm.current
+	o.wm.observe(source, t)
+	res, err := o.fire(prevW, o.wm.advance())
+	return Output{Results: res}, err
+}
+
 // MergePartials folds a partial batch (PartialSchema, from Partials of an
 // operator with the same spec) from source into the window state,
 // advances source's watermark to the latest _max_time of the batch and
