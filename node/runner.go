@@ -230,7 +230,7 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 		}
 		out = emptyBatch(r.outSchema)
 	case r.win != nil:
-		if out, late, err = r.windowed(ctx, id, out); err != nil {
+		if out, late, err = r.windowed(ctx, id, isFinal(p), out); err != nil {
 			r.deadLetter(p, id, ReasonPermanent, err)
 			return
 		}
@@ -410,22 +410,63 @@ func (r *runner) ackDone(p *natsjs.Partition, log *slog.Logger) {
 // operator and returns the windows that fired and the late rows (either
 // may be empty; the caller releases both). The partition's source for the
 // watermark is its producer (the id up to its last '/').
-func (r *runner) windowed(ctx context.Context, id string, rows arrow.RecordBatch) (results, late arrow.RecordBatch, err error) {
+func (r *runner) windowed(ctx context.Context, id string, final bool, rows arrow.RecordBatch) (results, late arrow.RecordBatch, err error) {
 	source := id
 	if i := strings.LastIndexByte(id, '/'); i > 0 {
 		source = id[:i]
 	}
 	r.winMu.Lock()
 	out, err := r.win.Process(ctx, source, rows)
+	if err == nil && final {
+		// The producer's end of input: every window fires.
+		var flushed window.Output
+		if flushed, err = r.win.Flush(ctx); err == nil {
+			out.Results, err = concatBatches(r.outSchema, out.Results, flushed.Results)
+		}
+	}
 	r.winMu.Unlock()
 	rows.Release()
 	if err != nil {
+		out.Release()
 		return nil, nil, fmt.Errorf("window: %w", err)
 	}
 	if out.Results == nil {
 		out.Results = emptyBatch(r.outSchema)
 	}
 	return out.Results, out.Late, nil
+}
+
+// isFinal reports whether p carries its producer's final watermark.
+func isFinal(p *natsjs.Partition) bool {
+	m, err := p.Meta()
+	return err == nil && !m.Watermark.Before(finalWatermark)
+}
+
+// concatBatches returns a and b (either may be nil; both released here)
+// as one RecordBatch of schema, or nil when both are nil.
+func concatBatches(schema *arrow.Schema, a, b arrow.RecordBatch) (arrow.RecordBatch, error) {
+	switch {
+	case a == nil:
+		return b, nil
+	case b == nil:
+		return a, nil
+	}
+	defer a.Release()
+	defer b.Release()
+	cols := make([]arrow.Array, 0, schema.NumFields())
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	for i := 0; i < schema.NumFields(); i++ {
+		c, err := array.Concatenate([]arrow.Array{a.Column(i), b.Column(i)}, memory.DefaultAllocator)
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return array.NewRecordBatch(schema, cols, a.NumRows()+b.NumRows()), nil
 }
 
 // emptyBatch returns a RecordBatch of schema with no rows.

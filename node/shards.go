@@ -77,7 +77,7 @@ func (r *runner) routePartials(ctx context.Context, p *natsjs.Partition, id stri
 	// The event-time bound: the producer's final watermark, else the
 	// largest event time of the rows (the partials' last column).
 	var wm time.Time
-	if m, err := p.Meta(); err == nil && !m.Watermark.Before(finalWatermark) {
+	if isFinal(p) {
 		if err := r.awaitEarlier(ctx, id); err != nil {
 			return nil, out.Late, err
 		}

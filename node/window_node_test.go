@@ -111,9 +111,27 @@ func TestNodeWindow(t *testing.T) {
 	send([]int64{9000}, []int64{1}) // the watermark passes 6000: every window fires
 	send([]int64{100}, []int64{1000})
 	waitAcked()
+	// The producer's end of input (pcs publish --end-of-input): window 8000 fires.
+	end := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	rec := end.NewRecordBatch()
+	end.Release()
+	pub, err := natsjs.NewPublisher(js, "in.w", natsjs.WithSourceID("sensor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := pub.PublishAsync(context.Background(), []arrow.RecordBatch{rec}, natsjs.Meta{ID: natsjs.PartitionID("sensor", seq),
+		Watermark: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)})
+	rec.Release()
+	if err == nil {
+		_, err = pending.Wait(context.Background())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAcked()
 
-	got := windowRows(t, js, "PCS_W_OUT", 3)
-	if want := "[0:30 2000:180 4000:340]"; fmt.Sprint(got) != want {
+	got := windowRows(t, js, "PCS_W_OUT", 4)
+	if want := "[0:30 8000:1 2000:180 4000:340]"; fmt.Sprint(got) != want { // by length, then text
 		t.Errorf("windows %v, want %s", got, want)
 	}
 	late := lateRows(t, js, "PCS_W_IN_LATE")

@@ -40,6 +40,7 @@ type publishOptions struct {
 	sourceID     string
 	objectBucket string
 	rowID        string // --row-id: name of the added row-position column; "" none
+	endOfInput   bool   // --end-of-input: a last, empty partition with the final watermark
 	quiet        bool
 }
 
@@ -90,6 +91,7 @@ one, e.g. 'nats stream add --subjects SUBJECT').`,
 	f.StringVar(&o.sourceID, "source-id", "", "source id of the partition ids (default: each file's base name without extension; with several files, one sequence across them)")
 	f.StringVar(&o.objectBucket, "object-bucket", natsjs.DefaultObjectBucket, "object store bucket for partitions above the inline limit (created if missing)")
 	f.StringVar(&o.rowID, "row-id", "", "add an int64 column of this name: each row's 0-based position in the input (across batches and files)")
+	f.BoolVar(&o.endOfInput, "end-of-input", false, "publish a last, empty partition whose Pcs-Watermark is the final watermark (9999-12-31): window pipelines then fire every window")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
 	return cmd
 }
@@ -194,12 +196,13 @@ func (e *env) publish(ctx context.Context, o publishOptions, files []string) err
 	prog := e.newProgress("publish", total, o.quiet)
 
 	var seq uint64 = 1
-	var rowID int64 // the next row's position, with --row-id
+	var rowID int64              // the next row's position, with --row-id
+	var lastSchema *arrow.Schema // of the last partition, for --end-of-input
 	for i, in := range inputs {
 		if i > 0 && o.sourceID == "" {
 			seq = 1
 		}
-		seq, err = publishFile(ctx, pub, in, o, seq, &rowID, func() {
+		seq, err = publishFile(ctx, pub, in, o, seq, &rowID, &lastSchema, func() {
 			st := pub.Stats()
 			prog.update(st.Rows, st.Bytes)
 		})
@@ -207,6 +210,12 @@ func (e *env) publish(ctx context.Context, o publishOptions, files []string) err
 			cctx, cancel := withoutCancel(ctx, 5*time.Second)
 			_ = pub.Close(cctx)
 			cancel()
+			prog.done()
+			return publishFailed(ctx, err, pub.Stats())
+		}
+	}
+	if o.endOfInput && lastSchema != nil {
+		if err := publishEnd(ctx, pub, lastSchema, natsjs.PartitionID(inputs[len(inputs)-1].sourceID, seq)); err != nil {
 			prog.done()
 			return publishFailed(ctx, err, pub.Stats())
 		}
@@ -245,7 +254,7 @@ func publishFailed(ctx context.Context, err error, st natsjs.PublisherStats) err
 // With --row-id, *rowID is the position of the file's first row in the
 // whole input and is advanced past its rows. sent is called after each
 // partition.
-func publishFile(ctx context.Context, pub *natsjs.Publisher, in publishInput, o publishOptions, seq uint64, rowID *int64, sent func()) (uint64, error) {
+func publishFile(ctx context.Context, pub *natsjs.Publisher, in publishInput, o publishOptions, seq uint64, rowID *int64, schema **arrow.Schema, sent func()) (uint64, error) {
 	src, err := openSource(in, o.batchRows)
 	if err != nil {
 		return seq, err
@@ -258,6 +267,7 @@ func publishFile(ctx context.Context, pub *natsjs.Publisher, in publishInput, o 
 		if err := pub.Publish(ctx, recs, natsjs.Meta{ID: id}); err != nil {
 			return fmt.Errorf("publish %s partition %s: %w", in.path, id, err)
 		}
+		*schema = recs[0].Schema()
 		seq++
 		sent()
 		return nil
@@ -405,4 +415,18 @@ func streamForSubject(ctx context.Context, js jetstream.JetStream, subject, serv
 		return "", fmt.Errorf("JetStream is not enabled on %s", redactURL(server))
 	}
 	return "", fmt.Errorf("look up the stream of subject %q on %s: %w", subject, redactURL(server), err)
+}
+
+// publishEnd publishes an empty partition of schema under id whose
+// Pcs-Watermark is the final watermark (the end of the producer's input).
+func publishEnd(ctx context.Context, pub *natsjs.Publisher, schema *arrow.Schema, id string) error {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	rec := b.NewRecordBatch()
+	b.Release()
+	defer rec.Release()
+	final := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	if err := pub.Publish(ctx, []arrow.RecordBatch{rec}, natsjs.Meta{ID: id, Watermark: final}); err != nil {
+		return fmt.Errorf("publish the end of input %s: %w", id, err)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/pcs-dev/pcs/transports/arrowfile"
+	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
 // TestPublishRowID publishes a Parquet file and an Arrow file with
@@ -69,4 +70,32 @@ func TestPublishRowID(t *testing.T) {
 		t.Fatalf("bad name: %v", r)
 	}
 	oneErrorLine(t, r, `--row-id " id"`)
+}
+
+// TestPublishEndOfInput: --end-of-input adds a last, empty partition
+// (same schema, the next id) whose Pcs-Watermark is the final watermark.
+func TestPublishEndOfInput(t *testing.T) {
+	tb := startBroker(t)
+	tb.stream(t, "EOI", "eoi.>")
+	dir := t.TempDir()
+	pa := writeParquet(t, dir, "a.parquet", makeRecords(t, 300, 300))
+	r := mustPCS(t, "publish", "--server", tb.url, "-s", "eoi.x", "--batch-rows", "128", "--end-of-input", "-q", pa)
+	if parts, rows := parseSummary(t, r.stdout); parts != 4 || rows != 300 {
+		t.Fatalf("published %d partitions, %d rows; want 4 (3 + the end), 300", parts, rows)
+	}
+	s, err := tb.js.Stream(context.Background(), "EOI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := s.GetMsg(context.Background(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := natsjs.ParseMeta(last.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.ID != "a/4" || meta.Rows != 0 || meta.Watermark.Year() != 9999 {
+		t.Errorf("last partition %+v, want id a/4, 0 rows, watermark in 9999", meta)
+	}
 }
