@@ -94,13 +94,15 @@ func TestFleetCatalog(t *testing.T) {
 		}
 		return true
 	})
-	hashes := map[uint64]bool{}
-	for _, n := range nodes {
-		hashes[n.Catalog().Hash()] = true
-	}
-	if len(hashes) != 1 {
-		t.Errorf("catalog states differ across nodes: %d hashes", len(hashes))
-	}
+	// Identical states: heartbeats keep changing them, so compare until
+	// all three have applied the same entries.
+	waitFor(t, func() bool {
+		hashes := map[uint64]bool{}
+		for _, n := range nodes {
+			hashes[n.Catalog().Hash()] = true
+		}
+		return len(hashes) == 1
+	})
 	skipped := 0
 	for _, n := range nodes {
 		m := scrape(t, n.HTTPAddr())
