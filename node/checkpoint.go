@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -158,21 +160,15 @@ func newCheckpointer(ctx context.Context, r *runner, js jetstream.JetStream) (*c
 }
 
 // restore loads the last committed checkpoint of this node's shard, if
-// any; the object store verifies the digest on read.
+// any (readCheckpoint checks its digest).
 func (c *checkpointer) restore(ctx context.Context) error {
 	cp, ok := c.r.cat.Checkpoint(c.r.cfg.Name, c.shard)
 	if !ok {
 		return nil
 	}
-	data, err := c.obs.GetBytes(ctx, cp.Object.Name)
+	data, err := readCheckpoint(ctx, c.obs, cp)
 	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", cp.Object.Name, err)
-	}
-	if d := cp.Object.Digest; d != "" {
-		info, err := c.obs.GetInfo(ctx, cp.Object.Name)
-		if err != nil || info.Digest != d {
-			return fmt.Errorf("checkpoint %s: digest %v differs from the catalog's %s (err %v)", cp.Object.Name, infoDigest(info), d, err)
-		}
+		return err
 	}
 	h, err := c.load(data)
 	if err != nil {
@@ -201,11 +197,51 @@ func (c *checkpointer) load(data []byte) (ckptHeader, error) {
 	return h, nil
 }
 
-func infoDigest(info *jetstream.ObjectInfo) string {
-	if info == nil {
-		return "?"
+// readCheckpoint returns the contents of cp's object, checked against
+// the digest the catalog committed (and, while reading, against the
+// object's own: jetstream.ErrDigestMismatch).
+func readCheckpoint(ctx context.Context, obs jetstream.ObjectStore, cp catalog.Checkpoint) ([]byte, error) {
+	res, err := obs.Get(ctx, cp.Object.Name)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", cp.Object.Name, err)
 	}
-	return info.Digest
+	defer res.Close()
+	info, err := res.Info()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", cp.Object.Name, err)
+	}
+	if d := cp.Object.Digest; d != "" && info.Digest != d {
+		return nil, fmt.Errorf("checkpoint %s: digest %s differs from the catalog's %s", cp.Object.Name, info.Digest, d)
+	}
+	data, err := io.ReadAll(res)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", cp.Object.Name, err)
+	}
+	return data, nil
+}
+
+// writeCheckpoint stores data as cp's object (cp.Object.Name; the bucket
+// and digest are filled in) and commits cp in the catalog.
+func writeCheckpoint(ctx context.Context, obs jetstream.ObjectStore, cat *catalog.Catalog, cp catalog.Checkpoint, data []byte) error {
+	info, err := obs.PutBytes(ctx, cp.Object.Name, data)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", cp.Object.Name, err)
+	}
+	cp.Object.Bucket, cp.Object.Digest = CheckpointBucket, info.Digest
+	if _, err := cat.Apply(ctx, catalog.NewCheckpointCommitted(cp)); err != nil {
+		return fmt.Errorf("commit %s: %w", cp.Object.Name, err)
+	}
+	return nil
+}
+
+// dropCheckpoint deletes a superseded checkpoint object ("" none).
+func dropCheckpoint(ctx context.Context, obs jetstream.ObjectStore, name string, log *slog.Logger) {
+	if name == "" {
+		return
+	}
+	if err := obs.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		log.Warn("old checkpoint not deleted", "object", name, "err", err)
+	}
 }
 
 func (c *checkpointer) entry(name string) *stateEntry {
@@ -324,14 +360,9 @@ func parseCheckpoint(data []byte) (ckptHeader, [][]byte, error) {
 func (c *checkpointer) commit(ctx context.Context, data []byte, batch []pendingPartition) error {
 	seq := c.seq + 1
 	name := c.r.cfg.Name + "/" + c.r.nodeID + "/" + strconv.FormatUint(seq, 10)
-	info, err := c.obs.PutBytes(ctx, name, data)
-	if err != nil {
-		return fmt.Errorf("put %s: %w", name, err)
-	}
-	cp := catalog.Checkpoint{Pipeline: c.r.cfg.Name, Shard: c.shard, Covers: seq, Time: time.Now(),
-		Object: catalog.ObjectRef{Bucket: CheckpointBucket, Name: name, Digest: info.Digest}}
-	if _, err := c.r.cat.Apply(ctx, catalog.NewCheckpointCommitted(cp)); err != nil {
-		return fmt.Errorf("commit %s: %w", name, err)
+	cp := catalog.Checkpoint{Pipeline: c.r.cfg.Name, Shard: c.shard, Covers: seq, Time: time.Now(), Object: catalog.ObjectRef{Name: name}}
+	if err := writeCheckpoint(ctx, c.obs, c.r.cat, cp, data); err != nil {
+		return err
 	}
 	recs := make([]catalog.PartitionRecord, len(batch))
 	for i, pp := range batch {
@@ -342,11 +373,7 @@ func (c *checkpointer) commit(ctx context.Context, data []byte, batch []pendingP
 		// not run again. Retry the records before any ack.
 		return fmt.Errorf("record %d partitions: %w", len(batch), err)
 	}
-	if c.last != "" {
-		if err := c.obs.Delete(ctx, c.last); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-			c.r.log.Warn("old checkpoint not deleted", "object", c.last, "err", err)
-		}
-	}
+	dropCheckpoint(ctx, c.obs, c.last, c.r.log)
 	c.seq, c.last, c.lastData = seq, name, data
 	c.r.m.checkpoints.WithLabelValues(c.r.cfg.Name).Inc()
 	c.r.log.Debug("checkpoint committed", "object", name, "bytes", len(data), "partitions", len(batch))

@@ -267,9 +267,9 @@ func (so *shardOwners) own(ctx context.Context, s int) error {
 	}
 	start, last := uint64(1), ""
 	if cp, ok := r.cat.Checkpoint(ownerKey(r.cfg.Name), s); ok {
-		data, err := obs.GetBytes(ctx, cp.Object.Name)
+		data, err := readCheckpoint(ctx, obs, cp)
 		if err != nil {
-			return fmt.Errorf("shard %d checkpoint %s: %w", s, cp.Object.Name, err)
+			return fmt.Errorf("shard %d: %w", s, err)
 		}
 		if err := op.Restore(data); err != nil {
 			return fmt.Errorf("shard %d checkpoint %s: %w", s, cp.Object.Name, err)
@@ -296,18 +296,12 @@ func (so *shardOwners) own(ctx context.Context, s int) error {
 			return err
 		}
 		name := fmt.Sprintf("%s/w%d/%d", r.cfg.Name, s, seq)
-		info, err := obs.PutBytes(ctx, name, data)
-		if err != nil {
-			return err
-		}
 		cp := catalog.Checkpoint{Pipeline: ownerKey(r.cfg.Name), Shard: s, Covers: seq, Watermark: op.Watermark(), Time: time.Now(),
-			Object: catalog.ObjectRef{Bucket: CheckpointBucket, Name: name, Digest: info.Digest}}
-		if _, err := r.cat.Apply(ctx, catalog.NewCheckpointCommitted(cp)); err != nil {
+			Object: catalog.ObjectRef{Name: name}}
+		if err := writeCheckpoint(ctx, obs, r.cat, cp, data); err != nil {
 			return err
 		}
-		if last != "" {
-			_ = obs.Delete(ctx, last)
-		}
+		dropCheckpoint(ctx, obs, last, r.log)
 		covered, last = seq, name
 		r.m.checkpoints.WithLabelValues(r.cfg.Name).Inc()
 		return nil
