@@ -3,12 +3,8 @@ package node
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"os/exec"
-	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,7 +14,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/pcs-dev/pcs/broker"
 	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/pcs/ops"
 	"github.com/pcs-dev/pcs/transports/natsjs"
@@ -61,31 +56,8 @@ use = "totals"
 options = { component = "event", keys = ["k"], value = "v", into = "running", out = "total" }
 `
 
-// TestCheckpointChild is the node process of TestCheckpointSurvivesSIGKILL
-// (it runs only as that test's child).
-func TestCheckpointChild(t *testing.T) {
-	if os.Getenv("PCS_TEST_CHILD") != "1" {
-		t.Skip("the child process of TestCheckpointSurvivesSIGKILL")
-	}
-	cfg, err := ParseConfig("totals.toml", []byte(totalsTOML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := NewRegistry()
-	RegisterBuiltins(reg)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	n, err := Start(ctx, cfg, reg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
+// TestCheckpointChild is the node process of TestCheckpointSurvivesSIGKILL.
+func TestCheckpointChild(t *testing.T) { runChildNode(t, totalsTOML) }
 
 // TestCheckpointSurvivesSIGKILL runs a stateful pipeline (running totals)
 // in a child process with a catalog, kills it with SIGKILL while it holds
@@ -97,33 +69,10 @@ func TestCheckpointSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs node processes")
 	}
-	bcfg := broker.DefaultConfig()
-	bcfg.StoreDir = t.TempDir()
-	bcfg.Listen, bcfg.Port = true, broker.RandomPort
-	b, err := broker.Start(context.Background(), bcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Shutdown(context.Background())
-	nc, err := b.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, js := listeningBroker(t)
 	dir := t.TempDir()
 	child := func() (*exec.Cmd, *syncBuffer) {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCheckpointChild$", "-test.v")
-		cmd.Env = append(os.Environ(), "PCS_TEST_CHILD=1", "PCS_TEST_URL="+b.ClientURL(), "PCS_TEST_DIR="+dir)
-		log := &syncBuffer{}
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, log
+		return startChild(t, "TestCheckpointChild", "PCS_TEST_URL="+b.ClientURL(), "PCS_TEST_DIR="+dir)
 	}
 	want := map[string]int64{}
 	seq := uint64(1)
@@ -245,22 +194,4 @@ func TestCheckpointSurvivesSIGKILL(t *testing.T) {
 		}
 	}
 	t.Logf("killed with %d partitions in flight; totals of %d keys exact after restore", killedWith, len(want))
-}
-
-// syncBuffer is a strings.Builder safe for a child's output goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

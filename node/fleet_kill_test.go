@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"os/signal"
 	"syscall"
 	"testing"
 	"time"
@@ -17,9 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/pcs-dev/pcs/broker"
 	"github.com/pcs-dev/pcs/pcs/window"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
@@ -58,27 +53,7 @@ options = { time = "ts", window = "tumbling(2s)", keys = ["k"], aggregates = ["s
 `
 
 // TestFleetWindowChild is one node of TestFleetWindowSIGKILL.
-func TestFleetWindowChild(t *testing.T) {
-	if os.Getenv("PCS_TEST_FLEET_CHILD") != "1" {
-		t.Skip("a child process of TestFleetWindowSIGKILL")
-	}
-	cfg, err := ParseConfig("fw.toml", []byte(fleetWindowTOML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := NewRegistry()
-	RegisterBuiltins(reg)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	n, err := Start(ctx, cfg, reg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	_ = n.Close(context.Background())
-}
+func TestFleetWindowChild(t *testing.T) { runChildNode(t, fleetWindowTOML) }
 
 // TestFleetWindowSIGKILL: three node processes aggregate a fleet window;
 // the owner of shard 0 is killed with SIGKILL mid-stream. The leader
@@ -89,23 +64,7 @@ func TestFleetWindowSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs node processes")
 	}
-	bcfg := broker.DefaultConfig()
-	bcfg.StoreDir = t.TempDir()
-	bcfg.Listen, bcfg.Port = true, broker.RandomPort
-	b, err := broker.Start(context.Background(), bcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Shutdown(context.Background())
-	nc, err := b.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, js := listeningBroker(t)
 	ctx := context.Background()
 	type child struct {
 		id, http string
@@ -119,15 +78,9 @@ func TestFleetWindowSIGKILL(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		c := &child{id: fmt.Sprintf("n%d", i+1), http: addr, log: &syncBuffer{}}
-		c.cmd = exec.Command(os.Args[0], "-test.run=^TestFleetWindowChild$", "-test.v")
-		c.cmd.Env = append(os.Environ(), "PCS_TEST_FLEET_CHILD=1", "PCS_TEST_URL="+b.ClientURL(), "PCS_TEST_ID="+c.id,
+		c := &child{id: fmt.Sprintf("n%d", i+1), http: addr}
+		c.cmd, c.log = startChild(t, "TestFleetWindowChild", "PCS_TEST_URL="+b.ClientURL(), "PCS_TEST_ID="+c.id,
 			"PCS_TEST_HTTP="+addr, "PCS_TEST_DIR="+t.TempDir(), fmt.Sprintf("PCS_TEST_BOOTSTRAP=%v", i == 0))
-		c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
-		if err := c.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.cmd.Process.Kill(); _ = c.cmd.Wait() })
 		return c
 	}
 	status := func(c *child) (Status, error) {
