@@ -183,7 +183,8 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 		return
 	}
 	defer ds.Release()
-	r.m.rowsIn.WithLabelValues(name).Add(float64(ds.Len()))
+	rowsIn := int64(ds.Len()) // before the pipeline deletes any
+	r.m.rowsIn.WithLabelValues(name).Add(float64(rowsIn))
 	if r.ckpt != nil {
 		// From the run that changes the state to the partition joining the
 		// pending list, no checkpoint may copy the state. A failure on the
@@ -228,14 +229,17 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 			r.retryLater(p, id, err)
 			return
 		}
-		out = emptyBatch(r.outSchema)
+		out = nil // the shard owners publish the results
 	case r.win != nil:
 		if out, late, err = r.windowed(ctx, id, isFinal(p), out); err != nil {
 			r.deadLetter(p, id, ReasonPermanent, err)
 			return
 		}
 	}
-	rows := out.NumRows()
+	var rows int64
+	if out != nil {
+		rows = out.NumRows()
+	}
 	outputs, err := r.publishOutputs(ctx, id, out, late)
 	outputs = append(routed, outputs...)
 	if err != nil {
@@ -243,11 +247,11 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 		return
 	}
 	if r.ckpt != nil { // acked once a checkpoint covers it
-		r.ckpt.hold(pendingPartition{p: p, id: id, rows: int64(ds.Len()), rowsOut: rows, outputs: outputs, stop: stop})
+		r.ckpt.hold(pendingPartition{p: p, id: id, rows: rowsIn, rowsOut: rows, outputs: outputs, stop: stop})
 		held = true
 		return
 	}
-	if err := r.record(ctx, p, id, catalog.StatusDone, int64(ds.Len()), outputs, nil); err != nil {
+	if err := r.record(ctx, p, id, catalog.StatusDone, rowsIn, outputs, nil); err != nil {
 		r.retryLater(p, id, fmt.Errorf("catalog: %w", err))
 		return
 	}
@@ -262,7 +266,7 @@ func (r *runner) process(ctx context.Context, p *natsjs.Partition) {
 	r.m.processed.WithLabelValues(name).Inc()
 	r.m.rowsOut.WithLabelValues(name).Add(float64(rows))
 	r.m.pipelineSecond.WithLabelValues(name).Observe(time.Since(t0).Seconds())
-	log.Debug("processed", "rows_in", stats.Rows, "rows_out", rows, "took", time.Since(t0))
+	log.Debug("processed", "rows_in", rowsIn, "rows_out", rows, "took", time.Since(t0))
 }
 
 // keepAlive sends InProgress every AckWait/3 until stop is called, so
@@ -408,7 +412,7 @@ func (r *runner) ackDone(p *natsjs.Partition, log *slog.Logger) {
 
 // windowed feeds the pipeline's output rows (released here) to the window
 // operator and returns the windows that fired and the late rows (either
-// may be empty; the caller releases both). The partition's source for the
+// may be nil; the caller releases both). The partition's source for the
 // watermark is its producer (the id up to its last '/').
 func (r *runner) windowed(ctx context.Context, id string, final bool, rows arrow.RecordBatch) (results, late arrow.RecordBatch, err error) {
 	source := id
@@ -429,9 +433,6 @@ func (r *runner) windowed(ctx context.Context, id string, final bool, rows arrow
 	if err != nil {
 		out.Release()
 		return nil, nil, fmt.Errorf("window: %w", err)
-	}
-	if out.Results == nil {
-		out.Results = emptyBatch(r.outSchema)
 	}
 	return out.Results, out.Late, nil
 }
@@ -477,9 +478,9 @@ func emptyBatch(schema *arrow.Schema) arrow.RecordBatch {
 }
 
 // publishOutputs publishes a partition's output (id <pipeline>/<input>/0)
-// and late rows (to <pipeline>.late, id <pipeline>/<input>/1), each if
-// not empty, waits for their acks, releases both and returns the ids
-// published.
+// and late rows (to <pipeline>.late, id <pipeline>/<input>/1), each
+// unless nil or empty, waits for their acks, releases both and returns
+// the ids published.
 func (r *runner) publishOutputs(ctx context.Context, id string, out, late arrow.RecordBatch) ([]string, error) {
 	return r.publishWith(ctx, []string{natsjs.OutputID(r.cfg.Name, id, 0), natsjs.OutputID(r.cfg.Name, id, 1)}, id, out, late)
 }
