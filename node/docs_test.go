@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,7 +101,7 @@ func TestSystemsDoc(t *testing.T) {
 					if !strings.Contains(src, "[pipeline.output]") && !strings.Contains(src, "output =") {
 						src += "\n[pipeline.output]\nfile = \"out.csv\"\n"
 					}
-					for _, f := range append(sortedFiles(files), "out.csv") { // paths relative to dir
+					for _, f := range append(slices.Sorted(maps.Keys(files)), "out.csv") { // paths relative to dir
 						src = strings.ReplaceAll(src, strconv.Quote(f), strconv.Quote(filepath.Join(dir, f)))
 					}
 					cfg, err := node.ParseConfig(name+".toml", []byte(src))
@@ -127,13 +126,4 @@ func TestSystemsDoc(t *testing.T) {
 	if examples < 8 {
 		t.Errorf("%d examples, want one per built-in system at least", examples)
 	}
-}
-
-func sortedFiles(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/pelletier/go-toml/v2"
 
@@ -66,7 +67,7 @@ func (r *Registry) Resource(name string, f ResourceFactory) {
 func (r *Registry) component(name string) (pcs.AnyComponent, error) {
 	c, ok := r.components[name]
 	if !ok {
-		return nil, fmt.Errorf("%w: component %q (registered: %v)", ErrUnknownName, name, sortedKeys(r.components))
+		return nil, fmt.Errorf("%w: component %q (registered: %v)", ErrUnknownName, name, slices.Sorted(maps.Keys(r.components)))
 	}
 	return c, nil
 }
@@ -74,7 +75,7 @@ func (r *Registry) component(name string) (pcs.AnyComponent, error) {
 func (r *Registry) system(name string) (SystemFactory, error) {
 	f, ok := r.systems[name]
 	if !ok {
-		return nil, fmt.Errorf("%w: system %q (registered: %v)", ErrUnknownName, name, sortedKeys(r.systems))
+		return nil, fmt.Errorf("%w: system %q (registered: %v)", ErrUnknownName, name, slices.Sorted(maps.Keys(r.systems)))
 	}
 	return f, nil
 }
@@ -82,18 +83,9 @@ func (r *Registry) system(name string) (SystemFactory, error) {
 func (r *Registry) resource(name string) (ResourceFactory, error) {
 	f, ok := r.resources[name]
 	if !ok {
-		return nil, fmt.Errorf("%w: resource %q (registered: %v)", ErrUnknownName, name, sortedKeys(r.resources))
+		return nil, fmt.Errorf("%w: resource %q (registered: %v)", ErrUnknownName, name, slices.Sorted(maps.Keys(r.resources)))
 	}
 	return f, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Options is the options table of a system or resource in the config.

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -213,12 +214,7 @@ func LookupNamed(name string, c pcs.AnyComponent, table string, keys []string, o
 		}
 		t, ok := ts[table]
 		if !ok {
-			names := make([]string, 0, len(ts))
-			for k := range ts {
-				names = append(names, k)
-			}
-			sort.Strings(names)
-			return nil, fmt.Errorf("%w: %q (tables: %v)", ErrNoTable, table, names)
+			return nil, fmt.Errorf("%w: %q (tables: %v)", ErrNoTable, table, slices.Sorted(maps.Keys(ts)))
 		}
 		return t, nil
 	})

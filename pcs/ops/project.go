@@ -3,7 +3,8 @@ package ops
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -55,7 +56,7 @@ func Project(name string, from pcs.AnyComponent, into string, fields []string) (
 // field (wrapping pcs.ErrUnknownField), a new name that collides with
 // another field of the result.
 func Rename(name string, from pcs.AnyComponent, into string, renames map[string]string) (pcs.System, *pcs.DynamicComponent, error) {
-	olds := sortedNames(renames)
+	olds := slices.Sorted(maps.Keys(renames))
 	parts := make([]string, len(olds))
 	for i, o := range olds {
 		parts[i] = o + " as " + renames[o]
@@ -99,7 +100,7 @@ func Rename(name string, from pcs.AnyComponent, into string, renames map[string]
 // field (wrapping pcs.ErrUnknownField), a cast arrow-go cannot do
 // (compute.CanCast false).
 func Cast(name string, from pcs.AnyComponent, into string, types map[string]arrow.DataType) (pcs.System, *pcs.DynamicComponent, error) {
-	names := sortedNames(types)
+	names := slices.Sorted(maps.Keys(types))
 	parts := make([]string, len(names))
 	for i, n := range names {
 		parts[i] = n + " as " + types[n].String()
@@ -222,13 +223,4 @@ func fieldOf(c pcs.AnyComponent, name string) (arrow.Field, error) {
 		return arrow.Field{}, fmt.Errorf("%w: component %q has no field %q", pcs.ErrUnknownField, c.Name(), name)
 	}
 	return c.Schema().Field(idx[0]), nil
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
