@@ -75,6 +75,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		// No listener; keep the unused port from suggesting one.
 		opts.Port = RandomPort
 	}
+	if cfg.ServerOptions != nil {
+		cfg.ServerOptions(opts)
+	}
 
 	srv, err := server.NewServer(opts)
 	if err != nil {

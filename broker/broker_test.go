@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -339,6 +340,25 @@ func TestLimitsAndPayload(t *testing.T) {
 	jsc := b.Server().JetStreamConfig()
 	if jsc.MaxMemory != 64<<20 || jsc.MaxStore != 256<<20 || jsc.SyncAlways {
 		t.Errorf("JetStream config = memory %d store %d sync_always %v", jsc.MaxMemory, jsc.MaxStore, jsc.SyncAlways)
+	}
+}
+
+// TestServerOptionsHook: Config.ServerOptions sees the options Start
+// derived from the Config and its changes reach the server.
+func TestServerOptionsHook(t *testing.T) {
+	cfg := testConfig(t)
+	var seen server.Options
+	cfg.ServerOptions = func(o *server.Options) {
+		seen = *o
+		o.MaxPayload = 4096
+	}
+	b := startBroker(t, cfg)
+	nc, _ := connect(t, b)
+	if !seen.JetStream || seen.StoreDir != cfg.StoreDir || !seen.NoSigs || seen.MaxPayload != DefaultMaxPayload {
+		t.Errorf("hook saw JetStream %v StoreDir %q NoSigs %v MaxPayload %d", seen.JetStream, seen.StoreDir, seen.NoSigs, seen.MaxPayload)
+	}
+	if got := nc.MaxPayload(); got != 4096 {
+		t.Errorf("MaxPayload = %d, want the hook's 4096", got)
 	}
 }
 

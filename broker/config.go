@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // Defaults used by DefaultConfig.
@@ -116,6 +118,14 @@ type Config struct {
 	// quiet except warnings and errors. Debug or lower turns on the server's
 	// debug output, LevelTrace or lower its protocol tracing.
 	LogLevel slog.Level `toml:"log_level"`
+
+	// ServerOptions, if set, is called by Start with the nats-server options
+	// it derived from this Config, just before the server is created: a hook
+	// for server settings this Config does not wrap (tests shrink
+	// StreamMaxBufferedMsgs with it to provoke 429s). Default nil. Changing
+	// what Start itself relies on (JetStream, StoreDir, NoSigs, DontListen)
+	// is unsupported.
+	ServerOptions func(*server.Options) `toml:"-" json:"-"`
 }
 
 // DefaultConfig returns a Config with every default set. StoreDir is empty

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/broker"
+	"github.com/pcs-dev/pcs/broker/brokertest"
 	"github.com/pcs-dev/pcs/examples/flights/flightsys"
 	"github.com/pcs-dev/pcs/node"
 	"github.com/pcs-dev/pcs/transports"
@@ -133,15 +134,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.Run("ceiling", func(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
-			bc := broker.DefaultConfig()
-			bc.StoreDir = b.TempDir()
-			bc.MaxPayload = 4 << 20
-			br, err := broker.Start(context.Background(), bc)
+			br := brokertest.Start(b, brokertest.WithMaxPayload(4<<20))
+			nc := brokertest.Conn(b, br)
+			js, err := jetstream.New(nc)
 			if err != nil {
 				b.Fatal(err)
 			}
-			nc, _ := br.Connect()
-			js, _ := jetstream.New(nc)
 			if _, err := broker.Provision(context.Background(), js, broker.Spec{
 				Streams:      []broker.StreamSpec{{Name: "CEIL", Subjects: []string{"ceil.raw"}, Retention: broker.RetentionWorkQueue, Discard: broker.DiscardNew}},
 				ObjectStores: []broker.ObjectStoreSpec{{Bucket: "pcs-objects"}},
@@ -224,14 +222,12 @@ func BenchmarkPublishParquet(b *testing.B) {
 	var rows int64
 	for b.Loop() {
 		b.StopTimer()
-		bc := broker.DefaultConfig()
-		bc.StoreDir = b.TempDir()
-		br, err := broker.Start(context.Background(), bc)
+		br := brokertest.Start(b)
+		nc := brokertest.Conn(b, br)
+		js, err := jetstream.New(nc)
 		if err != nil {
 			b.Fatal(err)
 		}
-		nc, _ := br.Connect()
-		js, _ := jetstream.New(nc)
 		if _, err := broker.Provision(context.Background(), js, broker.Spec{
 			Streams:      []broker.StreamSpec{{Name: "PUB", Subjects: []string{"pub.raw"}, Retention: broker.RetentionWorkQueue, Discard: broker.DiscardNew}},
 			ObjectStores: []broker.ObjectStoreSpec{{Bucket: "pcs-objects"}},

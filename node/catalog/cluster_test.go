@@ -18,24 +18,13 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/pcs-dev/pcs/broker"
+	"github.com/pcs-dev/pcs/broker/brokertest"
 )
 
 // startBroker starts an in-process embedded NATS server (no TCP port).
 func startBroker(t testing.TB) *broker.Broker {
 	t.Helper()
-	cfg := broker.DefaultConfig()
-	cfg.StoreDir = t.TempDir()
-	cfg.Logger = testLogger()
-	b, err := broker.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("broker: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = b.Shutdown(ctx)
-	})
-	return b
+	return brokertest.Start(t)
 }
 
 func testLogger() *slog.Logger {
