@@ -63,6 +63,28 @@ type Sink interface {
 // from the schema a source or sink is bound to.
 var ErrSchemaMismatch = errors.New("transports: schema mismatch")
 
+// Each reads every batch of src until io.EOF and calls fn with it, then
+// releases it: fn borrows the batch for the call and must Retain it to
+// keep it longer. It stops at the first error of Read or of fn and
+// returns it as it is (a source's errors name their file or subject),
+// and returns nil at io.EOF. It does not close src, nor ack it.
+func Each(ctx context.Context, src Source, fn func(rec arrow.RecordBatch) error) error {
+	for {
+		rec, err := src.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		err = fn(rec)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // CopyStats counts what Copy moved.
 type CopyStats struct {
 	Batches int64
