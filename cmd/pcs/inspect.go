@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -30,20 +27,12 @@ import (
 
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/arrowfile"
-	"github.com/pcs-dev/pcs/transports/csv"
+	"github.com/pcs-dev/pcs/transports/files"
 )
 
 // maxStatText is the longest rendering of a min or max value; longer ones
 // are cut and end in "…".
 const maxStatText = 64
-
-// Formats inspect recognises.
-const (
-	formatParquet     = "parquet"
-	formatArrowFile   = "arrow file"
-	formatArrowStream = "arrow stream"
-	formatCSV         = "csv"
-)
 
 // inspectReport is what pcs inspect prints, as text or (--json) as JSON.
 type inspectReport struct {
@@ -102,19 +91,22 @@ func (e *env) inspectCommand() *cobra.Command {
 	var o inspectOptions
 	cmd := &cobra.Command{
 		Use:   "inspect [--json] FILE",
-		Short: "Show the schema, row count and layout of a Parquet, Arrow or CSV file",
-		Long: `Inspect prints what a file holds without publishing it.
+		Short: "Show the schema, row count and layout of a Parquet, Arrow, CSV or JSON Lines file",
+		Long: `Inspect prints what a file holds without publishing it. The format is
+detected as pcs publish detects it: from the first bytes ("PAR1" Parquet,
+"ARROW1" Arrow IPC file, 0xFFFFFFFF Arrow IPC stream), else from the
+extension (.parquet; .arrow, .ipc, .feather; .arrows; .csv, .tsv with tabs;
+.jsonl, .ndjson), else a first line holding a JSON object is JSON Lines.
 
-Parquet (detected by its "PAR1" magic): only the footer is read, never the
-data pages. The report gives the Arrow schema, the row and row group counts,
-the file size and, per row group, its rows and compressed / uncompressed
-bytes and per column chunk its codec, sizes and statistics (min, max, null
-count) when the writer stored them. Timestamps and dates are shown in
-RFC 3339, strings as text, binary as hex.
+Parquet: only the footer is read, never the data pages. The report gives the
+Arrow schema, the row and row group counts, the file size and, per row group,
+its rows and compressed / uncompressed bytes and per column chunk its codec,
+sizes and statistics (min, max, null count) when the writer stored them.
+Timestamps and dates are shown in RFC 3339, strings as text, binary as hex.
 
-Arrow IPC files and streams (.arrow, .arrows, .ipc; detected from the
-content) and CSV files (.csv; .tsv, tab-separated): the schema (for CSV the
-inferred one) and the row count, found by reading the whole file.
+Arrow IPC files and streams, CSV and JSON Lines: the schema (for CSV and JSON
+Lines the inferred one) and the row count (for Arrow also the record
+batches), found by reading the whole file.
 
 --json prints the same report as one JSON object.`,
 		Example: `  pcs inspect flights-3m.parquet
@@ -151,34 +143,19 @@ func (e *env) inspect(ctx context.Context, o inspectOptions, path string) error 
 
 // inspectFile builds the report of the file at path.
 func inspectFile(ctx context.Context, path string) (*inspectReport, error) {
-	f, err := os.Open(path)
+	format, err := files.Sniff(path)
 	if err != nil {
 		return nil, fmt.Errorf("inspect: %w", err)
 	}
-	st, err := f.Stat()
+	st, err := os.Stat(path)
 	if err != nil {
-		f.Close()
 		return nil, fmt.Errorf("inspect: %w", err)
 	}
-	if st.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("inspect: %s is a directory", path)
-	}
-	head := make([]byte, 4)
-	n, err := io.ReadFull(f, head)
-	f.Close()
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, fmt.Errorf("inspect: read %s: %w", path, err)
-	}
-	rep := &inspectReport{File: path, SizeBytes: st.Size()}
-	ext := strings.ToLower(filepath.Ext(path))
-	switch {
-	case n == 4 && bytes.Equal(head, []byte("PAR1")):
+	rep := &inspectReport{File: path, SizeBytes: st.Size(), Format: format.String()}
+	if format == files.Parquet {
 		err = inspectParquet(rep, path)
-	case ext == ".csv" || ext == ".tsv":
-		err = inspectCSV(ctx, rep, path, ext == ".tsv")
-	default:
-		err = inspectArrow(ctx, rep, path)
+	} else {
+		err = inspectRows(ctx, rep, path, format)
 	}
 	if err != nil {
 		return nil, err
@@ -206,7 +183,6 @@ func inspectParquet(rep *inspectReport, path string) error {
 	if err != nil {
 		return fmt.Errorf("inspect: %s: arrow schema: %w", path, err)
 	}
-	rep.Format = formatParquet
 	rep.Schema = schemaFields(sc)
 	rep.Rows = md.NumRows
 	rep.CreatedBy = md.GetCreatedBy()
@@ -409,63 +385,32 @@ func cut(s string) string {
 	return string(r[:maxStatText-1]) + "…"
 }
 
-// inspectArrow reads an Arrow IPC file or stream to count its rows.
-func inspectArrow(ctx context.Context, rep *inspectReport, path string) error {
-	src, err := arrowfile.NewSource(path)
-	if err != nil {
-		if errors.Is(err, arrowfile.ErrNotArrow) {
-			return fmt.Errorf("inspect: %s is not a known format (Parquet, Arrow IPC file or stream, CSV as .csv or .tsv)", path)
-		}
-		return fmt.Errorf("inspect: %w", err)
-	}
-	defer src.Close()
-	rep.Format = formatArrowStream
-	if src.Format() == arrowfile.FormatFile {
-		rep.Format = formatArrowFile
-	}
-	rep.Schema = schemaFields(src.Schema())
-	rows, batches, err := countRows(ctx, src, path)
-	if err != nil {
-		return err
-	}
-	rep.Rows, rep.Batches = rows, &batches
-	return nil
-}
-
-// inspectCSV infers the schema of a CSV file and reads it to count rows.
-func inspectCSV(ctx context.Context, rep *inspectReport, path string, tabs bool) error {
-	var opts []csv.SourceOption
-	if tabs {
-		opts = append(opts, csv.WithDelimiter('\t'))
-	}
-	src, err := csv.NewSource(path, opts...)
+// inspectRows reads a whole Arrow IPC, CSV or JSON Lines file to count
+// its rows (and, for Arrow, its record batches). For CSV and JSON Lines
+// the schema is the inferred one.
+func inspectRows(ctx context.Context, rep *inspectReport, path string, format files.Format) error {
+	src, err := files.Open(path, files.WithFormat(format))
 	if err != nil {
 		return fmt.Errorf("inspect: %w", err)
 	}
 	defer src.Close()
-	rep.Format = formatCSV
-	rep.Schema = schemaFields(src.Schema())
-	rows, _, err := countRows(ctx, src, path)
-	if err != nil {
-		return err
+	if a, ok := src.(*arrowfile.Source); ok && a.Format() == arrowfile.FormatStream {
+		rep.Format = files.ArrowStream.String() // an Arrow extension on a stream
 	}
-	rep.Rows = rows
-	return nil
-}
-
-func countRows(ctx context.Context, src transports.Source, path string) (rows int64, batches int, err error) {
-	for {
-		rec, err := src.Read(ctx)
-		if errors.Is(err, io.EOF) {
-			return rows, batches, nil
-		}
-		if err != nil {
-			return 0, 0, fmt.Errorf("inspect: read %s: %w", path, err)
-		}
-		rows += rec.NumRows()
+	rep.Schema = schemaFields(src.Schema())
+	batches := 0
+	err = transports.Each(ctx, src, func(rec arrow.RecordBatch) error {
+		rep.Rows += rec.NumRows()
 		batches++
-		rec.Release()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("inspect: read %s: %w", path, err)
 	}
+	if format == files.ArrowFile || format == files.ArrowStream {
+		rep.Batches = &batches
+	}
+	return nil
 }
 
 // writeText prints the report for people.

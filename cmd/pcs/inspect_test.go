@@ -195,6 +195,38 @@ func TestInspectCSV(t *testing.T) {
 	}
 }
 
+func TestInspectJSONL(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := 0; i < 1500; i++ {
+		fmt.Fprintf(&b, "{\"city\": \"city-%d\", \"population\": %d, \"tags\": [\"a\"]}\n", i, 1000+i)
+	}
+	// Known by its extension, and by its content under another name.
+	for _, name := range []string{"cities.jsonl", "cities.log"} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rep := inspectJSON(t, path)
+		if rep.Format != "jsonl" || rep.Rows != 1500 || rep.Batches != nil {
+			t.Fatalf("%s: format %q, rows %d, batches %v; want jsonl, 1500, none", name, rep.Format, rep.Rows, rep.Batches)
+		}
+		want := []inspectField{{"city", "utf8", true}, {"population", "int64", true}, {"tags", "utf8", true}} // arrays read as their JSON text
+		if fmt.Sprint(rep.Schema) != fmt.Sprint(want) {
+			t.Errorf("%s: schema %v, want %v", name, rep.Schema, want)
+		}
+	}
+}
+
+// TestInspectArrowStreamNamedArrow checks that the format reported is the
+// content's: a stream under a file-format name is a stream.
+func TestInspectArrowStreamNamedArrow(t *testing.T) {
+	path := writeArrow(t, t.TempDir(), "really-a-stream.arrow", arrowfile.FormatStream, makeRecords(t, 10, 5))
+	if rep := inspectJSON(t, path); rep.Format != "arrow stream" || rep.Rows != 10 || rep.Batches == nil || *rep.Batches != 2 {
+		t.Fatalf("format %q, rows %d, batches %v", rep.Format, rep.Rows, rep.Batches)
+	}
+}
+
 func TestInspectFlights(t *testing.T) {
 	if _, err := os.Stat(flightsParquet); errors.Is(err, os.ErrNotExist) {
 		t.Skipf("%s not present", flightsParquet)

@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
@@ -16,9 +12,8 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/pcs-dev/pcs/transports"
-	"github.com/pcs-dev/pcs/transports/arrowfile"
+	"github.com/pcs-dev/pcs/transports/files"
 	"github.com/pcs-dev/pcs/transports/natsjs"
-	"github.com/pcs-dev/pcs/transports/parquet"
 )
 
 // output receives the decoded partitions of a consume run.
@@ -36,23 +31,24 @@ type output interface {
 // so that no file (and no schema) could be written.
 var errNothingWritten = errors.New("nothing written")
 
-// fileOutput writes all rows to one Parquet or Arrow file, created
-// atomically: the rows go to a hidden temporary file in the same
-// directory, renamed to path once complete. The sink is created on the
-// first batch, with its schema; later partitions must have the same one.
+// fileOutput writes all rows to one Parquet or Arrow file (files.Create:
+// a hidden temporary file in the same directory, renamed to path once
+// complete). The sink is created on the first batch, with its schema;
+// later partitions must have the same one.
 type fileOutput struct {
 	path string
 	kind outputKind
 	sink transports.Sink
-	tmp  string // arrow outputs: the temporary file
 }
 
 func (f *fileOutput) write(ctx context.Context, _ *natsjs.Partition, recs []arrow.RecordBatch) error {
 	for _, r := range recs {
 		if f.sink == nil {
-			if err := f.create(r.Schema()); err != nil {
-				return err
+			s, err := files.Create(f.path, r.Schema(), files.WithFormat(f.kind.format()))
+			if err != nil {
+				return fmt.Errorf("create %s: %w", f.path, err)
 			}
+			f.sink = s
 		}
 		if err := f.sink.Write(ctx, r); err != nil {
 			if errors.Is(err, transports.ErrSchemaMismatch) {
@@ -64,33 +60,6 @@ func (f *fileOutput) write(ctx context.Context, _ *natsjs.Partition, recs []arro
 	return nil
 }
 
-func (f *fileOutput) create(schema *arrow.Schema) error {
-	switch f.kind {
-	case outParquet:
-		s, err := parquet.NewSink(f.path, schema, parquet.WithAtomicRename(true))
-		if err != nil {
-			return fmt.Errorf("create %s: %w", f.path, err)
-		}
-		f.sink = s
-		return nil
-	}
-	// arrowfile.Sink writes in place: write a temporary file and rename it.
-	format := arrowfile.FormatFile
-	if f.kind == outArrowStream {
-		format = arrowfile.FormatStream
-	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	f.tmp = filepath.Join(filepath.Dir(f.path), "."+filepath.Base(f.path)+"."+hex.EncodeToString(rnd[:])+".tmp")
-	s, err := arrowfile.NewSink(f.tmp, schema, arrowfile.WithFormat(format))
-	if err != nil {
-		f.tmp = ""
-		return fmt.Errorf("create %s: %w", f.path, err)
-	}
-	f.sink = s
-	return nil
-}
-
 func (f *fileOutput) close(ctx context.Context) error {
 	if f.sink == nil {
 		return errNothingWritten
@@ -98,16 +67,7 @@ func (f *fileOutput) close(ctx context.Context) error {
 	err := f.sink.Close(ctx)
 	f.sink = nil
 	if err != nil {
-		f.removeTmp()
 		return fmt.Errorf("finish %s: %w", f.path, err)
-	}
-	if f.tmp != "" {
-		if err := os.Rename(f.tmp, f.path); err != nil {
-			f.removeTmp()
-			return fmt.Errorf("finish %s: %w", f.path, err)
-		}
-		f.tmp = ""
-		syncDir(filepath.Dir(f.path))
 	}
 	return nil
 }
@@ -115,26 +75,21 @@ func (f *fileOutput) close(ctx context.Context) error {
 func (f *fileOutput) abort() {
 	if f.sink != nil {
 		ctx, cancel := context.WithCancel(context.Background())
-		cancel() // a done ctx makes the sinks abandon (remove) their file
+		cancel() // a done ctx makes the sink remove its temporary file
 		_ = f.sink.Close(ctx)
 		f.sink = nil
 	}
-	f.removeTmp()
 }
 
-func (f *fileOutput) removeTmp() {
-	if f.tmp != "" {
-		_ = os.Remove(f.tmp)
-		f.tmp = ""
+// format returns the file format of an output kind.
+func (k outputKind) format() files.Format {
+	switch k {
+	case outArrowFile:
+		return files.ArrowFile
+	case outArrowStream:
+		return files.ArrowStream
 	}
-}
-
-// syncDir fsyncs a directory so that a rename in it is durable.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
+	return files.Parquet
 }
 
 // previewOutput prints the first rows of the first partitions as aligned

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pcs-dev/pcs/transports"
-	"github.com/pcs-dev/pcs/transports/arrowfile"
+	"github.com/pcs-dev/pcs/transports/files"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 	"github.com/pcs-dev/pcs/transports/parquet"
 )
@@ -48,14 +45,19 @@ func (e *env) publishCommand() *cobra.Command {
 	o := publishOptions{batchBytes: defaultBatchBytes}
 	cmd := &cobra.Command{
 		Use:   "publish --subject SUBJECT [flags] FILE...",
-		Short: "Publish Parquet and Arrow files to a subject as partitions",
-		Long: `Publish reads Parquet (.parquet) and Arrow IPC files (.arrow, .arrows, .ipc;
-file or stream format, detected from the content) and publishes their rows to
-SUBJECT as PCS partitions: Arrow IPC streams of at most --batch-rows rows and
-about --batch-bytes bytes (estimated from the Arrow buffers; the file's batches
-are re-cut without copying). Partitions above the server's max_payload (1 MiB
+		Short: "Publish Parquet, Arrow, CSV and JSON Lines files to a subject as partitions",
+		Long: `Publish reads Parquet, Arrow IPC (file or stream format), CSV and JSON Lines
+files and publishes their rows to SUBJECT as PCS partitions: Arrow IPC streams
+of at most --batch-rows rows and about --batch-bytes bytes (estimated from the
+Arrow buffers; the file's batches are re-cut without copying). Partitions above the server's max_payload (1 MiB
 by default) go to the object store (claim check) and the message carries
 Pcs-Object.
+
+The format is detected from the first bytes ("PAR1" Parquet, "ARROW1" Arrow
+IPC file, 0xFFFFFFFF Arrow IPC stream), else from the extension (.parquet;
+.arrow, .ipc, .feather; .arrows; .csv, .tsv with tabs; .jsonl, .ndjson), else
+a first line holding a JSON object is JSON Lines. CSV and JSON Lines column
+types are inferred from the first 10,000 rows.
 
 Partition ids are "<source-id>/<seq>", seq counting from 1 per file; the
 source id defaults to the file's base name without extension. Re-publishing
@@ -71,7 +73,8 @@ A stream must capture SUBJECT (pcs-node provisions its streams; or create
 one, e.g. 'nats stream add --subjects SUBJECT').`,
 		Example: `  pcs publish --subject flights.raw flights-3m.parquet
   pcs publish --subject flights.raw --batch-rows 100000 --compression zstd a.arrow b.arrow
-  pcs publish --subject flights.raw --row-id row_id flights-3m.parquet`,
+  pcs publish --subject flights.raw --row-id row_id flights-3m.parquet
+  pcs publish --subject airports.raw airports.csv`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("publish: no input files (see 'pcs publish --help')")
@@ -103,10 +106,10 @@ var bucketName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 type publishInput struct {
 	path     string
 	sourceID string
-	parquet  bool
+	format   files.Format
 }
 
-func (e *env) publish(ctx context.Context, o publishOptions, files []string) error {
+func (e *env) publish(ctx context.Context, o publishOptions, paths []string) error {
 	// Usage errors first, before touching files or the network.
 	if err := validateSubject("publish", o.subject, false); err != nil {
 		return err
@@ -134,14 +137,14 @@ func (e *env) publish(ctx context.Context, o publishOptions, files []string) err
 	}
 
 	// Then the files: they must exist and have distinct source ids.
-	inputs := make([]publishInput, 0, len(files))
+	inputs := make([]publishInput, 0, len(paths))
 	bySource := map[string]string{}
-	for _, path := range files {
-		isParquet, err := sniffParquet(path)
+	for _, path := range paths {
+		format, err := files.Sniff(path)
 		if err != nil {
-			return err
+			return fmt.Errorf("publish: %w", err)
 		}
-		in := publishInput{path: path, sourceID: o.sourceID, parquet: isParquet}
+		in := publishInput{path: path, sourceID: o.sourceID, format: format}
 		if in.sourceID == "" {
 			base := filepath.Base(path)
 			in.sourceID = strings.TrimSuffix(base, filepath.Ext(base))
@@ -184,7 +187,7 @@ func (e *env) publish(ctx context.Context, o publishOptions, files []string) err
 	total := int64(0)
 	for _, in := range inputs {
 		n := int64(-1)
-		if in.parquet {
+		if in.format == files.Parquet {
 			n = parquetRows(in.path)
 		}
 		if n < 0 {
@@ -255,9 +258,16 @@ func publishFailed(ctx context.Context, err error, st natsjs.PublisherStats) err
 // whole input and is advanced past its rows. sent is called after each
 // partition.
 func publishFile(ctx context.Context, pub *natsjs.Publisher, in publishInput, o publishOptions, seq uint64, rowID *int64, schema **arrow.Schema, sent func()) (uint64, error) {
-	src, err := openSource(in, o.batchRows)
+	opts := []files.Option{files.WithFormat(in.format)}
+	if in.format != files.ArrowFile && in.format != files.ArrowStream {
+		// Decode batches of the partition size. Arrow batches are cut by
+		// the cutter alone: it estimates bytes per row from the whole
+		// buffers of a batch, which a slice shares.
+		opts = append(opts, files.WithBatchRows(o.batchRows))
+	}
+	src, err := files.Open(in.path, opts...)
 	if err != nil {
-		return seq, err
+		return seq, fmt.Errorf("open %s: %w", in.path, err)
 	}
 	defer src.Close()
 
@@ -272,31 +282,21 @@ func publishFile(ctx context.Context, pub *natsjs.Publisher, in publishInput, o 
 		sent()
 		return nil
 	}
-	for {
-		rec, err := src.Read(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			c.release()
-			return seq, fmt.Errorf("read %s: %w", in.path, err)
-		}
+	err = transports.Each(ctx, src, func(rec arrow.RecordBatch) error {
 		if o.rowID != "" {
 			withID, err := addRowID(rec, o.rowID, *rowID)
-			rec.Release()
 			if err != nil {
-				c.release()
-				return seq, fmt.Errorf("publish: %s: %w", in.path, err)
+				return fmt.Errorf("publish: %s: %w", in.path, err)
 			}
+			defer withID.Release()
 			rec = withID
 			*rowID += rec.NumRows()
 		}
-		err = c.push(rec)
-		rec.Release()
-		if err != nil {
-			c.release()
-			return seq, err
-		}
+		return c.push(rec)
+	})
+	if err != nil {
+		c.release()
+		return seq, err
 	}
 	if err := c.flush(); err != nil {
 		c.release()
@@ -328,58 +328,18 @@ func addRowID(rec arrow.RecordBatch, name string, first int64) (arrow.RecordBatc
 	return array.NewRecordBatch(arrow.NewSchema(fields, &md), cols, int64(n)), nil
 }
 
-// sniffParquet checks that path can be read and tells Parquet ("PAR1"
-// magic) from anything else (left to the Arrow source to recognise).
-func sniffParquet(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, fmt.Errorf("publish: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return false, fmt.Errorf("publish: %w", err)
-	}
-	if st.IsDir() {
-		return false, fmt.Errorf("publish: %s is a directory", path)
-	}
-	magic := make([]byte, 4)
-	if _, err := io.ReadFull(f, magic); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return false, fmt.Errorf("publish: %s is neither Parquet nor Arrow IPC (only %d bytes)", path, st.Size())
-		}
-		return false, fmt.Errorf("publish: read %s: %w", path, err)
-	}
-	return bytes.Equal(magic, []byte("PAR1")), nil
-}
-
-// openSource opens a Parquet or Arrow file.
-func openSource(in publishInput, batchRows int64) (transports.Source, error) {
-	if in.parquet {
-		src, err := parquet.NewSource(in.path, parquet.WithBatchRows(batchRows))
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", in.path, err)
-		}
-		return src, nil
-	}
-	src, err := arrowfile.NewSource(in.path)
-	if err != nil {
-		if errors.Is(err, arrowfile.ErrNotArrow) {
-			return nil, fmt.Errorf("%s is neither Parquet nor Arrow IPC (file or stream)", in.path)
-		}
-		return nil, fmt.Errorf("open %s: %w", in.path, err)
-	}
-	return src, nil
-}
-
-// parquetRows returns the row count of a Parquet file, or -1.
+// parquetRows returns the row count of a Parquet file (from its footer),
+// or -1.
 func parquetRows(path string) int64 {
-	src, err := parquet.NewSource(path)
+	src, err := files.Open(path, files.WithFormat(files.Parquet))
 	if err != nil {
 		return -1
 	}
 	defer src.Close()
-	return src.NumRows()
+	if p, ok := src.(*parquet.Source); ok {
+		return p.NumRows()
+	}
+	return -1
 }
 
 // validateSubject refuses empty subjects, whitespace and, for publishing,

@@ -69,6 +69,7 @@ type sinkConfig struct {
 	mem    memory.Allocator
 	format Format
 	codec  Codec
+	atomic bool
 }
 
 type sinkOptionFunc func(*sinkConfig) error
@@ -121,6 +122,19 @@ func WithCompression(c Codec) SinkOption {
 			return err
 		}
 		cfg.codec = c
+		return nil
+	})
+}
+
+// WithAtomicRename makes the Sink write to a hidden temporary file in the
+// destination directory (".<name>.<random>.tmp") and rename it to path
+// when Close completes it (after fsync), so that readers never see a
+// partial file. A sink that fails, or is closed with a done ctx, removes
+// its temporary file. Default false: the file is written in place (and
+// removed on failure).
+func WithAtomicRename(on bool) SinkOption {
+	return sinkOptionFunc(func(c *sinkConfig) error {
+		c.atomic = on
 		return nil
 	})
 }

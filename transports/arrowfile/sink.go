@@ -32,8 +32,9 @@ type Sink struct {
 
 var _ transports.Sink = (*Sink)(nil)
 
-// NewSink creates (or truncates) the file at path and returns a sink
-// bound to schema.
+// NewSink creates the file at path (replacing an existing one; with
+// WithAtomicRename a temporary file, renamed to path by Close) and
+// returns a sink bound to schema.
 //
 // Errors: ErrInvalidOption; the file cannot be created (wrapped os
 // error).
@@ -51,7 +52,7 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 	if err != nil {
 		return nil, err
 	}
-	out, err := outfile.Create(path, false)
+	out, err := outfile.Create(path, cfg.atomic)
 	if err != nil {
 		return nil, fmt.Errorf("arrowfile: %w", err)
 	}
@@ -97,8 +98,9 @@ func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 func (s *Sink) Flush(ctx context.Context) error { return s.state.Flush(ctx) }
 
 // Close writes the end of the data (the footer, or the end-of-stream
-// marker), fsyncs and closes the file. The file is complete only after
-// Close returned nil.
+// marker), fsyncs and closes the file, and with WithAtomicRename renames
+// it to its final name. The file is complete only after Close returned
+// nil.
 //
 // If the sink had failed, or ctx is done, Close abandons the file: it is
 // closed and removed, and Close returns the failure or ctx's error.

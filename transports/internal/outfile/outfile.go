@@ -106,7 +106,7 @@ func (f *File) Flush() error {
 }
 
 // Commit flushes the buffer, fsyncs and closes the file and, if it was
-// created atomic, renames it to its final name. The file is complete only
+// created atomic, renames it to its final name and fsyncs the directory. The file is complete only
 // after Commit returned nil. If any step fails the file is closed and
 // removed, and the error reads "finish <path>: <cause>" (or "close
 // <path>: <cause>" when closing failed).
@@ -134,9 +134,20 @@ func (f *File) Commit() error {
 			_ = os.Remove(f.tmp)
 			return fmt.Errorf("finish %s: %w", f.path, err)
 		}
+		syncDir(filepath.Dir(f.path))
 	}
 	f.committed = true
 	return nil
+}
+
+// syncDir fsyncs a directory so that a rename in it survives a crash.
+// Failures are ignored: some file systems cannot sync directories, and
+// the file itself is complete either way.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
 }
 
 // Abandon closes the file and removes it (under the name it has while
