@@ -14,12 +14,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/node/catalog"
-	"github.com/pcs-dev/pcs/pcs"
-	"github.com/pcs-dev/pcs/transports/natsjs"
+	"github.com/pcs-dev/pcs/plan"
 )
 
 // CheckpointBucket is the JetStream object store bucket of stateful
@@ -43,75 +41,38 @@ type ckptSystem struct {
 	Bytes int    `json:"bytes"`
 }
 
-// checkpointer makes the state of a pipeline's stateful systems survive a
-// crash. The runner processes partitions as usual but holds the ack of
-// each (keeping it alive with InProgress) until a checkpoint covers it:
-// every interval, between two pipeline runs, it copies the systems' state
-// (pcs.Stateful.Checkpoint) and the list of partitions processed since
-// the last checkpoint, writes the state to the object store, commits the
-// reference in the catalog (shard: this node's), records the partitions
-// done and acks them, and deletes the previous object. After a crash the
-// node restores the last committed state and the partitions it had not
-// acked are redelivered: each counts exactly once in the state.
+// checkpointer makes the state of a pipeline's plan (plan.Plan.States:
+// its stateful systems and window operator) survive a crash. The delivery
+// loop processes partitions as usual but hands each to the checkpointer
+// (hold) instead of settling it, its InProgress heartbeats running: every
+// interval, between two steps, the checkpointer copies the state and the
+// list of partitions processed since the last checkpoint, writes the state
+// to the object store, commits the reference in the catalog (shard: this
+// node's), and has the settler record the partitions done and ack them;
+// then it deletes the previous object. After a crash the node restores the
+// last committed state and the partitions it had not acked are
+// redelivered: each counts exactly once in the state.
 //
 // The state is per node (the catalog shard is a hash of the node id): a
 // node that never comes back leaves its state in the object store, where
 // no other node adopts it.
 type checkpointer struct {
-	r      *runner
-	states []stateEntry
-	shard  int
-	obs    jetstream.ObjectStore
+	pipeline, node string
+	nakDelay       time.Duration
+	states         []plan.State
+	shard          int
+	obs            jetstream.ObjectStore
+	cat            *catalog.Catalog
+	settle         *settler
+	m              *Metrics
+	log            *slog.Logger
 
-	run      sync.RWMutex // runs hold R from the pipeline run to pending; a checkpoint or rollback holds W
+	run      sync.RWMutex // steps hold R from the step to hold; a checkpoint or rollback holds W
 	mu       sync.Mutex   // pending
-	pending  []pendingPartition
+	pending  []completed
 	seq      uint64
 	last     string // the object of the last committed checkpoint
 	lastData []byte // its contents (the initial state before the first): what a rollback restores
-}
-
-// stateEntry is one piece of checkpointed state: a stateful system's or
-// the window operator's.
-type stateEntry struct {
-	name string
-	save func() ([]byte, error)
-	load func([]byte) error
-}
-
-// statefulEntry checkpoints a pcs.Stateful system as a Dataset IPC file.
-func statefulEntry(s pcs.Stateful) stateEntry {
-	return stateEntry{
-		name: s.Meta().Name,
-		save: func() ([]byte, error) {
-			ds, err := s.Checkpoint(memory.DefaultAllocator)
-			if err != nil {
-				return nil, err
-			}
-			defer ds.Release()
-			var buf bytes.Buffer
-			err = ds.WriteIPC(&buf)
-			return buf.Bytes(), err
-		},
-		load: func(b []byte) error {
-			ds, err := pcs.ReadIPC(b, memory.DefaultAllocator)
-			if err != nil {
-				return err
-			}
-			defer ds.Release()
-			return s.Restore(ds)
-		},
-	}
-}
-
-// pendingPartition was processed and its outputs published; its ack waits
-// for the next checkpoint.
-type pendingPartition struct {
-	p             *natsjs.Partition
-	id            string
-	rows, rowsOut int64 // input rows (recorded), output rows (metric)
-	outputs       []string
-	stop          func() // its InProgress heartbeats
 }
 
 // shardOf is the catalog shard of a node's per-node state.
@@ -121,33 +82,23 @@ func shardOf(nodeID string) int {
 	return int(h.Sum32() & 0x7fffffff)
 }
 
-// newCheckpointer returns the checkpointer of r's state (its stateful
-// systems and window operator; nil when it has none, or no catalog to
-// commit to) after restoring the last committed checkpoint.
-func newCheckpointer(ctx context.Context, r *runner, js jetstream.JetStream) (*checkpointer, error) {
-	var states []stateEntry
-	if r.pipeline != nil {
-		for _, s := range r.pipeline.Systems() {
-			if st, ok := s.(pcs.Stateful); ok {
-				states = append(states, statefulEntry(st))
-			}
-		}
-	}
-	if r.win != nil && r.windowShards == 0 { // sharded: the owners checkpoint (shards.go)
-		states = append(states, stateEntry{name: windowSystem, save: r.win.Snapshot, load: r.win.Restore})
-	}
-	if len(states) == 0 {
+// newCheckpointer completes c (its pipeline, node, states, catalog,
+// settler, metrics and log set) and restores the last committed
+// checkpoint of this node's shard; it returns nil when the plan has no
+// state or there is no catalog to commit to.
+func newCheckpointer(ctx context.Context, c *checkpointer, js jetstream.JetStream) (*checkpointer, error) {
+	if len(c.states) == 0 {
 		return nil, nil
 	}
-	if r.cat == nil {
-		r.log.Warn("stateful systems without [catalog]: their state is not checkpointed and a restart loses it")
+	if c.cat == nil {
+		c.log.Warn("stateful systems without [catalog]: their state is not checkpointed and a restart loses it")
 		return nil, nil
 	}
 	obs, err := js.ObjectStore(ctx, CheckpointBucket)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint bucket %s: %w", CheckpointBucket, err)
 	}
-	c := &checkpointer{r: r, states: states, shard: shardOf(r.nodeID), obs: obs}
+	c.obs, c.shard = obs, shardOf(c.node)
 	if err := c.restore(ctx); err != nil {
 		return nil, err
 	}
@@ -162,7 +113,7 @@ func newCheckpointer(ctx context.Context, r *runner, js jetstream.JetStream) (*c
 // restore loads the last committed checkpoint of this node's shard, if
 // any (readCheckpoint checks its digest).
 func (c *checkpointer) restore(ctx context.Context) error {
-	cp, ok := c.r.cat.Checkpoint(c.r.cfg.Name, c.shard)
+	cp, ok := c.cat.Checkpoint(c.pipeline, c.shard)
 	if !ok {
 		return nil
 	}
@@ -175,7 +126,7 @@ func (c *checkpointer) restore(ctx context.Context) error {
 		return fmt.Errorf("checkpoint %s: %w", cp.Object.Name, err)
 	}
 	c.seq, c.last, c.lastData = h.Seq, cp.Object.Name, data
-	c.r.log.Info("state restored", "checkpoint", cp.Object.Name, "covers", cp.Covers, "states", len(h.Systems))
+	c.log.Info("state restored", "checkpoint", cp.Object.Name, "covers", cp.Covers, "states", len(h.Systems))
 	return nil
 }
 
@@ -190,7 +141,7 @@ func (c *checkpointer) load(data []byte) (ckptHeader, error) {
 		if e == nil {
 			return h, fmt.Errorf("state %q is not in the pipeline", sys.Name)
 		}
-		if err := e.load(parts[i]); err != nil {
+		if err := e.Load(parts[i]); err != nil {
 			return h, fmt.Errorf("restore %q: %w", sys.Name, err)
 		}
 	}
@@ -244,9 +195,9 @@ func dropCheckpoint(ctx context.Context, obs jetstream.ObjectStore, name string,
 	}
 }
 
-func (c *checkpointer) entry(name string) *stateEntry {
+func (c *checkpointer) entry(name string) *plan.State {
 	for i := range c.states {
-		if c.states[i].name == name {
+		if c.states[i].Name == name {
 			return &c.states[i]
 		}
 	}
@@ -254,9 +205,9 @@ func (c *checkpointer) entry(name string) *stateEntry {
 }
 
 // hold adds a processed partition to the next checkpoint.
-func (c *checkpointer) hold(pp pendingPartition) {
+func (c *checkpointer) hold(done completed) {
 	c.mu.Lock()
-	c.pending = append(c.pending, pp)
+	c.pending = append(c.pending, done)
 	c.mu.Unlock()
 }
 
@@ -270,7 +221,7 @@ func (c *checkpointer) loop(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 			if err := c.checkpoint(ctx); err != nil {
-				c.r.log.Warn("checkpoint failed; its partitions wait for the next one", "err", err)
+				c.log.Warn("checkpoint failed; its partitions wait for the next one", "err", err)
 			}
 		}
 	}
@@ -300,21 +251,21 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 		c.mu.Unlock()
 		return err
 	}
-	c.ack(batch)
+	c.settle.ack(batch...)
 	return nil
 }
 
 // encode copies every state into a checkpoint object.
 func (c *checkpointer) encode(seq uint64) ([]byte, error) {
-	h := ckptHeader{Pipeline: c.r.cfg.Name, Node: c.r.nodeID, Seq: seq}
+	h := ckptHeader{Pipeline: c.pipeline, Node: c.node, Seq: seq}
 	var body bytes.Buffer
 	for _, e := range c.states {
-		b, err := e.save()
+		b, err := e.Save()
 		if err != nil {
-			return nil, fmt.Errorf("checkpoint %q: %w", e.name, err)
+			return nil, fmt.Errorf("checkpoint %q: %w", e.Name, err)
 		}
 		body.Write(b)
-		h.Systems = append(h.Systems, ckptSystem{Name: e.name, Bytes: len(b)})
+		h.Systems = append(h.Systems, ckptSystem{Name: e.Name, Bytes: len(b)})
 	}
 	js, err := json.Marshal(h)
 	if err != nil {
@@ -357,43 +308,23 @@ func parseCheckpoint(data []byte) (ckptHeader, [][]byte, error) {
 
 // commit stores the object, commits its reference in the catalog and
 // records the covered partitions done, then deletes the previous object.
-func (c *checkpointer) commit(ctx context.Context, data []byte, batch []pendingPartition) error {
+func (c *checkpointer) commit(ctx context.Context, data []byte, batch []completed) error {
 	seq := c.seq + 1
-	name := c.r.cfg.Name + "/" + c.r.nodeID + "/" + strconv.FormatUint(seq, 10)
-	cp := catalog.Checkpoint{Pipeline: c.r.cfg.Name, Shard: c.shard, Covers: seq, Time: time.Now(), Object: catalog.ObjectRef{Name: name}}
-	if err := writeCheckpoint(ctx, c.obs, c.r.cat, cp, data); err != nil {
+	name := c.pipeline + "/" + c.node + "/" + strconv.FormatUint(seq, 10)
+	cp := catalog.Checkpoint{Pipeline: c.pipeline, Shard: c.shard, Covers: seq, Time: time.Now(), Object: catalog.ObjectRef{Name: name}}
+	if err := writeCheckpoint(ctx, c.obs, c.cat, cp, data); err != nil {
 		return err
 	}
-	recs := make([]catalog.PartitionRecord, len(batch))
-	for i, pp := range batch {
-		recs[i] = c.r.partitionRecord(pp.p, pp.id, catalog.StatusDone, pp.rows, pp.outputs, nil)
+	// The state is committed with these partitions in it: they must not
+	// run again. On failure the records are retried before any ack.
+	if err := c.settle.record(ctx, batch...); err != nil {
+		return err
 	}
-	if err := c.r.cat.RecordPartitions(ctx, recs...); err != nil {
-		// The state is committed with these partitions in it: they must
-		// not run again. Retry the records before any ack.
-		return fmt.Errorf("record %d partitions: %w", len(batch), err)
-	}
-	dropCheckpoint(ctx, c.obs, c.last, c.r.log)
+	dropCheckpoint(ctx, c.obs, c.last, c.log)
 	c.seq, c.last, c.lastData = seq, name, data
-	c.r.m.checkpoints.WithLabelValues(c.r.cfg.Name).Inc()
-	c.r.log.Debug("checkpoint committed", "object", name, "bytes", len(data), "partitions", len(batch))
+	c.m.checkpoints.WithLabelValues(c.pipeline).Inc()
+	c.log.Debug("checkpoint committed", "object", name, "bytes", len(data), "partitions", len(batch))
 	return nil
-}
-
-// ack acks the partitions a committed checkpoint covers.
-func (c *checkpointer) ack(batch []pendingPartition) {
-	for _, pp := range batch {
-		pp.stop()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := pp.p.Ack(ctx); err != nil {
-			// Recorded done: a redelivery is acked without work.
-			c.r.log.Warn("ack failed; the partition will be redelivered and skipped", "partition", pp.id, "err", err)
-		} else {
-			c.r.m.processed.WithLabelValues(c.r.cfg.Name).Inc()
-			c.r.m.rowsOut.WithLabelValues(c.r.cfg.Name).Add(float64(pp.rowsOut))
-		}
-		cancel()
-	}
 }
 
 // rollback returns the state to the last committed checkpoint after a
@@ -411,14 +342,8 @@ func (c *checkpointer) rollback() {
 	c.mu.Unlock()
 	if _, err := c.load(c.lastData); err != nil {
 		// Our own bytes: this is a bug, and the state is now unknown.
-		panic(fmt.Sprintf("node: pipeline %q: rollback to checkpoint %q: %v", c.r.cfg.Name, c.last, err))
+		panic(fmt.Sprintf("node: pipeline %q: rollback to checkpoint %q: %v", c.pipeline, c.last, err))
 	}
-	delay := time.Duration(c.r.cfg.Delivery.NakDelay)
-	for _, pp := range batch {
-		pp.stop()
-		if err := pp.p.Nak(delay); err != nil {
-			c.r.log.Warn("nak failed; the server redelivers after ack_wait", "partition", pp.id, "err", err)
-		}
-	}
-	c.r.log.Warn("a partition failed after the state changed: state rolled back to the last checkpoint", "checkpoint", c.last, "redelivered", len(batch))
+	c.settle.nak(c.nakDelay, batch...)
+	c.log.Warn("a partition failed after the state changed: state rolled back to the last checkpoint", "checkpoint", c.last, "redelivered", len(batch))
 }

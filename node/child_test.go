@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/broker"
+	"github.com/pcs-dev/pcs/plan"
 )
 
 // Tests that kill a node with SIGKILL run it as a child process: the test
@@ -34,8 +35,8 @@ func runChildNode(t *testing.T, src string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := NewRegistry()
-	RegisterBuiltins(reg)
+	reg := plan.NewRegistry()
+	plan.RegisterBuiltins(reg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	n, err := Start(ctx, cfg, reg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))

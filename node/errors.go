@@ -1,12 +1,8 @@
 package node
 
-import "errors"
+import "github.com/pcs-dev/pcs/plan"
 
-var (
-	// ErrConfig: an invalid node config file (syntax, unknown key, wrong
-	// type, missing or out-of-range value). The message gives the line.
-	ErrConfig = errors.New("node: invalid config")
-	// ErrUnknownName: a component, system or resource name the registry
-	// does not have.
-	ErrUnknownName = errors.New("node: unknown name")
-)
+// ErrConfig: an invalid node config file (syntax, unknown key, wrong
+// type, missing or out-of-range value); the message gives the line. It is
+// plan.ErrConfig, so errors.Is works with either.
+var ErrConfig = plan.ErrConfig

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pcs-dev/pcs/node"
 	"github.com/pcs-dev/pcs/node/catalog"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
@@ -23,8 +24,8 @@ func fleetConfig(t *testing.T, url string, i int) node.Config {
 	cfg := testConfig(t, url)
 	cfg.Node.ID = fmt.Sprintf("n%d", i+1)
 	cfg.Catalog = node.CatalogConfig{Dir: t.TempDir(), Bind: "127.0.0.1:0", Bootstrap: i == 0,
-		HeartbeatInterval: node.Duration(200 * time.Millisecond), DeadNodeTimeout: node.Duration(10 * time.Second),
-		ElectionTimeout: node.Duration(300 * time.Millisecond)}
+		HeartbeatInterval: plan.Duration(200 * time.Millisecond), DeadNodeTimeout: plan.Duration(10 * time.Second),
+		ElectionTimeout: plan.Duration(300 * time.Millisecond)}
 	cfg.SetDefaults()
 	return cfg
 }

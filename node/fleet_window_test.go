@@ -14,6 +14,7 @@ import (
 
 	"github.com/pcs-dev/pcs/node"
 	"github.com/pcs-dev/pcs/pcs/window"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
@@ -29,11 +30,11 @@ func fleetWindowConfig(t *testing.T, url string, i int) node.Config {
 	cfg := fleetConfig(t, url, i)
 	pc := &cfg.Pipelines[0]
 	pc.Components = nil
-	pc.Declared = []node.ComponentConfig{{Name: "reading", Fields: []string{"ts: int64", "k: string", "v: int64"}}}
+	pc.Declared = []plan.ComponentConfig{{Name: "reading", Fields: []string{"ts: int64", "k: string", "v: int64"}}}
 	pc.Input.Component = "reading"
-	pc.Systems = []node.UseConfig{{Use: "window", Options: map[string]any{"time": "ts", "window": "tumbling(2s)", "keys": []any{"k"},
+	pc.Systems = []plan.UseConfig{{Use: "window", Options: map[string]any{"time": "ts", "window": "tumbling(2s)", "keys": []any{"k"},
 		"aggregates": []any{"sum(v) as total", "count(*) as n"}, "out_of_orderness": "10s", "shards": int64(3)}}}
-	pc.CheckpointInterval = node.Duration(100 * time.Millisecond)
+	pc.CheckpointInterval = plan.Duration(100 * time.Millisecond)
 	return cfg
 }
 
@@ -57,8 +58,8 @@ func readings(i int) arrow.RecordBatch {
 // twice.
 func TestFleetWindow(t *testing.T) {
 	b := standalone(t)
-	reg := node.NewRegistry()
-	node.RegisterBuiltins(reg)
+	reg := plan.NewRegistry()
+	plan.RegisterBuiltins(reg)
 	var nodes []*running
 	for i := 0; i < 3; i++ {
 		nodes = append(nodes, startNode(t, fleetWindowConfig(t, b.ClientURL(), i), reg))

@@ -14,17 +14,23 @@ import (
 
 	"github.com/lmittmann/tint"
 	"golang.org/x/term"
+
+	"github.com/pcs-dev/pcs/plan"
 )
 
 // Main is the pcs-node command: `pcs-node --config node.toml`. A Go
 // program that registers its own systems calls it from main:
 //
-//	func main() { os.Exit(node.Main(os.Args[1:], myRegistry(), os.Stderr)) }
+//	func main() {
+//		reg := plan.DefaultRegistry()
+//		reg.System("mine", newMySystem)
+//		os.Exit(node.Main(os.Args[1:], reg, os.Stderr))
+//	}
 //
 // It runs until SIGINT or SIGTERM, then drains and exits. It returns the
 // exit code: 0 after a clean drain, 1 on failure, 2 on a usage error, each
 // failure reported as one line on stderr.
-func Main(args []string, reg *Registry, stderr io.Writer) int {
+func Main(args []string, reg *plan.Registry, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pcs-node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "node config file (TOML)")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/plan"
 )
 
 func TestMainExitCodes(t *testing.T) {
@@ -30,7 +31,7 @@ func TestMainExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			code := node.Main(tt.args, node.NewRegistry(), &stderr)
+			code := node.Main(tt.args, plan.NewRegistry(), &stderr)
 			if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("code %d, stderr %q; want %d and %q", code, stderr.String(), tt.code, tt.want)
 			}

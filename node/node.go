@@ -10,12 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/broker"
 	"github.com/pcs-dev/pcs/node/catalog"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
@@ -23,15 +23,15 @@ import (
 // when configured), one runner per pipeline, metrics and the HTTP control
 // plane. Start it, Run it until its ctx is cancelled (SIGTERM), Close it.
 type Node struct {
-	cfg     Config
-	log     *slog.Logger
-	metrics *Metrics
-	broker  *broker.Broker
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	runners []*runner
-	cp      *controlPlane
-	cat     *catalog.Catalog // nil without [catalog]
+	cfg       Config
+	log       *slog.Logger
+	metrics   *Metrics
+	broker    *broker.Broker
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	pipelines []*delivery
+	cp        *controlPlane
+	cat       *catalog.Catalog // nil without [catalog]
 	// httpAddr is the control plane's bound address ("" when off).
 	httpAddr string
 }
@@ -41,8 +41,9 @@ type Node struct {
 // <name>.dlq and <name>.late: limits with discard new), its durable consumer and the
 // claim-check bucket, builds the pipelines from reg, loads their resources
 // and starts the HTTP server. Fetching starts with Run. On error what was
-// started is stopped again.
-func Start(ctx context.Context, cfg Config, reg *Registry, log *slog.Logger) (_ *Node, err error) {
+// started is stopped again. reg resolves the names the pipelines use
+// (plan.DefaultRegistry: the built-ins).
+func Start(ctx context.Context, cfg Config, reg *plan.Registry, log *slog.Logger) (_ *Node, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -77,14 +78,16 @@ func Start(ctx context.Context, cfg Config, reg *Registry, log *slog.Logger) (_ 
 		return nil, err
 	}
 	for _, pc := range cfg.Pipelines {
-		r, err := n.newRunner(ctx, pc, reg)
+		d, err := n.newDelivery(ctx, pc, reg)
+		if d != nil {
+			n.pipelines = append(n.pipelines, d) // closed by Close on error
+		}
 		if err != nil {
 			if ln != nil {
 				ln.Close()
 			}
 			return nil, fmt.Errorf("node: pipeline %q: %w", pc.Name, err)
 		}
-		n.runners = append(n.runners, r)
 	}
 	if ln != nil {
 		n.cp = startControlPlane(ln, n.metrics, n.Status)
@@ -158,65 +161,75 @@ func (n *Node) provision(ctx context.Context) error {
 	return nil
 }
 
-// newRunner builds one pipeline's runner: its plan, its consumer, its
-// output stream and publisher.
-func (n *Node) newRunner(ctx context.Context, pc PipelineConfig, reg *Registry) (*runner, error) {
-	pl, err := newPlan(ctx, pc, reg)
+// newDelivery builds one pipeline's delivery loop: its plan, its
+// consumer, its emitter and publishers, its settler and, when the plan
+// has state, its checkpointer (restoring the last checkpoint). On error
+// the returned delivery (if not nil) holds publishers to close.
+func (n *Node) newDelivery(ctx context.Context, pc plan.Pipeline, reg *plan.Registry) (*delivery, error) {
+	pl, err := plan.Build(ctx, pc, reg)
 	if err != nil {
 		return nil, err
 	}
-	if pl.window != nil && n.cat == nil {
+	if pl.LateSchema() != nil && n.cat == nil {
 		// The operator's state must survive restarts: checkpoints go
 		// through the catalog. Refuse rather than lose it.
 		return nil, fmt.Errorf("%w: pipeline %q: the window system on pcs-node needs [catalog] (its state is checkpointed)", ErrConfig, pc.Name)
 	}
-	r := &runner{plan: pl, cfg: pc, nodeID: n.cfg.Node.ID, log: n.log.With("pipeline", pc.Name), m: n.metrics,
-		mem: memory.DefaultAllocator, js: n.js, cat: n.cat}
-	if r.cons, err = n.js.Consumer(ctx, pc.Input.Stream, pc.Input.Consumer); err != nil {
+	log := n.log.With("pipeline", pc.Name)
+	d := &delivery{cfg: pc, plan: pl, log: log, m: n.metrics, js: n.js, cat: n.cat}
+	if d.cons, err = n.js.Consumer(ctx, pc.Input.Stream, pc.Input.Consumer); err != nil {
 		return nil, fmt.Errorf("consumer %s/%s: %w", pc.Input.Stream, pc.Input.Consumer, err)
 	}
-	if r.outStream, err = n.js.Stream(ctx, pc.Output.Stream); err != nil {
+	sink, err := n.js.Stream(ctx, pc.Output.Stream)
+	if err != nil {
 		return nil, fmt.Errorf("output stream %s: %w", pc.Output.Stream, err)
 	}
+	d.bp = &backpressure{pipeline: pc.Name, cfg: pc.Backpressure, poll: time.Duration(pc.Backpressure.Poll), stream: sink, m: n.metrics, log: log}
 	comp, err := natsjs.ParseCompression(pc.Output.Compression)
 	if err != nil {
 		return nil, fmt.Errorf("%w: output.compression: %v", ErrConfig, err)
 	}
-	r.pub, err = natsjs.NewPublisher(n.js, pc.Output.Subject, natsjs.WithSourceID(pc.Name), natsjs.WithCompression(comp),
-		natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0))
-	if err != nil {
-		return nil, err
-	}
-	if pl.window != nil {
-		if r.win, err = pl.newWindow(memory.DefaultAllocator); err != nil {
-			return nil, err
-		}
-		r.late, err = natsjs.NewPublisher(n.js, pc.Name+".late", natsjs.WithSourceID(pc.Name), natsjs.WithCompression(comp),
+	publisher := func(subject string) (*natsjs.Publisher, error) {
+		p, err := natsjs.NewPublisher(n.js, subject, natsjs.WithSourceID(pc.Name), natsjs.WithCompression(comp),
 			natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0))
-		if err != nil {
-			return nil, err
+		if err == nil {
+			d.publishers = append(d.publishers, p)
 		}
-		for s := range pl.windowShards {
-			pub, err := natsjs.NewPublisher(n.js, partialsSubject(pc.Name, s), natsjs.WithSourceID(pc.Name),
-				natsjs.WithCompression(comp), natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0))
+		return p, err
+	}
+	out := &outputs{pipeline: pc.Name, m: n.metrics}
+	if out.results, err = publisher(pc.Output.Subject); err != nil {
+		return d, err
+	}
+	if pl.LateSchema() != nil {
+		if out.late, err = publisher(pc.Name + ".late"); err != nil {
+			return d, err
+		}
+	}
+	d.emit = out
+	if pl.Shards() > 0 {
+		sh := &shards{pipeline: pc.Name, late: out, cat: n.cat}
+		for s := range pl.Shards() {
+			p, err := publisher(partialsSubject(pc.Name, s))
 			if err != nil {
-				return nil, err
+				return d, err
 			}
-			r.partials = append(r.partials, pub)
+			sh.partials = append(sh.partials, p)
 		}
+		d.emit = sh
+		d.owners = &shardOwners{pipeline: pc.Name, node: n.cfg.Node.ID, stream: partialsStream(pc), shards: pl.Shards(),
+			every: time.Duration(pc.CheckpointInterval), plan: pl, js: n.js, cat: n.cat, out: out, m: n.metrics, log: log}
 	}
-	if r.ckpt, err = newCheckpointer(ctx, r, n.js); err != nil {
-		return nil, err
+	rec := recorder{cat: n.cat, pipeline: pc.Name, node: n.cfg.Node.ID}
+	d.settle = &settler{pipeline: pc.Name, rec: rec, m: n.metrics, log: log}
+	d.fail = &failures{pipeline: pc.Name, node: n.cfg.Node.ID, delivery: pc.Delivery, js: n.js, rec: rec, m: n.metrics, log: log}
+	d.ckpt, err = newCheckpointer(ctx, &checkpointer{pipeline: pc.Name, node: n.cfg.Node.ID, nakDelay: time.Duration(pc.Delivery.NakDelay),
+		states: pl.States(), cat: n.cat, settle: d.settle, m: n.metrics, log: log}, n.js)
+	if err != nil {
+		return d, err
 	}
-	var stages [][]string
-	if r.pipeline != nil {
-		stages = r.pipeline.Stages()
-	}
-	if r.win != nil {
-		stages = append(stages, []string{windowSystem})
-	}
-	r.log.Info("pipeline ready", "plan", stages, "input", pc.Input.Subjects, "output", pc.Output.Subject)
-	return r, nil
+	log.Info("pipeline ready", "plan", pl.Stages(), "input", pc.Input.Subjects, "output", pc.Output.Subject)
+	return d, nil
 }
 
 // Run fetches and processes partitions until ctx is cancelled, then
@@ -227,17 +240,17 @@ func (n *Node) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var wg sync.WaitGroup
-	for _, r := range n.runners {
+	for _, d := range n.pipelines {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.run(ctx, work)
+			d.run(ctx, work)
 		}()
 	}
 	if n.cp != nil {
 		n.cp.ready.Store(true)
 	}
-	n.log.Info("node running", "pipelines", len(n.runners), "http", n.HTTPAddr())
+	n.log.Info("node running", "pipelines", len(n.pipelines), "http", n.HTTPAddr())
 	<-ctx.Done()
 	if n.cp != nil {
 		n.cp.ready.Store(false)
@@ -278,14 +291,8 @@ func (n *Node) Metrics() *Metrics { return n.metrics }
 // ctx.
 func (n *Node) Close(ctx context.Context) error {
 	var errs []error
-	for _, r := range n.runners {
-		if r.pub != nil {
-			errs = append(errs, r.pub.Close(ctx))
-		}
-		if r.late != nil {
-			errs = append(errs, r.late.Close(ctx))
-		}
-		for _, p := range r.partials {
+	for _, d := range n.pipelines {
+		for _, p := range d.publishers {
 			errs = append(errs, p.Close(ctx))
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/pcs-dev/pcs/broker"
 	"github.com/pcs-dev/pcs/node"
 	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
@@ -69,30 +70,30 @@ func double(hold <-chan struct{}) pcs.System {
 	})
 }
 
-func registry(hold <-chan struct{}) *node.Registry {
-	reg := node.NewRegistry()
+func registry(hold <-chan struct{}) *plan.Registry {
+	reg := plan.NewRegistry()
 	reg.Component(rowComp)
 	reg.Component(derivedComp)
-	reg.System("double", func(node.Options) (pcs.System, error) { return double(hold), nil })
+	reg.System("double", func(plan.Options) (pcs.System, error) { return double(hold), nil })
 	return reg
 }
 
 func testConfig(t *testing.T, url string) node.Config {
 	cfg := node.Config{
-		Node:   node.NodeConfig{ID: "test", HTTP: "127.0.0.1:0", DrainTimeout: node.Duration(10 * time.Second)},
+		Node:   node.NodeConfig{ID: "test", HTTP: "127.0.0.1:0", DrainTimeout: plan.Duration(10 * time.Second)},
 		Broker: node.BrokerConfig{URL: url, StoreDir: t.TempDir()},
-		Pipelines: []node.PipelineConfig{{
+		Pipelines: []plan.Pipeline{{
 			Name:       "p",
 			Components: []string{"row", "derived"},
-			Input:      node.InputConfig{Subjects: []string{"in.p"}, Component: "row"},
-			Output:     node.OutputConfig{Subject: "out.p"},
-			Systems:    []node.UseConfig{{Use: "double"}},
-			Delivery:   node.DeliveryConfig{NakDelay: node.Duration(50 * time.Millisecond), AckWait: node.Duration(5 * time.Second)},
-			Retry:      node.RetryConfig{MaxRetries: -1},
+			Input:      plan.InputConfig{Subjects: []string{"in.p"}, Component: "row"},
+			Output:     plan.OutputConfig{Subject: "out.p"},
+			Systems:    []plan.UseConfig{{Use: "double"}},
+			Delivery:   plan.DeliveryConfig{NakDelay: plan.Duration(50 * time.Millisecond), AckWait: plan.Duration(5 * time.Second)},
+			Retry:      plan.RetryConfig{MaxRetries: -1},
 		}},
 	}
 	cfg.SetDefaults()
-	cfg.Pipelines[0].Retry = node.RetryConfig{Base: node.Duration(time.Millisecond), Multiplier: 2, Cap: node.Duration(time.Millisecond)}
+	cfg.Pipelines[0].Retry = plan.RetryConfig{Base: plan.Duration(time.Millisecond), Multiplier: 2, Cap: plan.Duration(time.Millisecond)}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ type running struct {
 	done   chan error
 }
 
-func startNode(t *testing.T, cfg node.Config, reg *node.Registry) *running {
+func startNode(t *testing.T, cfg node.Config, reg *plan.Registry) *running {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -349,7 +350,7 @@ func standalone(t *testing.T) *broker.Broker {
 func TestNodeStoppedMidBatchRedelivers(t *testing.T) {
 	b := standalone(t)
 	cfg := testConfig(t, b.ClientURL())
-	cfg.Node.DrainTimeout = node.Duration(200 * time.Millisecond)
+	cfg.Node.DrainTimeout = plan.Duration(200 * time.Millisecond)
 	hold := make(chan struct{}) // never closed: node A never finishes
 	a := startNode(t, cfg, registry(hold))
 	nc, err := b.Connect()
@@ -489,7 +490,7 @@ func TestNodeSlowSinkPausesFetching(t *testing.T) {
 	p := &cfg.Pipelines[0]
 	p.Output.Retention = "workqueue" // the slow consumer's acks free space
 	p.Output.MaxBytes = 128 << 10
-	p.Backpressure.Poll = node.Duration(20 * time.Millisecond)
+	p.Backpressure.Poll = plan.Duration(20 * time.Millisecond)
 	n := startNode(t, cfg, registry(nil))
 	nc, err := b.Connect()
 	if err != nil {
@@ -570,12 +571,12 @@ func TestNodeBuiltinSystems(t *testing.T) {
 	p := &cfg.Pipelines[0]
 	p.Components = []string{"row"}
 	p.Output.Components = []string{"row"}
-	p.Systems = []node.UseConfig{
+	p.Systems = []plan.UseConfig{
 		{Use: "filter", Options: map[string]any{"component": "row", "expression": "v >= 10"}},
 		{Use: "derive", Options: map[string]any{"component": "row", "field": "v", "expression": "v * 2"}},
 	}
 	reg := registry(nil)
-	node.RegisterBuiltins(reg)
+	plan.RegisterBuiltins(reg)
 	n := startNode(t, cfg, reg)
 	nc, err := n.Broker().Connect()
 	if err != nil {
@@ -617,15 +618,15 @@ func TestNodeBuiltinSystems(t *testing.T) {
 
 func TestBuiltinOptionErrors(t *testing.T) {
 	cfg := testConfig(t, "")
-	cfg.Pipelines[0].Systems = []node.UseConfig{{Use: "filter", Options: map[string]any{"component": "row", "expresion": "v > 1"}}}
+	cfg.Pipelines[0].Systems = []plan.UseConfig{{Use: "filter", Options: map[string]any{"component": "row", "expresion": "v > 1"}}}
 	reg := registry(nil)
-	node.RegisterBuiltins(reg)
+	plan.RegisterBuiltins(reg)
 	_, err := node.Start(context.Background(), cfg, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if !errors.Is(err, node.ErrConfig) || !strings.Contains(err.Error(), "expresion") || !strings.Contains(err.Error(), `system 1 ("filter")`) {
 		t.Fatalf("err = %v", err)
 	}
-	cfg.Pipelines[0].Systems = []node.UseConfig{{Use: "filter", Options: map[string]any{"component": "nope", "expression": "v > 1"}}}
-	if _, err := node.Start(context.Background(), cfg, reg, slog.New(slog.NewTextHandler(io.Discard, nil))); !errors.Is(err, node.ErrUnknownName) {
+	cfg.Pipelines[0].Systems = []plan.UseConfig{{Use: "filter", Options: map[string]any{"component": "nope", "expression": "v > 1"}}}
+	if _, err := node.Start(context.Background(), cfg, reg, slog.New(slog.NewTextHandler(io.Discard, nil))); !errors.Is(err, plan.ErrUnknownName) {
 		t.Fatalf("err = %v", err)
 	}
 }

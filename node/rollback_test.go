@@ -10,9 +10,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/pcs-dev/pcs/node"
 	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/pcs/ops"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
@@ -25,16 +25,16 @@ func TestStatefulRollback(t *testing.T) {
 	cfg := fleetConfig(t, b.ClientURL(), 0)
 	pc := &cfg.Pipelines[0]
 	pc.Components = nil
-	pc.Declared = []node.ComponentConfig{{Name: "event", Fields: []string{"k: string", "v: int64"}}, {Name: "running", Fields: []string{"total: int64"}}}
+	pc.Declared = []plan.ComponentConfig{{Name: "event", Fields: []string{"k: string", "v: int64"}}, {Name: "running", Fields: []string{"total: int64"}}}
 	pc.Input.Component = "event"
-	pc.Systems = []node.UseConfig{
+	pc.Systems = []plan.UseConfig{
 		{Use: "totals"},
 		{Use: "flaky"},
 	}
-	pc.CheckpointInterval = node.Duration(50e6)
-	reg := node.NewRegistry()
+	pc.CheckpointInterval = plan.Duration(50e6)
+	reg := plan.NewRegistry()
 	var totals pcs.System // the instance the node runs
-	reg.System("totals", func(o node.Options) (pcs.System, error) {
+	reg.System("totals", func(o plan.Options) (pcs.System, error) {
 		event, err := o.Component("event")
 		if err != nil {
 			return nil, err
@@ -47,7 +47,7 @@ func TestStatefulRollback(t *testing.T) {
 		return totals, err
 	})
 	var failed atomic.Int64
-	reg.System("flaky", func(o node.Options) (pcs.System, error) {
+	reg.System("flaky", func(o plan.Options) (pcs.System, error) {
 		running, err := o.Component("running")
 		if err != nil {
 			return nil, err

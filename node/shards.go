@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strconv"
@@ -11,14 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/node/catalog"
 	"github.com/pcs-dev/pcs/pcs/window"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
@@ -40,130 +39,28 @@ import (
 // same partials in the same order fire the same results under the same
 // ids, which JetStream's duplicate window drops.
 
-// finalWatermark marks a producer's end of input in Pcs-Watermark: any
-// time at or after it means +inf (every window fires).
-var finalWatermark = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // partialsSubject is shard s's subject of a pipeline.
 func partialsSubject(pipeline string, s int) string {
 	return pipeline + ".partials." + strconv.Itoa(s)
 }
 
 // partialsStream is the stream holding a pipeline's partials.
-func partialsStream(pc PipelineConfig) string { return pc.Input.Stream + "_PARTIALS" }
-
-// routePartials publishes the partial aggregates of the pipeline's output
-// rows (released here) to every shard and returns the ids published and
-// the rows without an event time (late; the caller releases them).
-func (r *runner) routePartials(ctx context.Context, p *natsjs.Partition, id string, rows arrow.RecordBatch) ([]string, arrow.RecordBatch, error) {
-	r.winMu.Lock()
-	out, err := r.win.Partials(ctx, rows)
-	var shard []int32
-	if err == nil && out.Results != nil {
-		shard, err = r.win.ShardOf(out.Results, r.windowShards, nil)
-	}
-	r.winMu.Unlock()
-	rows.Release()
-	if err != nil {
-		out.Release()
-		return nil, nil, fmt.Errorf("window partials: %w", err)
-	}
-	part := out.Results
-	if part == nil {
-		part = emptyBatch(r.win.PartialSchema())
-	} else {
-		defer part.Release()
-	}
-	// The event-time bound: the producer's final watermark, else the
-	// largest event time of the rows (the partials' last column).
-	var wm time.Time
-	if isFinal(p) {
-		if err := r.awaitEarlier(ctx, id); err != nil {
-			return nil, out.Late, err
-		}
-		wm = finalWatermark
-	} else if part.NumRows() > 0 {
-		maxT := slices.Max(part.Column(int(part.NumCols()) - 1).(*array.Int64).Int64Values())
-		wm = time.UnixMilli(maxT).UTC()
-	}
-	var ids []string
-	for s := range r.windowShards {
-		var idx []int32
-		for i, sh := range shard {
-			if int(sh) == s {
-				idx = append(idx, int32(i))
-			}
-		}
-		batch, err := takeRows(ctx, part, idx)
-		if err != nil {
-			return nil, out.Late, err
-		}
-		outID := natsjs.OutputID(r.cfg.Name, id, 2+s)
-		pending, err := r.partials[s].PublishAsync(ctx, []arrow.RecordBatch{batch}, natsjs.Meta{ID: outID, Lineage: []string{id}, Watermark: wm})
-		batch.Release()
-		if err == nil {
-			_, err = pending.Wait(ctx)
-		}
-		if err != nil {
-			return nil, out.Late, fmt.Errorf("publish %s: %w", outID, err)
-		}
-		ids = append(ids, outID)
-	}
-	return ids, out.Late, nil
-}
-
-// awaitEarlier waits until the catalog has every earlier partition of the
-// producer of partition id ("<source>/<seq>", sequences from 1) as done,
-// so that a producer's final watermark reaches the shards after all its
-// partials: the fleet processes partitions concurrently, and a final
-// watermark that overtook earlier partitions would fire their windows
-// before their rows arrived. The partition stays alive meanwhile
-// (InProgress).
-func (r *runner) awaitEarlier(ctx context.Context, id string) error {
-	i := strings.LastIndexByte(id, '/')
-	n, err := strconv.ParseUint(id[i+1:], 10, 64)
-	if i <= 0 || err != nil {
-		return nil // not a producer's "<source>/<seq>" id: nothing to order against
-	}
-	source := id[:i]
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for k := uint64(1); k < n; {
-		if r.cat.IsDone(r.cfg.Name, natsjs.PartitionID(source, k)) {
-			k++
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
-}
-
-// takeRows returns rows idx of rec (the caller releases it).
-func takeRows(ctx context.Context, rec arrow.RecordBatch, idx []int32) (arrow.RecordBatch, error) {
-	if len(idx) == int(rec.NumRows()) {
-		rec.Retain()
-		return rec, nil
-	}
-	b := array.NewInt32Builder(memory.DefaultAllocator)
-	b.AppendValues(idx, nil)
-	ind := b.NewInt32Array()
-	b.Release()
-	defer ind.Release()
-	out, err := compute.Take(ctx, compute.TakeOptions{BoundsCheck: false}, compute.NewDatumWithoutOwning(rec), compute.NewDatumWithoutOwning(ind))
-	if err != nil {
-		return nil, err
-	}
-	return out.(*compute.RecordDatum).Value, nil
-}
+func partialsStream(pc plan.Pipeline) string { return pc.Input.Stream + "_PARTIALS" }
 
 // shardOwners runs the owner side of a fleet window pipeline on a node:
 // the leader assigns shards, every node runs the owners of its shards.
 type shardOwners struct {
-	r       *runner
+	pipeline, node string
+	stream         string // the partials stream
+	shards         int
+	every          time.Duration // checkpoint interval
+	plan           *plan.Plan    // makes each shard's window operator
+	js             jetstream.JetStream
+	cat            *catalog.Catalog
+	out            *outputs // publishes the windows that fired and late partials
+	m              *Metrics
+	log            *slog.Logger
+
 	mu      sync.Mutex
 	running map[int]context.CancelFunc
 	wg      sync.WaitGroup
@@ -175,7 +72,7 @@ func (so *shardOwners) run(ctx context.Context) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if so.r.cat.IsLeader() {
+		if so.cat.IsLeader() {
 			so.assign(ctx)
 		}
 		so.reconcile(ctx)
@@ -197,7 +94,7 @@ func (so *shardOwners) run(ctx context.Context) {
 // one (shard s to the s-th of the sorted members, so a full fleet spreads
 // the shards evenly).
 func (so *shardOwners) assign(ctx context.Context) {
-	st := so.r.cat.Status()
+	st := so.cat.Status()
 	var live []string
 	for _, sv := range st.Servers {
 		live = append(live, sv.ID)
@@ -206,16 +103,16 @@ func (so *shardOwners) assign(ctx context.Context) {
 		return
 	}
 	slices.Sort(live)
-	name := so.r.cfg.Name
-	for s := range so.r.windowShards {
-		if a, ok := so.r.cat.ShardOwner(name, s); ok && slices.Contains(live, a.Node) {
+	name := so.pipeline
+	for s := range so.shards {
+		if a, ok := so.cat.ShardOwner(name, s); ok && slices.Contains(live, a.Node) {
 			continue
 		}
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := so.r.cat.Apply(actx, catalog.NewShardAssigned(name, s, live[s%len(live)]))
+		_, err := so.cat.Apply(actx, catalog.NewShardAssigned(name, s, live[s%len(live)]))
 		cancel()
 		if err != nil {
-			so.r.log.Warn("shard assignment failed", "shard", s, "err", err)
+			so.log.Warn("shard assignment failed", "shard", s, "err", err)
 		}
 	}
 }
@@ -224,9 +121,9 @@ func (so *shardOwners) assign(ctx context.Context) {
 func (so *shardOwners) reconcile(ctx context.Context) {
 	so.mu.Lock()
 	defer so.mu.Unlock()
-	for s := range so.r.windowShards {
-		a, ok := so.r.cat.ShardOwner(so.r.cfg.Name, s)
-		mine := ok && a.Node == so.r.nodeID
+	for s := range so.shards {
+		a, ok := so.cat.ShardOwner(so.pipeline, s)
+		mine := ok && a.Node == so.node
 		cancel, running := so.running[s]
 		switch {
 		case mine && !running:
@@ -237,7 +134,7 @@ func (so *shardOwners) reconcile(ctx context.Context) {
 				defer so.wg.Done()
 				for octx.Err() == nil {
 					if err := so.own(octx, s); err != nil && octx.Err() == nil {
-						so.r.log.Warn("shard owner failed; restarting from its checkpoint", "shard", s, "err", err)
+						so.log.Warn("shard owner failed; restarting from its checkpoint", "shard", s, "err", err)
 						sleep(octx, time.Second)
 					}
 				}
@@ -256,17 +153,16 @@ func ownerKey(pipeline string) string { return pipeline + ".window" }
 // own runs shard s until ctx ends or an error: restore, replay, merge,
 // fire, publish, checkpoint.
 func (so *shardOwners) own(ctx context.Context, s int) error {
-	r := so.r
-	op, err := r.plan.newWindow(memory.DefaultAllocator)
+	op, err := so.plan.NewWindow()
 	if err != nil {
 		return err
 	}
-	obs, err := r.js.ObjectStore(ctx, CheckpointBucket)
+	obs, err := so.js.ObjectStore(ctx, CheckpointBucket)
 	if err != nil {
 		return err
 	}
 	start, last := uint64(1), ""
-	if cp, ok := r.cat.Checkpoint(ownerKey(r.cfg.Name), s); ok {
+	if cp, ok := so.cat.Checkpoint(ownerKey(so.pipeline), s); ok {
 		data, err := readCheckpoint(ctx, obs, cp)
 		if err != nil {
 			return fmt.Errorf("shard %d: %w", s, err)
@@ -276,37 +172,37 @@ func (so *shardOwners) own(ctx context.Context, s int) error {
 		}
 		start, last = cp.Covers+1, cp.Object.Name
 	}
-	cons, err := r.js.OrderedConsumer(ctx, partialsStream(r.cfg), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{partialsSubject(r.cfg.Name, s)},
+	cons, err := so.js.OrderedConsumer(ctx, so.stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{partialsSubject(so.pipeline, s)},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy, OptStartSeq: start})
 	if err != nil {
 		return fmt.Errorf("shard %d consumer: %w", s, err)
 	}
-	r.log.Info("shard owner started", "shard", s, "from_seq", start)
+	so.log.Info("shard owner started", "shard", s, "from_seq", start)
 	covered := start - 1
 	checkpoint := func(seq uint64) error {
 		if seq == covered {
 			return nil
 		}
-		if a, ok := r.cat.ShardOwner(r.cfg.Name, s); !ok || a.Node != r.nodeID {
+		if a, ok := so.cat.ShardOwner(so.pipeline, s); !ok || a.Node != so.node {
 			return fmt.Errorf("shard %d: no longer the owner", s)
 		}
 		data, err := op.Snapshot()
 		if err != nil {
 			return err
 		}
-		name := fmt.Sprintf("%s/w%d/%d", r.cfg.Name, s, seq)
-		cp := catalog.Checkpoint{Pipeline: ownerKey(r.cfg.Name), Shard: s, Covers: seq, Watermark: op.Watermark(), Time: time.Now(),
+		name := fmt.Sprintf("%s/w%d/%d", so.pipeline, s, seq)
+		cp := catalog.Checkpoint{Pipeline: ownerKey(so.pipeline), Shard: s, Covers: seq, Watermark: op.Watermark(), Time: time.Now(),
 			Object: catalog.ObjectRef{Name: name}}
-		if err := writeCheckpoint(ctx, obs, r.cat, cp, data); err != nil {
+		if err := writeCheckpoint(ctx, obs, so.cat, cp, data); err != nil {
 			return err
 		}
-		dropCheckpoint(ctx, obs, last, r.log)
+		dropCheckpoint(ctx, obs, last, so.log)
 		covered, last = seq, name
-		r.m.checkpoints.WithLabelValues(r.cfg.Name).Inc()
+		so.m.checkpoints.WithLabelValues(so.pipeline).Inc()
 		return nil
 	}
-	every := time.Duration(r.cfg.CheckpointInterval)
+	every := so.every
 	it, err := cons.Messages()
 	if err != nil {
 		return fmt.Errorf("shard %d consumer: %w", s, err)
@@ -370,7 +266,6 @@ func (so *shardOwners) own(ctx context.Context, s int) error {
 
 // merge folds one partials partition into op and publishes what fired.
 func (so *shardOwners) merge(ctx context.Context, op *window.Operator, s int, seq uint64, p *natsjs.Partition) error {
-	r := so.r
 	m, err := p.Meta()
 	if err != nil {
 		return err
@@ -382,7 +277,7 @@ func (so *shardOwners) merge(ctx context.Context, op *window.Operator, s int, se
 			source = source[:i]
 		}
 	}
-	recs, err := p.Decode(ctx, r.js, memory.DefaultAllocator)
+	recs, err := p.Decode(ctx, so.js, memory.DefaultAllocator)
 	if err != nil {
 		return err
 	}
@@ -391,9 +286,9 @@ func (so *shardOwners) merge(ctx context.Context, op *window.Operator, s int, se
 		if err != nil {
 			return err
 		}
-		ids := []string{fmt.Sprintf("%s/w%d/%d/%d", r.cfg.Name, s, seq, k), fmt.Sprintf("%s/w%d/%d/%d", r.cfg.Name, s, seq, k+1)}
+		prefix := fmt.Sprintf("%s/w%d/%d/", so.pipeline, s, seq)
+		_, err = so.out.publish(ctx, prefix+strconv.Itoa(k), prefix+strconv.Itoa(k+1), p.ID(), out.Results, out.Late)
 		k += 2
-		_, err = r.publishWith(ctx, ids, p.ID(), out.Results, out.Late)
 		return err
 	}
 	for _, rec := range recs {
@@ -407,7 +302,7 @@ func (so *shardOwners) merge(ctx context.Context, op *window.Operator, s int, se
 	}
 	if !m.Watermark.IsZero() {
 		t := m.Watermark.UnixMilli()
-		if !m.Watermark.Before(finalWatermark) {
+		if isFinal(m.Watermark) {
 			t = math.MaxInt64
 		}
 		return publish(op.Observe(ctx, source, t))

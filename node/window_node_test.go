@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
@@ -60,8 +61,8 @@ options = { time = "ts", window = "tumbling(2s)", aggregates = ["sum(v) as total
 func TestNodeWindow(t *testing.T) {
 	b := standalone(t)
 	catDir := t.TempDir()
-	reg := node.NewRegistry()
-	node.RegisterBuiltins(reg)
+	reg := plan.NewRegistry()
+	plan.RegisterBuiltins(reg)
 	n := startNode(t, windowNodeConfig(t, b.ClientURL(), catDir), reg)
 	nc, err := b.Connect()
 	if err != nil {

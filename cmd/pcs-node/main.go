@@ -2,20 +2,20 @@
 //
 //	pcs-node --config node.toml
 //
-// It has the built-in systems and resources registered
-// (node.RegisterBuiltins: filter, derive, lookup, dedupe, project, rename,
-// cast, the table resource); a program with its own systems calls
-// node.Main with its own registry instead (see examples/flights/flightsys).
+// It has the built-in systems and resources (plan.DefaultRegistry:
+// filter, derive, lookup, dedupe, project, rename, cast, totals, window,
+// the table resource). A program with systems of its own is its own
+// pcs-node: it adds them to the default registry and calls node.Main
+// (examples/flights/cmd/flights-node does that).
 package main
 
 import (
 	"os"
 
 	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/plan"
 )
 
 func main() {
-	reg := node.NewRegistry()
-	node.RegisterBuiltins(reg)
-	os.Exit(node.Main(os.Args[1:], reg, os.Stderr))
+	os.Exit(node.Main(os.Args[1:], plan.DefaultRegistry(), os.Stderr))
 }

@@ -8,16 +8,9 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
-	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/local"
+	"github.com/pcs-dev/pcs/plan"
 )
-
-// registry is what `pcs run` can use by name: the built-in systems and
-// resources, the same as cmd/pcs-node registers.
-func registry() *node.Registry {
-	reg := node.NewRegistry()
-	node.RegisterBuiltins(reg)
-	return reg
-}
 
 func (e *env) runCommand() *cobra.Command {
 	var configPath string
@@ -45,12 +38,12 @@ input.subjects and output.subject are ignored here.`,
 }
 
 func (e *env) runLocal(ctx context.Context, configPath string, quiet bool) error {
-	cfg, err := node.LoadConfig(configPath)
+	f, err := plan.LoadFile(configPath)
 	if err != nil {
 		return err
 	}
 	p := e.newProgress("run", -1, quiet)
-	stats, err := node.RunLocal(ctx, cfg, registry(), nil, func(st node.LocalStats) { p.update(st.RowsIn, -1) })
+	stats, err := local.Run(ctx, f.Pipelines, plan.DefaultRegistry(), nil, func(st local.Stats) { p.update(st.RowsIn, -1) })
 	p.done()
 	for _, st := range stats {
 		fmt.Fprintf(e.stdout, "%s: %d file(s), %s rows in, %s rows out to %s in %v (%s rows/s)\n",

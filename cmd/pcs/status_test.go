@@ -19,6 +19,7 @@ import (
 
 	"github.com/pcs-dev/pcs/node"
 	"github.com/pcs-dev/pcs/node/catalog"
+	"github.com/pcs-dev/pcs/plan"
 )
 
 // startNode starts a pcs-node in-process on the broker at url, with a
@@ -53,7 +54,7 @@ system = [{ use = "filter", options = { component = "row", expression = "price >
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Start(context.Background(), cfg, registry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	n, err := node.Start(context.Background(), cfg, plan.DefaultRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

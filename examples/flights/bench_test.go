@@ -15,6 +15,7 @@ import (
 	"github.com/pcs-dev/pcs/broker/brokertest"
 	"github.com/pcs-dev/pcs/examples/flights/flightsys"
 	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 	"github.com/pcs-dev/pcs/transports/parquet"
@@ -80,32 +81,31 @@ func BenchmarkEndToEnd(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	builtins := node.NewRegistry()
-	node.RegisterBuiltins(builtins)
-	goSystems := node.NewRegistry()
+	builtins := plan.DefaultRegistry()
+	goSystems := plan.NewRegistry()
 	flightsys.Register(goSystems)
 	for _, v := range []struct {
 		name string
-		pc   node.PipelineConfig
-		reg  *node.Registry
+		pc   plan.Pipeline
+		reg  *plan.Registry
 	}{
 		{"pcs", fromTOML.Pipelines[0], builtins},
-		{"go-systems", node.PipelineConfig{
+		{"go-systems", plan.Pipeline{
 			Name: "flights", Components: []string{"flight", "route"},
-			Resources: []node.UseConfig{{Use: "flights.airports", Options: map[string]any{"path": airports}}},
-			Systems:   []node.UseConfig{{Use: "flights.keep"}, {Use: "flights.airports"}, {Use: "flights.derive"}},
+			Resources: []plan.UseConfig{{Use: "flights.airports", Options: map[string]any{"path": airports}}},
+			Systems:   []plan.UseConfig{{Use: "flights.keep"}, {Use: "flights.airports"}, {Use: "flights.derive"}},
 		}, goSystems},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				pc := v.pc
-				pc.Input = node.InputConfig{Subjects: []string{"flights.raw"}, Component: "flight"}
-				pc.Output = node.OutputConfig{Subject: "flights.enriched"} // uncompressed, as the ceiling
+				pc.Input = plan.InputConfig{Subjects: []string{"flights.raw"}, Component: "flight"}
+				pc.Output = plan.OutputConfig{Subject: "flights.enriched"} // uncompressed, as the ceiling
 				cfg := node.Config{
 					Node:      node.NodeConfig{ID: "bench", HTTP: "off"},
 					Broker:    node.BrokerConfig{StoreDir: b.TempDir(), MaxPayload: 4 << 20},
-					Pipelines: []node.PipelineConfig{pc},
+					Pipelines: []plan.Pipeline{pc},
 				}
 				cfg.SetDefaults()
 				n, err := node.Start(context.Background(), cfg, v.reg, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -5,7 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/local"
+	"github.com/pcs-dev/pcs/plan"
 )
 
 // TestRunLocalMatchesNode runs the demo's pipeline section from
@@ -14,17 +15,16 @@ import (
 // the pcs-node output against: the two modes give the same result.
 func TestRunLocalMatchesNode(t *testing.T) {
 	t.Setenv("PCS_AIRPORTS", "testdata/airports.csv")
-	cfg, err := node.LoadConfig("node.toml")
+	cfg, err := plan.LoadFile("node.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "enriched.parquet")
 	cfg.Pipelines[0].Input.Files = []string{"testdata/flights-50k.parquet"}
 	cfg.Pipelines[0].Output.File = out
-	reg := node.NewRegistry()
-	node.RegisterBuiltins(reg)
+	reg := plan.DefaultRegistry()
 	ctx := context.Background()
-	stats, err := node.RunLocal(ctx, cfg, reg, nil, nil)
+	stats, err := local.Run(ctx, cfg.Pipelines, reg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

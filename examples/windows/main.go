@@ -1,5 +1,5 @@
 // Command windows runs the event-time window pipelines of windows.toml
-// over real data, file-in/file-out with node.RunLocal (the `pcs run`
+// over real data, file-in/file-out with local.Run (the `pcs run`
 // mode) and the built-in systems: flight delays per origin per hour
 // (tumbling), per origin over 7 days sliding by a day, sessions of
 // departures per origin, GitHub commits per day and average stock prices
@@ -24,7 +24,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/local"
+	"github.com/pcs-dev/pcs/plan"
 )
 
 type options struct {
@@ -84,7 +85,7 @@ func exists(path string) bool {
 
 // result is what one pipeline did.
 type result struct {
-	node.LocalStats
+	local.Stats
 	Err error
 }
 
@@ -98,7 +99,7 @@ func run(ctx context.Context, o options, out io.Writer) ([]result, error) {
 	if o.top <= 0 {
 		o.top = 5
 	}
-	cfg, err := node.LoadConfig(o.config)
+	cfg, err := plan.LoadFile(o.config)
 	if err != nil {
 		return nil, err
 	}
@@ -112,8 +113,7 @@ func run(ctx context.Context, o options, out io.Writer) ([]result, error) {
 	} else if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return nil, err
 	}
-	reg := node.NewRegistry()
-	node.RegisterBuiltins(reg)
+	reg := plan.DefaultRegistry()
 	var results []result
 	var errs []error
 	for _, pc := range cfg.Pipelines {
@@ -126,15 +126,13 @@ func run(ctx context.Context, o options, out io.Writer) ([]result, error) {
 			pc.Input.Files[i] = p
 		}
 		pc.Output.File = filepath.Join(o.out, filepath.Base(pc.Output.File))
-		one := cfg
-		one.Pipelines = []node.PipelineConfig{pc}
-		st, err := node.RunLocal(ctx, one, reg, nil, nil)
+		st, err := local.Run(ctx, []plan.Pipeline{pc}, reg, nil, nil)
 		r := result{Err: err}
 		if len(st) == 1 {
-			r.LocalStats = st[0]
+			r.Stats = st[0]
 		}
 		if err == nil {
-			err = report(ctx, out, pc, r.LocalStats, o.top)
+			err = report(ctx, out, pc, r.Stats, o.top)
 		}
 		if err != nil {
 			r.Err = err

@@ -14,7 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/local"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports/parquet"
 )
 
@@ -127,7 +128,7 @@ func (t *table) formatTimes(rows []int) {
 }
 
 // report prints what pipeline pc did and the top rows of its output.
-func report(ctx context.Context, out io.Writer, pc node.PipelineConfig, st node.LocalStats, top int) error {
+func report(ctx context.Context, out io.Writer, pc plan.Pipeline, st local.Stats, top int) error {
 	fmt.Fprintf(out, "%s: %s\n", pc.Name, windowOf(pc))
 	fmt.Fprintf(out, "  rows in:     %d (%s)\n", st.RowsIn, strings.Join(pc.Input.Files, ", "))
 	fmt.Fprintf(out, "  windows out: %d in %v\n", st.RowsOut, st.Elapsed.Round(time.Millisecond))
@@ -189,7 +190,7 @@ func report(ctx context.Context, out io.Writer, pc node.PipelineConfig, st node.
 }
 
 // windowOf describes the pipeline's window system from its options.
-func windowOf(pc node.PipelineConfig) string {
+func windowOf(pc plan.Pipeline) string {
 	for _, s := range pc.Systems {
 		if s.Use == "window" {
 			keys := "all rows"

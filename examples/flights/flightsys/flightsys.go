@@ -1,6 +1,6 @@
 // Package flightsys is the flights pipeline of the PCS demo written as Go
 // systems registered by name, the way a program adds its own systems to
-// node.Main: the demo itself (examples/flights/node.toml) does the same
+// node.Main (examples/flights/cmd/flights-node): the demo itself (examples/flights/node.toml) does the same
 // work with built-in systems only, and BenchmarkEndToEnd compares the
 // two.
 //
@@ -30,8 +30,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/pcs-dev/pcs/node"
 	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/plan"
 )
 
 // DelayedMinutes is the threshold of "delayed": delay > 15 minutes (the
@@ -282,13 +282,13 @@ func setBuilt[A arrow.Array](ds *pcs.Dataset, f pcs.FieldRef[A], b array.Builder
 // Register adds the components (flight, route), the systems
 // (flights.keep, flights.airports, flights.derive) and the resource
 // flights.airports (options: path = "airports.csv") to reg.
-func Register(reg *node.Registry) {
+func Register(reg *plan.Registry) {
 	reg.Component(Flight)
 	reg.Component(Routes)
-	reg.System("flights.keep", func(node.Options) (pcs.System, error) { return Keep(), nil })
-	reg.System("flights.airports", func(node.Options) (pcs.System, error) { return LookupAirports(), nil })
-	reg.System("flights.derive", func(node.Options) (pcs.System, error) { return Derive(), nil })
-	reg.Resource("flights.airports", func(ctx context.Context, opts node.Options) (func(*pcs.Dataset) error, error) {
+	reg.System("flights.keep", func(plan.Options) (pcs.System, error) { return Keep(), nil })
+	reg.System("flights.airports", func(plan.Options) (pcs.System, error) { return LookupAirports(), nil })
+	reg.System("flights.derive", func(plan.Options) (pcs.System, error) { return Derive(), nil })
+	reg.Resource("flights.airports", func(ctx context.Context, opts plan.Options) (func(*pcs.Dataset) error, error) {
 		var o struct {
 			Path string `toml:"path"`
 		}

@@ -1,4 +1,4 @@
-package node
+package local
 
 import (
 	"context"
@@ -12,15 +12,14 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/pcs-dev/pcs/pcs/window"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/parquet"
 )
 
-// LocalStats counts what RunLocal did for one pipeline.
-type LocalStats struct {
+// Stats counts what Run did for one pipeline.
+type Stats struct {
 	Pipeline        string
 	Files           int   // input files read
 	Batches         int   // input batches processed
@@ -39,12 +38,12 @@ type localOutput struct {
 	late       transports.Sink
 	latePath   string
 	lateSchema *arrow.Schema
-	st         *LocalStats
+	st         *Stats
 }
 
 // lateFile is output.late_file, default the output file's name with
 // ".late" before its extension.
-func lateFile(o OutputConfig) string {
+func lateFile(o plan.OutputConfig) string {
 	if o.LateFile != "" {
 		return o.LateFile
 	}
@@ -52,22 +51,8 @@ func lateFile(o OutputConfig) string {
 	return strings.TrimSuffix(o.File, ext) + ".late" + ext
 }
 
-// write writes the pipeline's output batch res (released here), through
-// the window operator op when there is one.
-func (o *localOutput) write(ctx context.Context, op *window.Operator, res arrow.RecordBatch) error {
-	if op == nil {
-		return o.put(ctx, window.Output{Results: res})
-	}
-	fired, err := op.Process(ctx, "input", res)
-	res.Release()
-	if err != nil {
-		return err
-	}
-	return o.put(ctx, fired)
-}
-
 // put writes out's results and late rows and releases them.
-func (o *localOutput) put(ctx context.Context, out window.Output) error {
+func (o *localOutput) put(ctx context.Context, out plan.Output) error {
 	defer out.Release()
 	if r := out.Results; r != nil {
 		o.st.RowsOut += r.NumRows()
@@ -77,7 +62,7 @@ func (o *localOutput) put(ctx context.Context, out window.Output) error {
 	}
 	if l := out.Late; l != nil && l.NumRows() > 0 {
 		if o.late == nil {
-			sink, err := CreateFile(o.latePath, o.lateSchema, OutputConfig{})
+			sink, err := CreateFile(o.latePath, o.lateSchema, plan.OutputConfig{})
 			if err != nil {
 				return fmt.Errorf("late file: %w", err)
 			}
@@ -99,37 +84,39 @@ func (o *localOutput) close(ctx context.Context) error {
 	return err
 }
 
-// RunLocal runs each pipeline of cfg file-in/file-out with no broker (the
-// `pcs run` mode): every batch of input.files becomes one dataset, goes
-// through the same plan a pcs-node would build from the same pipeline
-// section (components, systems, resources), is compacted, and its output
-// columns are written to output.file. progress, if not nil, is called
-// after each batch. A batch that does not fit the input component, or a
-// system's failure after its retries, stops the run with an error naming
-// the file and batch; the output file is then removed, not left partial.
-func RunLocal(ctx context.Context, cfg Config, reg *Registry, log *slog.Logger, progress func(LocalStats)) ([]LocalStats, error) {
+// Run runs each pipeline file-in/file-out with no broker (the `pcs run`
+// mode): every batch of input.files becomes one partition of the same
+// plan.Plan a pcs-node builds from the same pipeline section (components,
+// systems, resources, window), and its output rows are written to
+// output.file (late rows of a window to output.late_file). progress, if
+// not nil, is called after each batch. A batch that does not fit the
+// input component, or a system's failure after its retries, stops the
+// run with an error naming the file and batch; the output file is then
+// removed, not left partial. Errors wrap plan.ErrConfig for a pipeline
+// without input.files or output.file.
+func Run(ctx context.Context, ps []plan.Pipeline, reg *plan.Registry, log *slog.Logger, progress func(Stats)) ([]Stats, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	var all []LocalStats
-	for _, pc := range cfg.Pipelines {
+	var all []Stats
+	for _, pc := range ps {
 		if len(pc.Input.Files) == 0 || pc.Output.File == "" {
-			return all, fmt.Errorf("%w: pipeline %q: pcs run needs input.files and output.file", ErrConfig, pc.Name)
+			return all, fmt.Errorf("%w: pipeline %q: pcs run needs input.files and output.file", plan.ErrConfig, pc.Name)
 		}
-		st, err := runLocal(ctx, pc, reg, log.With("pipeline", pc.Name), progress)
+		st, err := run(ctx, pc, reg, log.With("pipeline", pc.Name), progress)
 		all = append(all, st)
 		if err != nil {
-			return all, fmt.Errorf("node: pipeline %q: %w", pc.Name, err)
+			return all, fmt.Errorf("local: pipeline %q: %w", pc.Name, err)
 		}
 	}
 	return all, nil
 }
 
-func runLocal(ctx context.Context, pc PipelineConfig, reg *Registry, log *slog.Logger, progress func(LocalStats)) (st LocalStats, err error) {
+func run(ctx context.Context, pc plan.Pipeline, reg *plan.Registry, log *slog.Logger, progress func(Stats)) (st Stats, err error) {
 	start := time.Now()
-	st = LocalStats{Pipeline: pc.Name, Output: pc.Output.File}
+	st = Stats{Pipeline: pc.Name, Output: pc.Output.File}
 	defer func() { st.Elapsed = time.Since(start) }()
-	pl, err := newPlan(ctx, pc, reg)
+	pl, err := plan.Build(ctx, pc, reg, plan.WithoutShards())
 	if err != nil {
 		return st, err
 	}
@@ -137,17 +124,13 @@ func runLocal(ctx context.Context, pc PipelineConfig, reg *Registry, log *slog.L
 	if err != nil {
 		return st, err
 	}
-	op, err := pl.newWindow(memory.DefaultAllocator)
-	if err != nil {
-		return st, err
-	}
-	sink, err := CreateFile(pc.Output.File, pl.outSchema, pc.Output)
+	sink, err := CreateFile(pc.Output.File, pl.OutputSchema(), pc.Output)
 	if err != nil {
 		return st, err
 	}
 	out := &localOutput{sink: sink, st: &st}
-	if op != nil {
-		out.latePath, out.lateSchema = lateFile(pc.Output), pl.windowIn
+	if pl.LateSchema() != nil {
+		out.latePath, out.lateSchema = lateFile(pc.Output), pl.LateSchema()
 	}
 	defer func() {
 		cerr := out.close(closeCtx(ctx, err))
@@ -155,9 +138,8 @@ func runLocal(ctx context.Context, pc PipelineConfig, reg *Registry, log *slog.L
 			err = cerr
 		}
 	}()
-	mem := memory.DefaultAllocator
 	for _, path := range files {
-		src, err := openInput(path, pl.input.Schema())
+		src, err := openInput(path, pl.InputSchema())
 		if err != nil {
 			return st, err
 		}
@@ -173,9 +155,9 @@ func runLocal(ctx context.Context, pc PipelineConfig, reg *Registry, log *slog.L
 			}
 			st.Batches++
 			st.RowsIn += rec.NumRows()
-			res, err := pl.run(ctx, mem, path+"#"+strconv.Itoa(batch), rec)
+			res, err := pl.Step(ctx, plan.Input{ID: path + "#" + strconv.Itoa(batch), Source: "input", Batches: []arrow.RecordBatch{rec}})
 			if err == nil {
-				err = out.write(ctx, op, res)
+				err = out.put(ctx, res)
 			}
 			if err != nil {
 				src.Close()
@@ -190,36 +172,16 @@ func runLocal(ctx context.Context, pc PipelineConfig, reg *Registry, log *slog.L
 			return st, err
 		}
 	}
-	if op != nil { // end of input: the final watermark fires every window
-		fired, err := op.Flush(ctx)
-		if err != nil {
-			return st, err
-		}
-		if err := out.put(ctx, fired); err != nil {
-			return st, err
-		}
+	// End of input: the final watermark fires every window.
+	fired, err := pl.Flush(ctx)
+	if err == nil {
+		err = out.put(ctx, fired)
+	}
+	if err != nil {
+		return st, err
 	}
 	log.Info("pipeline done", "files", st.Files, "rows_in", st.RowsIn, "rows_out", st.RowsOut, "output", st.Output)
 	return st, nil
-}
-
-// run processes one input batch (released here), partition id, into its output batch
-// (the caller releases it).
-func (p *plan) run(ctx context.Context, mem memory.Allocator, id string, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
-	ds, err := p.dataset(ctx, mem, id, []arrow.RecordBatch{rec})
-	if err != nil {
-		return nil, err
-	}
-	defer ds.Release()
-	if p.pipeline != nil {
-		if _, err := p.pipeline.Run(ctx, ds); err != nil {
-			return nil, err
-		}
-	}
-	if err := ds.Compact(ctx); err != nil {
-		return nil, err
-	}
-	return p.output(ds), nil
 }
 
 // closeCtx is the ctx to close a sink with: a cancelled one after a

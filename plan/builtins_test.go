@@ -1,4 +1,4 @@
-package node_test
+package plan_test
 
 import (
 	"context"
@@ -9,9 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pcs-dev/pcs/local"
+
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/memory"
 	"github.com/pcs-dev/pcs/transports/parquet"
@@ -77,13 +79,12 @@ func TestTOMLOnlyPipeline(t *testing.T) {
 	write("rates.csv", "ccy,region,rate\nEUR,eu,1.0\nUSD,us,0.9\n")
 	write("orders-1.csv", "id,ccy,amount\n1,EUR,10\n2,USD,20\n1,EUR,10\n3,JPY,30\n")
 	write("orders-2.csv", "id,ccy,amount\n2,USD,20\n4,USD,40\n5,EUR,50\n")
-	cfg, err := node.ParseConfig("test.toml", []byte(strings.ReplaceAll(tomlOnly, "DIR", dir)))
+	cfg, err := plan.ParseFile("test.toml", []byte(strings.ReplaceAll(tomlOnly, "DIR", dir)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := node.NewRegistry()
-	node.RegisterBuiltins(reg)
-	stats, err := node.RunLocal(context.Background(), cfg, reg, nil, nil)
+	reg := plan.DefaultRegistry()
+	stats, err := local.Run(context.Background(), cfg.Pipelines, reg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +141,7 @@ func valueString(a arrow.Array, i int) string {
 }
 
 func TestBuiltinErrors(t *testing.T) {
-	reg := node.NewRegistry()
-	node.RegisterBuiltins(reg)
+	reg := plan.DefaultRegistry()
 	base := strings.Replace(tomlOnly, "DIR", t.TempDir(), -1)
 	for _, tc := range []struct{ name, from, to, want string }{
 		{"bad type", `"amount: float64"]`, `"amount: float65"]`, `unknown type "float65"`},
@@ -155,14 +155,14 @@ func TestBuiltinErrors(t *testing.T) {
 			if src == base {
 				t.Fatalf("%q not in the config", tc.from)
 			}
-			cfg, err := node.ParseConfig("test.toml", []byte(src))
+			cfg, err := plan.ParseFile("test.toml", []byte(src))
 			if err == nil {
-				_, err = node.RunLocal(context.Background(), cfg, reg, nil, nil)
+				_, err = local.Run(context.Background(), cfg.Pipelines, reg, nil, nil)
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
-			if !errors.Is(err, node.ErrConfig) && !errors.Is(err, node.ErrUnknownName) {
+			if !errors.Is(err, plan.ErrConfig) && !errors.Is(err, plan.ErrUnknownName) {
 				t.Errorf("err = %v, want ErrConfig or ErrUnknownName", err)
 			}
 		})
@@ -176,7 +176,7 @@ func TestParseType(t *testing.T) {
 		"timestamp[ns, Europe/Paris]": "timestamp[ns, tz=Europe/Paris]", "duration[s]": "duration[s]",
 		"dictionary[string]": "dictionary<values=utf8, indices=int32, ordered=false>", "date32": "date32",
 	} {
-		dt, err := node.ParseType(in)
+		dt, err := plan.ParseType(in)
 		if err != nil {
 			t.Errorf("%s: %v", in, err)
 			continue
@@ -186,7 +186,7 @@ func TestParseType(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"int", "timestamp[xs]", "timestamp", "dictionary[nope]", ""} {
-		if _, err := node.ParseType(in); !errors.Is(err, node.ErrConfig) {
+		if _, err := plan.ParseType(in); !errors.Is(err, plan.ErrConfig) {
 			t.Errorf("%q: err = %v, want ErrConfig", in, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package node
+package local
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/arrowfile"
 	"github.com/pcs-dev/pcs/transports/csv"
@@ -29,18 +30,18 @@ func OpenFile(path string) (transports.Source, error) {
 	case ".jsonl", ".ndjson":
 		return jsonl.NewSource(path)
 	}
-	return nil, fmt.Errorf("%w: %s: unknown file type (want .parquet, .arrow, .arrows, .csv or .jsonl)", ErrConfig, path)
+	return nil, fmt.Errorf("%w: %s: unknown file type (want .parquet, .arrow, .arrows, .csv or .jsonl)", plan.ErrConfig, path)
 }
 
 // CreateFile creates a file sink for schema by the path's extension (as
 // OpenFile; .arrows writes the IPC stream format). Files appear under
 // their name only when complete (atomic rename) where the format supports
 // it. out's PartitionBy, RollRows and RollBytes apply to Parquet only;
-// with another format they are an ErrConfig error. The caller closes it.
-func CreateFile(path string, schema *arrow.Schema, out OutputConfig) (transports.Sink, error) {
+// with another format they are an plan.ErrConfig error. The caller closes it.
+func CreateFile(path string, schema *arrow.Schema, out plan.OutputConfig) (transports.Sink, error) {
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext != ".parquet" && (len(out.PartitionBy) > 0 || out.RollRows > 0 || out.RollBytes > 0) {
-		return nil, fmt.Errorf("%w: %s: output.partition_by, roll_rows and roll_bytes need a .parquet file", ErrConfig, path)
+		return nil, fmt.Errorf("%w: %s: output.partition_by, roll_rows and roll_bytes need a .parquet file", plan.ErrConfig, path)
 	}
 	switch ext {
 	case ".parquet":
@@ -64,7 +65,7 @@ func CreateFile(path string, schema *arrow.Schema, out OutputConfig) (transports
 	case ".jsonl", ".ndjson":
 		return jsonl.NewSink(path, schema, jsonl.WithAtomicRename(true))
 	}
-	return nil, fmt.Errorf("%w: %s: unknown file type (want .parquet, .arrow, .arrows, .csv or .jsonl)", ErrConfig, path)
+	return nil, fmt.Errorf("%w: %s: unknown file type (want .parquet, .arrow, .arrows, .csv or .jsonl)", plan.ErrConfig, path)
 }
 
 // expandFiles resolves paths and globs into a sorted list of files; a
@@ -74,10 +75,10 @@ func expandFiles(patterns []string) ([]string, error) {
 	for _, p := range patterns {
 		m, err := filepath.Glob(p)
 		if err != nil {
-			return nil, fmt.Errorf("%w: input.files: %q: %v", ErrConfig, p, err)
+			return nil, fmt.Errorf("%w: input.files: %q: %v", plan.ErrConfig, p, err)
 		}
 		if len(m) == 0 {
-			return nil, fmt.Errorf("%w: input.files: %q matches no file", ErrConfig, p)
+			return nil, fmt.Errorf("%w: input.files: %q matches no file", plan.ErrConfig, p)
 		}
 		sort.Strings(m)
 		out = append(out, m...)

@@ -1,4 +1,4 @@
-package node_test
+package plan_test
 
 import (
 	"bufio"
@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/local"
+
+	"github.com/pcs-dev/pcs/plan"
 )
 
 // docBlock is a fenced block of docs/systems.md: its info string and text.
@@ -56,7 +58,7 @@ func docSections(t *testing.T, path string) (names []string, blocks map[string][
 }
 
 // TestSystemsDoc runs every example of docs/systems.md: the pipeline
-// head, the example's TOML blocks, `pcs run` (node.RunLocal) in a
+// head, the example's TOML blocks, `pcs run` (local.Run) in a
 // directory with the page's files, and the output must equal the page's
 // "csv out" block that follows the TOML.
 func TestSystemsDoc(t *testing.T) {
@@ -74,8 +76,7 @@ func TestSystemsDoc(t *testing.T) {
 	if head == "" || len(files) == 0 {
 		t.Fatal("docs/systems.md has no pipeline head or input files")
 	}
-	reg := node.NewRegistry()
-	node.RegisterBuiltins(reg)
+	reg := plan.DefaultRegistry()
 	examples := 0
 	for _, name := range names[1:] {
 		var toml string
@@ -104,11 +105,11 @@ func TestSystemsDoc(t *testing.T) {
 					for _, f := range append(slices.Sorted(maps.Keys(files)), "out.csv") { // paths relative to dir
 						src = strings.ReplaceAll(src, strconv.Quote(f), strconv.Quote(filepath.Join(dir, f)))
 					}
-					cfg, err := node.ParseConfig(name+".toml", []byte(src))
+					cfg, err := plan.ParseFile(name+".toml", []byte(src))
 					if err != nil {
 						t.Fatalf("%v\n%s", err, src)
 					}
-					if _, err := node.RunLocal(context.Background(), cfg, reg, nil, nil); err != nil {
+					if _, err := local.Run(context.Background(), cfg.Pipelines, reg, nil, nil); err != nil {
 						t.Fatalf("%v\n%s", err, src)
 					}
 					got, err := os.ReadFile(filepath.Join(dir, "out.csv"))

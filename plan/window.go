@@ -1,4 +1,4 @@
-package node
+package plan
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"github.com/pcs-dev/pcs/pcs/window"
 )
 
+// WindowSystem is the name of the window system (`use = "window"`).
 // The window system ends a pipeline: `use = "window"` must be its last
 // system. Unlike the others it does not work on a partition's rows in
 // place: it feeds the pipeline's output rows (output.components) to an
@@ -24,7 +25,7 @@ import (
 //	options = { time = "date", window = "tumbling(1h)", keys = ["origin"],
 //	            aggregates = ["avg(delay) as avg_delay", "count(*) as flights"],
 //	            out_of_orderness = "1h", allowed_lateness = "0s" }
-const windowSystem = "window"
+const WindowSystem = "window"
 
 // windowOptions are the window system's options.
 type windowOptions struct {

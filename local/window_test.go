@@ -1,4 +1,4 @@
-package node_test
+package local_test
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/local"
+
+	"github.com/pcs-dev/pcs/plan"
 )
 
 const windowTOML = `
@@ -50,13 +52,12 @@ func TestRunLocalWindow(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "in2.csv"), []byte("ts,sensor,v\n100,a,1000\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := node.ParseConfig("w.toml", []byte(strings.ReplaceAll(windowTOML, "DIR", dir)))
+	cfg, err := plan.ParseFile("w.toml", []byte(strings.ReplaceAll(windowTOML, "DIR", dir)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := node.NewRegistry()
-	node.RegisterBuiltins(reg)
-	st, err := node.RunLocal(context.Background(), cfg, reg, nil, nil)
+	reg := plan.DefaultRegistry()
+	st, err := local.Run(context.Background(), cfg.Pipelines, reg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +85,7 @@ func TestRunLocalWindow(t *testing.T) {
 }
 
 func TestWindowConfigErrors(t *testing.T) {
-	reg := node.NewRegistry()
-	node.RegisterBuiltins(reg)
+	reg := plan.DefaultRegistry()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "in1.csv"), []byte("ts,sensor,v\n1,a,1\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -102,11 +102,11 @@ func TestWindowConfigErrors(t *testing.T) {
 			if src == base {
 				t.Fatalf("%q not in the config", tc.from)
 			}
-			cfg, err := node.ParseConfig("w.toml", []byte(src))
+			cfg, err := plan.ParseFile("w.toml", []byte(src))
 			if err == nil {
-				_, err = node.RunLocal(context.Background(), cfg, reg, nil, nil)
+				_, err = local.Run(context.Background(), cfg.Pipelines, reg, nil, nil)
 			}
-			if !errors.Is(err, node.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, plan.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want ErrConfig containing %q", err, tc.want)
 			}
 		})

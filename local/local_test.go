@@ -1,4 +1,4 @@
-package node_test
+package local_test
 
 import (
 	"context"
@@ -11,27 +11,41 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/local"
+	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/memory"
 )
 
-func localConfig(t *testing.T, files []string, out string) node.Config {
-	cfg := node.Config{Pipelines: []node.PipelineConfig{{
+func localConfig(t *testing.T, files []string, out string) []plan.Pipeline {
+	ps := []plan.Pipeline{{
 		Name:       "p",
 		Components: []string{"row"},
-		Input:      node.InputConfig{Files: files, Component: "row"},
-		Output:     node.OutputConfig{File: out},
-		Systems: []node.UseConfig{
+		Input:      plan.InputConfig{Files: files, Component: "row"},
+		Output:     plan.OutputConfig{File: out},
+		Systems: []plan.UseConfig{
 			{Use: "filter", Options: map[string]any{"component": "row", "expression": "v >= 10"}},
 			{Use: "derive", Options: map[string]any{"component": "row", "field": "v", "expression": "v * 2"}},
 		},
-	}}}
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
+	}}
+	if err := plan.SetupPipelines(ps); err != nil {
 		t.Fatal(err)
 	}
-	return cfg
+	return ps
+}
+
+// row is the input component of localConfig's pipeline.
+type row struct {
+	ID int64   `arrow:"id"`
+	V  float64 `arrow:"v"`
+}
+
+// registry is the built-ins and the row component.
+func registry() *plan.Registry {
+	reg := plan.DefaultRegistry()
+	reg.Component(pcs.MustComponent[row]("row"))
+	return reg
 }
 
 func TestRunLocal(t *testing.T) {
@@ -46,16 +60,15 @@ func TestRunLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.parquet")
-	reg := registry(nil)
-	node.RegisterBuiltins(reg)
-	stats, err := node.RunLocal(context.Background(), localConfig(t, []string{filepath.Join(dir, "*.csv")}, out), reg, nil, nil)
+	reg := registry()
+	stats, err := local.Run(context.Background(), localConfig(t, []string{filepath.Join(dir, "*.csv")}, out), reg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(stats) != 1 || stats[0].Files != 1 || stats[0].RowsIn != 100 || stats[0].RowsOut != 90 {
 		t.Fatalf("stats %+v", stats)
 	}
-	src, err := node.OpenFile(out)
+	src, err := local.OpenFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,16 +101,15 @@ func TestRunLocalBadInputLeavesNoOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.parquet")
-	reg := registry(nil)
-	node.RegisterBuiltins(reg)
-	_, err := node.RunLocal(context.Background(), localConfig(t, []string{in}, out), reg, nil, nil)
+	reg := registry()
+	_, err := local.Run(context.Background(), localConfig(t, []string{in}, out), reg, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "in.csv") || !strings.Contains(err.Error(), `"v"`) {
 		t.Fatalf("err = %v", err)
 	}
 	if _, serr := os.Stat(out); !errors.Is(serr, os.ErrNotExist) {
 		t.Errorf("output left behind: %v", serr)
 	}
-	if _, err := node.RunLocal(context.Background(), localConfig(t, []string{filepath.Join(dir, "*.nope")}, out), reg, nil, nil); !errors.Is(err, node.ErrConfig) {
+	if _, err := local.Run(context.Background(), localConfig(t, []string{filepath.Join(dir, "*.nope")}, out), reg, nil, nil); !errors.Is(err, plan.ErrConfig) {
 		t.Errorf("unmatched glob: %v", err)
 	}
 }

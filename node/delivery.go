@@ -1,0 +1,231 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pcs-dev/pcs/node/catalog"
+	"github.com/pcs-dev/pcs/plan"
+	"github.com/pcs-dev/pcs/transports/natsjs"
+)
+
+// delivery is one pipeline's delivery loop on this node (package doc):
+// fetch -> decode -> step -> emit -> settle.
+type delivery struct {
+	cfg    plan.Pipeline
+	plan   *plan.Plan
+	log    *slog.Logger
+	m      *Metrics
+	js     jetstream.JetStream // claim checks
+	cons   jetstream.Consumer
+	cat    *catalog.Catalog // nil without [catalog]
+	emit   emitter
+	settle *settler
+	fail   *failures
+	ckpt   *checkpointer // nil: settle acks at once
+	bp     *backpressure
+	owners *shardOwners // fleet windows only
+	// publishers are the pipeline's publishers (sink, late, shards),
+	// closed by Node.Close.
+	publishers []*natsjs.Publisher
+}
+
+// run fetches and processes partitions until ctx is done, then waits for
+// in-flight partitions, which work under work (cancelled at the end of the
+// drain deadline; unfinished partitions are then nak'ed).
+func (d *delivery) run(ctx, work context.Context) {
+	slots := make(chan struct{}, d.cfg.MaxInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	go d.bp.watch(ctx)
+	if d.owners != nil {
+		done := make(chan struct{})
+		go func() { d.owners.run(ctx); close(done) }()
+		defer func() { <-done }()
+	}
+	if d.ckpt != nil {
+		go d.ckpt.loop(ctx, time.Duration(d.cfg.CheckpointInterval))
+		defer func() { // after the drain: cover what the last runs did
+			wg.Wait()
+			if err := d.ckpt.checkpoint(work); err != nil {
+				d.log.Warn("final checkpoint failed; its partitions will be redelivered", "err", err)
+			}
+		}()
+	}
+	for ctx.Err() == nil {
+		if d.bp.paused.Load() {
+			sleep(ctx, d.bp.poll)
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+		for n < d.cfg.MaxInFlight && trySend(slots) {
+			n++
+		}
+		parts, err := natsjs.Fetch(ctx, d.cons, n, int(d.cfg.Delivery.FetchMaxBytes))
+		for i := len(parts); i < n; i++ {
+			<-slots
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Warn("fetch failed", "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		for _, p := range parts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				d.process(work, p)
+			}()
+		}
+	}
+}
+
+// process carries one partition through decode, step, emit and settle.
+// Every outcome is one of: acked after its outputs were acknowledged (or
+// held for a checkpoint that acks it), nak'ed for redelivery, or
+// dead-lettered and terminated.
+func (d *delivery) process(ctx context.Context, p *natsjs.Partition) {
+	name := d.cfg.Name
+	t0 := time.Now()
+	d.m.inFlight.WithLabelValues(name).Inc()
+	defer d.m.inFlight.WithLabelValues(name).Dec()
+	stop := d.keepAlive(p)
+	held := false // handed to the checkpointer with its heartbeats
+	defer func() {
+		if !held {
+			stop()
+		}
+	}()
+	id := partitionID(p)
+	if d.cat != nil && d.cat.IsDone(name, id) {
+		d.settle.skip(p, id)
+		return
+	}
+
+	recs, err := p.Decode(ctx, d.js, memory.DefaultAllocator)
+	if err != nil {
+		if errors.Is(err, natsjs.ErrCorrupt) {
+			d.fail.deadLetter(p, id, ReasonCorrupt, err)
+		} else {
+			d.fail.retry(p, id, err)
+		}
+		return
+	}
+	d.m.bytesIn.WithLabelValues(name).Add(float64(p.Size()))
+	if d.ckpt != nil {
+		// From the step that changes the state to the partition joining
+		// the checkpoint's pending list, no checkpoint may copy the state.
+		// A failure on the way rolls the state back to the last checkpoint.
+		d.ckpt.run.RLock()
+		defer func() {
+			d.ckpt.run.RUnlock()
+			if !held && !errors.Is(err, plan.ErrSchema) {
+				d.ckpt.rollback()
+			}
+		}()
+	}
+	meta, _ := p.Meta() // a malformed header failed Decode
+	out, err := d.plan.Step(ctx, plan.Input{ID: id, Source: sourceOf(id), Batches: recs, Final: isFinal(meta.Watermark)})
+	d.m.rowsIn.WithLabelValues(name).Add(float64(out.RowsIn))
+	for _, s := range out.Stats.Systems {
+		d.m.systemSeconds.WithLabelValues(name, s.Name).Observe(s.Duration.Seconds())
+	}
+	if err != nil {
+		d.fail.stepFailed(p, id, err)
+		return
+	}
+	done := completed{p: p, id: id, rows: out.RowsIn, start: t0, stop: stop}
+	if out.Results != nil {
+		done.rowsOut = out.Results.NumRows()
+	}
+	if done.outputs, err = d.emit.emit(ctx, p, id, out); err != nil {
+		d.fail.retry(p, id, err)
+		return
+	}
+	if d.ckpt != nil { // acked once a checkpoint covers it
+		d.ckpt.hold(done)
+		held = true
+		return
+	}
+	if err := d.settle.record(ctx, done); err != nil {
+		d.fail.retry(p, id, err)
+		return
+	}
+	d.settle.ack(done)
+}
+
+// keepAlive sends InProgress every AckWait/3 until stop is called (once
+// or more), so the server does not redeliver a partition that is still
+// being worked on.
+func (d *delivery) keepAlive(p *natsjs.Partition) (stop func()) {
+	done := make(chan struct{})
+	every := time.Duration(d.cfg.Delivery.AckWait) / 3
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = p.InProgress()
+			}
+		}
+	}()
+	return sync.OnceFunc(func() { close(done) })
+}
+
+// partitionID is the partition's id, or stream/seq for foreign messages
+// without one.
+func partitionID(p *natsjs.Partition) string {
+	if id := p.ID(); id != "" {
+		return id
+	}
+	if md, err := p.Msg().Metadata(); err == nil {
+		return md.Stream + "/" + strconv.FormatUint(md.Sequence.Stream, 10)
+	}
+	return "unknown"
+}
+
+// sourceOf is the producer of partition id "<source>/<seq>": the window's
+// watermark source.
+func sourceOf(id string) string {
+	if i := strings.LastIndexByte(id, '/'); i > 0 {
+		return id[:i]
+	}
+	return id
+}
+
+func trySend(ch chan struct{}) bool {
+	select {
+	case ch <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

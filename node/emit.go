@@ -1,0 +1,154 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/pcs-dev/pcs/node/catalog"
+	"github.com/pcs-dev/pcs/plan"
+	"github.com/pcs-dev/pcs/transports/natsjs"
+)
+
+// emitter publishes what the plan's Step made of one partition and waits
+// for the publish acks. It releases out and returns the ids published.
+// One is chosen per pipeline when it is built: outputs (results and late
+// rows) or, for fleet windows, shards (partials by shard, then late rows).
+type emitter interface {
+	emit(ctx context.Context, p *natsjs.Partition, id string, out plan.Output) ([]string, error)
+}
+
+// finalWatermark marks a producer's end of input in Pcs-Watermark: any
+// time at or after it means +inf (every window fires).
+var finalWatermark = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// isFinal reports whether a partition's watermark is its producer's final
+// one.
+func isFinal(wm time.Time) bool { return !wm.Before(finalWatermark) }
+
+// outputs publishes results to the sink subject (id <pipeline>/<input>/0)
+// and late rows to <pipeline>.late (id <pipeline>/<input>/1).
+type outputs struct {
+	pipeline string
+	results  *natsjs.Publisher
+	late     *natsjs.Publisher // nil without the window system
+	m        *Metrics
+}
+
+func (o *outputs) emit(ctx context.Context, _ *natsjs.Partition, id string, out plan.Output) ([]string, error) {
+	return o.publish(ctx, natsjs.OutputID(o.pipeline, id, 0), natsjs.OutputID(o.pipeline, id, 1), id, out.Results, out.Late)
+}
+
+// publish publishes results and late rows under their ids, each unless
+// nil or empty, with lineage, waits for their acks, releases both and
+// returns the ids published.
+func (o *outputs) publish(ctx context.Context, resultsID, lateID, lineage string, results, late arrow.RecordBatch) ([]string, error) {
+	var done []string
+	for _, rec := range []arrow.RecordBatch{results, late} {
+		if rec != nil {
+			defer rec.Release()
+		}
+	}
+	for _, b := range []struct {
+		id  string
+		rec arrow.RecordBatch
+		pub *natsjs.Publisher
+	}{{resultsID, results, o.results}, {lateID, late, o.late}} {
+		if b.rec == nil || b.rec.NumRows() == 0 {
+			continue
+		}
+		pending, err := b.pub.PublishAsync(ctx, []arrow.RecordBatch{b.rec}, natsjs.Meta{ID: b.id, Lineage: []string{lineage}})
+		if err == nil {
+			_, err = pending.Wait(ctx)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("publish %s: %w", b.id, err)
+		}
+		done = append(done, b.id)
+		if b.pub == o.late {
+			o.m.lateRows.WithLabelValues(o.pipeline).Add(float64(b.rec.NumRows()))
+		}
+	}
+	return done, nil
+}
+
+// shards routes a partition's partial aggregates to the shard subjects
+// <pipeline>.partials.<s> (ids <pipeline>/<input>/<2+s>, every shard,
+// empty ones too, carrying the rows' event-time bound in Pcs-Watermark so
+// each owner's watermark moves), then publishes its late rows as outputs
+// does.
+type shards struct {
+	pipeline string
+	partials []*natsjs.Publisher // index = shard
+	late     *outputs
+	cat      *catalog.Catalog
+}
+
+func (s *shards) emit(ctx context.Context, p *natsjs.Partition, id string, out plan.Output) ([]string, error) {
+	defer func() {
+		for _, b := range out.Partials {
+			b.Release()
+		}
+	}()
+	wm := out.Bound
+	if m, _ := p.Meta(); isFinal(m.Watermark) {
+		if err := s.awaitEarlier(ctx, id); err != nil {
+			if out.Late != nil {
+				out.Late.Release()
+			}
+			return nil, err
+		}
+		wm = finalWatermark
+	}
+	var ids []string
+	for sh, batch := range out.Partials {
+		outID := natsjs.OutputID(s.pipeline, id, 2+sh)
+		pending, err := s.partials[sh].PublishAsync(ctx, []arrow.RecordBatch{batch}, natsjs.Meta{ID: outID, Lineage: []string{id}, Watermark: wm})
+		if err == nil {
+			_, err = pending.Wait(ctx)
+		}
+		if err != nil {
+			if out.Late != nil {
+				out.Late.Release()
+			}
+			return nil, fmt.Errorf("publish %s: %w", outID, err)
+		}
+		ids = append(ids, outID)
+	}
+	late, err := s.late.publish(ctx, "", natsjs.OutputID(s.pipeline, id, 1), id, nil, out.Late)
+	return append(ids, late...), err
+}
+
+// awaitEarlier waits until the catalog has every earlier partition of the
+// producer of partition id ("<source>/<seq>", sequences from 1) as done,
+// so that a producer's final watermark reaches the shards after all its
+// partials: the fleet processes partitions concurrently, and a final
+// watermark that overtook earlier partitions would fire their windows
+// before their rows arrived. The partition stays alive meanwhile
+// (InProgress).
+func (s *shards) awaitEarlier(ctx context.Context, id string) error {
+	i := strings.LastIndexByte(id, '/')
+	n, err := strconv.ParseUint(id[i+1:], 10, 64)
+	if i <= 0 || err != nil {
+		return nil // not a producer's "<source>/<seq>" id: nothing to order against
+	}
+	source := id[:i]
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for k := uint64(1); k < n; {
+		if s.cat.IsDone(s.pipeline, natsjs.PartitionID(source, k)) {
+			k++
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}

@@ -1,0 +1,306 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pcs-dev/pcs/pcs"
+)
+
+// File is a pipeline file: its [[pipeline]] sections, as `pcs run` reads
+// it. A pcs-node config file has the same [[pipeline]] sections next to
+// its [node], [broker] and [catalog] sections, which are the node's
+// (package node) and which File ignores.
+type File struct {
+	Pipelines []Pipeline `toml:"pipeline"`
+	// The node's sections, decoded by package node; kept here only so
+	// that a node config file is also a valid pipeline file.
+	Node    map[string]any `toml:"node"`
+	Broker  map[string]any `toml:"broker"`
+	Catalog map[string]any `toml:"catalog"`
+}
+
+// LoadFile reads a pipeline file (TOML, strict, environment references
+// expanded: DecodeStrict), applies defaults and validates every pipeline.
+// Errors wrap ErrConfig and give the file and line.
+func LoadFile(path string) (File, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return File{}, fmt.Errorf("plan: %w", err)
+	}
+	return ParseFile(path, src)
+}
+
+// ParseFile is LoadFile on src; name labels it in errors.
+func ParseFile(name string, src []byte) (File, error) {
+	var f File
+	if err := DecodeStrict(name, src, &f); err != nil {
+		return File{}, err
+	}
+	if err := SetupPipelines(f.Pipelines); err != nil {
+		return File{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return f, nil
+}
+
+// SetupPipelines fills the defaults of every pipeline and validates them
+// (names unique among them); it reports every problem at once.
+func SetupPipelines(ps []Pipeline) error {
+	var errs []error
+	if len(ps) == 0 {
+		errs = append(errs, fmt.Errorf("%w: no [[pipeline]]", ErrConfig))
+	}
+	names := map[string]bool{}
+	for i := range ps {
+		ps[i].SetDefaults()
+		if err := ps[i].validate(fmt.Sprintf("pipeline %d (%q)", i+1, ps[i].Name)); err != nil {
+			errs = append(errs, err)
+		}
+		if names[ps[i].Name] {
+			errs = append(errs, fmt.Errorf("%w: pipeline %d (%q): duplicate name", ErrConfig, i+1, ps[i].Name))
+		}
+		names[ps[i].Name] = true
+	}
+	return errors.Join(errs...)
+}
+
+// Pipeline is one [[pipeline]]: where partitions come from, the
+// systems that run on them, and where results go.
+type Pipeline struct {
+	// Name identifies the pipeline: its durable consumer, its output ids
+	// (<name>/<input id>/<k>) and its dead-letter subject <name>.dlq.
+	Name string `toml:"name"`
+	// Components are the registered components of each partition's
+	// dataset; the input component must be among them.
+	// Default: the declared components and those built-in systems
+	// define (project, rename, cast), in that order.
+	Components []string `toml:"components"`
+	// Declared are components defined in the config rather than in Go
+	// ([[pipeline.component]] tables); every one is part of the
+	// pipeline, whether Components names it or not.
+	Declared []ComponentConfig `toml:"component"`
+	Input    InputConfig       `toml:"input"`
+	Output   OutputConfig      `toml:"output"`
+	// Resources are loaded once at start and inserted in every dataset.
+	Resources []UseConfig `toml:"resource"`
+	// Systems run on each partition, in this registration order.
+	Systems []UseConfig `toml:"system"`
+	// MaxInFlight bounds the partitions this node works on at once for
+	// this pipeline; default 2.
+	MaxInFlight int            `toml:"max_in_flight"`
+	Delivery    DeliveryConfig `toml:"delivery"`
+	Retry       RetryConfig    `toml:"retry"`
+	// CheckpointInterval is how often the state of the pipeline's
+	// stateful systems is checkpointed (with [catalog]). Their partitions
+	// are acked only once a checkpoint covers them (InProgress heartbeats
+	// keep them from redelivery meanwhile), so it bounds both the work
+	// redone after a crash and how long acks wait. Default 2s.
+	CheckpointInterval Duration `toml:"checkpoint_interval"`
+	// Backpressure pauses fetching while the output stream is nearly full.
+	Backpressure BackpressureConfig `toml:"backpressure"`
+}
+
+// InputConfig is where a pipeline's partitions come from.
+type InputConfig struct {
+	// Subjects are the subjects producers publish partitions to
+	// (pcs-node).
+	Subjects []string `toml:"subjects"`
+	// Files are paths or globs of input files (`pcs run`): Parquet,
+	// Arrow, CSV or JSONL by extension, read in sorted order.
+	Files []string `toml:"files"`
+	// Stream holds them; created (work-queue retention, discard new) if
+	// missing. Default "PCS_<NAME>_IN".
+	Stream string `toml:"stream"`
+	// Consumer is the durable pull consumer shared by the fleet; default
+	// the pipeline name.
+	Consumer string `toml:"consumer"`
+	// Component is the registered component partitions decode into. Input
+	// columns are matched by name; extra columns are ignored; a missing
+	// column, an uncastable type or a null in a non-nullable field sends
+	// the partition to the dead-letter subject.
+	Component string `toml:"component"`
+	// MaxBytes caps the input stream (publishers get errors when full);
+	// default unlimited.
+	MaxBytes Size `toml:"max_bytes"`
+}
+
+// OutputConfig is where a pipeline's results go.
+type OutputConfig struct {
+	// Subject of the sink; consumers read it with any NATS + Arrow client
+	// (pcs-node).
+	Subject string `toml:"subject"`
+	// File is the output file of `pcs run`: Parquet, Arrow (.arrow file
+	// format, .arrows stream), CSV or JSONL by extension.
+	File string `toml:"file"`
+	// Stream holds it; created (limits retention, discard new) if missing.
+	// Default "PCS_<NAME>_OUT".
+	Stream string `toml:"stream"`
+	// PartitionBy (Parquet output.file of `pcs run`) splits the output
+	// into Hive-style directories key=value/ under output.file's
+	// directory, one level per column, the file name numbered in each; the
+	// partition columns are not stored in the files (Hive, Spark).
+	PartitionBy []string `toml:"partition_by"`
+	// RollRows and RollBytes (Parquet output.file) start a new numbered
+	// file after that many rows or about that many bytes; default: one
+	// file (per partition directory).
+	RollRows  int64 `toml:"roll_rows"`
+	RollBytes Size  `toml:"roll_bytes"`
+	// LateFile (`pcs run`, pipelines ending with a window) receives the
+	// rows later than their windows' allowed lateness; default the output
+	// file's name with ".late" before its extension. Created only when
+	// there is a late row. pcs-node publishes them to <pipeline>.late.
+	LateFile string `toml:"late_file"`
+	// Components whose columns make the output batch, in order; default
+	// all. Field names must be unique across them.
+	Components []string `toml:"components"`
+	// Compression of output partitions: none (default), lz4 or zstd.
+	Compression string `toml:"compression"`
+	// MaxBytes caps the output stream; backpressure measures against it.
+	// Default 1GiB.
+	MaxBytes Size `toml:"max_bytes"`
+	// Retention of the output stream: limits (default: any number of
+	// consumers, replayable; full means paused), workqueue (one consuming
+	// service; acked results free space) or interest (space freed when
+	// every consumer acked; results published while no consumer exists are
+	// dropped by the server).
+	Retention string `toml:"retention"`
+}
+
+// DeliveryConfig tunes the durable consumer (DESIGN section 5).
+type DeliveryConfig struct {
+	// AckWait before the server redelivers an unacked partition; default
+	// 30s. The node sends InProgress every AckWait/3 while working.
+	AckWait Duration `toml:"ack_wait"`
+	// MaxDeliver attempts before the partition is dead-lettered; default 5.
+	MaxDeliver int `toml:"max_deliver"`
+	// NakDelay is the redelivery delay after the first retryable failure,
+	// doubling per delivery up to 30s; default 1s.
+	NakDelay Duration `toml:"nak_delay"`
+	// FetchMaxBytes bounds one pull; default 16MiB.
+	FetchMaxBytes Size `toml:"fetch_max_bytes"`
+}
+
+// RetryConfig is the in-process retry of each system (pcs.RetryPolicy).
+type RetryConfig struct {
+	MaxRetries int      `toml:"max_retries"` // default 3
+	Base       Duration `toml:"base"`        // default 100ms
+	Multiplier float64  `toml:"multiplier"`  // default 2
+	Cap        Duration `toml:"cap"`         // default 5s
+	Jitter     float64  `toml:"jitter"`      // default 0.2
+}
+
+// BackpressureConfig are the output stream's water marks, as fractions
+// of its max_bytes: fetching pauses at or above HighWater and resumes at
+// or below LowWater.
+type BackpressureConfig struct {
+	HighWater float64  `toml:"high_water"` // default 0.8
+	LowWater  float64  `toml:"low_water"`  // default 0.5
+	Poll      Duration `toml:"poll"`       // stream info poll interval; default 250ms
+}
+
+// ComponentConfig declares a component: its name and its fields, each
+// "name: type" with a type of ParseType, nullable unless followed by
+// "not null":
+//
+//	[[pipeline.component]]
+//	name = "route"
+//	fields = ["origin_city: string", "delayed: bool", "route: string not null"]
+type ComponentConfig struct {
+	Name   string   `toml:"name"`
+	Fields []string `toml:"fields"`
+}
+
+// UseConfig selects a registered system or resource and its options.
+type UseConfig struct {
+	Use     string         `toml:"use"`
+	Options map[string]any `toml:"options"`
+}
+
+// SetDefaults fills every unset field with its documented default.
+func (p *Pipeline) SetDefaults() {
+	up := strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(p.Name))
+	def(&p.Input.Stream, "PCS_"+up+"_IN")
+	def(&p.Input.Consumer, p.Name)
+	def(&p.Output.Stream, "PCS_"+up+"_OUT")
+	def(&p.Output.Compression, "none")
+	def(&p.Output.MaxBytes, 1<<30)
+	def(&p.Output.Retention, "limits")
+	def(&p.MaxInFlight, 2)
+	def(&p.CheckpointInterval, Duration(2*time.Second))
+	def(&p.Delivery.AckWait, Duration(30*time.Second))
+	def(&p.Delivery.MaxDeliver, 5)
+	def(&p.Delivery.NakDelay, Duration(time.Second))
+	def(&p.Delivery.FetchMaxBytes, 16<<20)
+	r := pcs.DefaultRetryPolicy()
+	def(&p.Retry.MaxRetries, r.MaxRetries)
+	def(&p.Retry.Base, Duration(r.Base))
+	def(&p.Retry.Multiplier, r.Multiplier)
+	def(&p.Retry.Cap, Duration(r.Cap))
+	def(&p.Retry.Jitter, r.Jitter)
+	def(&p.Backpressure.HighWater, 0.8)
+	def(&p.Backpressure.LowWater, 0.5)
+	def(&p.Backpressure.Poll, Duration(250*time.Millisecond))
+}
+
+// Def sets *v to d when *v is the zero value (config defaults).
+func Def[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
+func def[T comparable](v *T, d T) { Def(v, d) }
+
+// Validate reports every invalid or missing value of the pipeline, each
+// naming its key; errors wrap ErrConfig.
+func (p *Pipeline) Validate() error { return p.validate(fmt.Sprintf("pipeline %q", p.Name)) }
+
+func (p *Pipeline) validate(at string) error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, at, fmt.Sprintf(format, args...)))
+	}
+	if p.Name == "" || strings.ContainsAny(p.Name, " ./*>") {
+		bad("name must be non-empty without spaces, '.', '/', '*' or '>'")
+	}
+	if len(p.Input.Subjects) == 0 && len(p.Input.Files) == 0 {
+		bad("input.subjects (pcs-node) and input.files (pcs run) are both empty")
+	}
+	if p.Input.Component == "" {
+		bad("input.component is empty")
+	}
+	if p.Output.Subject == "" && p.Output.File == "" {
+		bad("output.subject (pcs-node) and output.file (pcs run) are both empty")
+	}
+	switch p.Output.Retention {
+	case "limits", "workqueue", "interest":
+	default:
+		bad("output.retention %q: want limits, workqueue or interest", p.Output.Retention)
+	}
+	if len(p.Systems) == 0 {
+		bad("no systems")
+	}
+	if p.MaxInFlight < 1 {
+		bad("max_in_flight %d < 1", p.MaxInFlight)
+	}
+	if p.Delivery.MaxDeliver < 1 {
+		bad("delivery.max_deliver %d < 1", p.Delivery.MaxDeliver)
+	}
+	if bp := p.Backpressure; bp.LowWater <= 0 || bp.HighWater > 1 || bp.LowWater >= bp.HighWater {
+		bad("backpressure: want 0 < low_water (%v) < high_water (%v) <= 1", bp.LowWater, bp.HighWater)
+	}
+	if err := p.RetryPolicy().Validate(); err != nil {
+		bad("retry: %v", err)
+	}
+	return errors.Join(errs...)
+}
+
+// RetryPolicy is the pipeline's [pipeline.retry] as a pcs.RetryPolicy.
+func (p Pipeline) RetryPolicy() pcs.RetryPolicy {
+	r := p.Retry
+	return pcs.RetryPolicy{MaxRetries: r.MaxRetries, Base: time.Duration(r.Base), Multiplier: r.Multiplier, Cap: time.Duration(r.Cap), Jitter: r.Jitter}
+}

@@ -1,0 +1,142 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/pcs/ops"
+	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/arrowfile"
+	"github.com/pcs-dev/pcs/transports/csv"
+	"github.com/pcs-dev/pcs/transports/jsonl"
+	"github.com/pcs-dev/pcs/transports/parquet"
+)
+
+// loadTable is the "table" resource: it reads a whole file (Parquet,
+// Arrow, CSV, JSONL: OpenFile) once, indexes it by its key columns
+// (ops.NewTable) and adds it under its name to each dataset's ops.Tables
+// resource, where the lookup system finds it.
+func loadTable(ctx context.Context, o Options) (func(*pcs.Dataset) error, error) {
+	var opts struct {
+		Name    string   `toml:"name"`
+		Path    string   `toml:"path"`
+		Keys    []string `toml:"keys"`
+		Columns []string `toml:"columns"`
+	}
+	if err := o.Decode(&opts); err != nil {
+		return nil, err
+	}
+	if opts.Name == "" || opts.Path == "" {
+		return nil, fmt.Errorf("%w: %s: options: name and path are required", ErrConfig, o.where)
+	}
+	rec, err := readFile(ctx, opts.Path, opts.Columns)
+	if err != nil {
+		return nil, fmt.Errorf("%s: table %q: %w", o.where, opts.Name, err)
+	}
+	defer rec.Release()
+	t, err := ops.NewTable(rec, opts.Keys...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: table %q: %s: %w", o.where, opts.Name, opts.Path, err)
+	}
+	return func(ds *pcs.Dataset) error {
+		ts, err := pcs.GetResource[ops.Tables](ds)
+		if err != nil && !errors.Is(err, pcs.ErrNoResource) {
+			return err
+		}
+		return pcs.InsertResource(ds, ts.With(opts.Name, t))
+	}, nil
+}
+
+// readFile reads a whole file into one RecordBatch (the caller releases
+// it), keeping only columns when not empty.
+func readFile(ctx context.Context, path string, columns []string) (arrow.RecordBatch, error) {
+	src, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	var recs []arrow.RecordBatch
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	for {
+		rec, err := src.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		recs = append(recs, rec)
+	}
+	schema := src.Schema()
+	if len(recs) > 0 {
+		schema = recs[0].Schema()
+	}
+	if schema == nil {
+		return nil, fmt.Errorf("%s: empty file without a schema", path)
+	}
+	if len(columns) == 0 {
+		for _, f := range schema.Fields() {
+			columns = append(columns, f.Name)
+		}
+	}
+	fields := make([]arrow.Field, len(columns))
+	cols := make([]arrow.Array, len(columns))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	var rows int64
+	for _, r := range recs {
+		rows += r.NumRows()
+	}
+	for i, name := range columns {
+		idx := schema.FieldIndices(name)
+		if len(idx) != 1 {
+			return nil, fmt.Errorf("%s: %w: no column %q (columns: %v)", path, pcs.ErrUnknownField, name, schema.Fields())
+		}
+		fields[i] = schema.Field(idx[0])
+		parts := make([]arrow.Array, len(recs))
+		for j, r := range recs {
+			parts[j] = r.Column(idx[0])
+		}
+		if len(parts) == 0 {
+			cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, fields[i].Type, 0)
+			continue
+		}
+		if cols[i], err = array.Concatenate(parts, memory.DefaultAllocator); err != nil {
+			return nil, fmt.Errorf("%s: column %q: %w", path, name, err)
+		}
+	}
+	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rows), nil
+}
+
+// openFile opens a file source by its extension. TODO(files): files.Open.
+func openFile(path string) (transports.Source, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".parquet":
+		return parquet.NewSource(path)
+	case ".arrow", ".arrows", ".ipc", ".feather":
+		return arrowfile.NewSource(path)
+	case ".csv":
+		return csv.NewSource(path)
+	case ".jsonl", ".ndjson":
+		return jsonl.NewSource(path)
+	}
+	return nil, fmt.Errorf("%w: %s: unknown file type (want .parquet, .arrow, .arrows, .csv or .jsonl)", ErrConfig, path)
+}
