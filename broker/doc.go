@@ -24,6 +24,9 @@
 // warnings and errors only by default. Only one broker may use a store
 // directory at a time (ErrStoreLocked); nats-server itself does not check.
 //
+// Tests start a broker with brokertest.Start (a temporary store, shut down
+// with the test).
+//
 // Nothing in PCS assumes the broker is in-process (DESIGN section 9): larger
 // deployments point nodes at an external NATS cluster and use only
 // Provision from this package.

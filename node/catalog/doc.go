@@ -17,6 +17,10 @@
 //	cat, err := catalog.Open(ctx, cfg, catalog.NewNATSForwarder(nc, "pcs"))
 //	defer cat.Close(ctx) // graceful leave
 //
+// Catalogs in one process (tests, single-process tools) can forward over a
+// MemoryNetwork instead of NATS; package catalogtest starts whole clusters
+// inside a test that way, on real Raft.
+//
 // The runner asks IsDone before processing a partition (and acks it at once
 // if true), records outcomes with RecordPartitions (or Apply with the New*
 // commands) after publishing the outputs and before acking the input,

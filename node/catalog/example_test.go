@@ -7,33 +7,24 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/pcs-dev/pcs/broker"
 	"github.com/pcs-dev/pcs/node/catalog"
 )
 
 // A one-node catalog: record a partition as done and ask about it, as a
-// runner does before processing a partition.
+// runner does before processing a partition. A fleet's nodes forward to
+// each other over NATS (NewNATSForwarder on each node's connection); the
+// nodes of one process can use a MemoryNetwork.
 func Example() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "catalog-example")
 	defer os.RemoveAll(dir)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-
-	bcfg := broker.DefaultConfig()
-	bcfg.StoreDir, bcfg.Logger = dir+"/broker", quiet
-	b, err := broker.Start(ctx, bcfg)
-	if err != nil {
-		panic(err)
-	}
-	defer b.Shutdown(ctx)
-	nc, _ := b.Connect()
-	defer nc.Close()
 
 	cfg := catalog.DefaultConfig()
-	cfg.NodeID, cfg.Dir, cfg.Bootstrap = "n1", dir+"/catalog", true
+	cfg.NodeID, cfg.Dir, cfg.Bootstrap = "n1", dir, true
 	cfg.BindAddr = "127.0.0.1:0" // a free port; a real node advertises a fixed one
-	cfg.Logger = quiet
-	cat, err := catalog.Open(ctx, cfg, catalog.NewNATSForwarder(nc, "example"))
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	net := catalog.NewMemoryNetwork()
+	cat, err := catalog.Open(ctx, cfg, net.Forwarder(cfg.NodeID))
 	if err != nil {
 		panic(err)
 	}
