@@ -4,72 +4,49 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports"
-	"github.com/pcs-dev/pcs/transports/arrowfile"
-	"github.com/pcs-dev/pcs/transports/csv"
-	"github.com/pcs-dev/pcs/transports/jsonl"
-	"github.com/pcs-dev/pcs/transports/parquet"
+	"github.com/pcs-dev/pcs/transports/files"
 )
 
-// OpenFile opens a file source by its extension: .parquet, .arrow /
-// .arrows / .ipc / .feather (Arrow IPC file or stream), .csv, .jsonl /
-// .ndjson. The caller closes it.
-func OpenFile(path string) (transports.Source, error) {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".parquet":
-		return parquet.NewSource(path)
-	case ".arrow", ".arrows", ".ipc", ".feather":
-		return arrowfile.NewSource(path)
-	case ".csv":
-		return csv.NewSource(path)
-	case ".jsonl", ".ndjson":
-		return jsonl.NewSource(path)
+// openInput opens an input file of `pcs run` (files.Open); a Parquet file
+// is read with only the input component's columns, decoded in parallel
+// (the others would be dropped by the plan's conformance anyway).
+func openInput(path string, schema *arrow.Schema) (transports.Source, error) {
+	if f, err := files.Sniff(path); err != nil || f != files.Parquet {
+		return files.Open(path)
 	}
-	return nil, fmt.Errorf("%w: %s: unknown file type (want .parquet, .arrow, .arrows, .csv or .jsonl)", plan.ErrConfig, path)
+	names := make([]string, schema.NumFields())
+	for i, f := range schema.Fields() {
+		names[i] = f.Name
+	}
+	return files.Open(path, files.WithColumns(names...), files.WithParallel(true))
 }
 
-// CreateFile creates a file sink for schema by the path's extension (as
-// OpenFile; .arrows writes the IPC stream format). Files appear under
-// their name only when complete (atomic rename) where the format supports
-// it. out's PartitionBy, RollRows and RollBytes apply to Parquet only;
-// with another format they are an plan.ErrConfig error. The caller closes it.
-func CreateFile(path string, schema *arrow.Schema, out plan.OutputConfig) (transports.Sink, error) {
-	ext := strings.ToLower(filepath.Ext(path))
-	if ext != ".parquet" && (len(out.PartitionBy) > 0 || out.RollRows > 0 || out.RollBytes > 0) {
-		return nil, fmt.Errorf("%w: %s: output.partition_by, roll_rows and roll_bytes need a .parquet file", plan.ErrConfig, path)
+// createOutput creates output.file (files.Create: by extension, renamed
+// into place when complete); partition_by, roll_rows and roll_bytes apply
+// to Parquet (another format with them is an error naming the option).
+func createOutput(path string, schema *arrow.Schema, o plan.OutputConfig) (transports.Sink, error) {
+	var opts []files.Option
+	if len(o.PartitionBy) > 0 {
+		opts = append(opts, files.WithPartitionBy(o.PartitionBy...))
 	}
-	switch ext {
-	case ".parquet":
-		opts := []parquet.SinkOption{parquet.WithAtomicRename(true)}
-		if len(out.PartitionBy) > 0 {
-			opts = append(opts, parquet.WithPartitionBy(out.PartitionBy...))
-		}
-		if out.RollRows > 0 {
-			opts = append(opts, parquet.WithRollRows(out.RollRows))
-		}
-		if out.RollBytes > 0 {
-			opts = append(opts, parquet.WithRollBytes(int64(out.RollBytes)))
-		}
-		return parquet.NewSink(path, schema, opts...)
-	case ".arrow", ".ipc", ".feather":
-		return arrowfile.NewSink(path, schema)
-	case ".arrows":
-		return arrowfile.NewSink(path, schema, arrowfile.WithFormat(arrowfile.FormatStream))
-	case ".csv":
-		return csv.NewSink(path, schema, csv.WithAtomicRename(true))
-	case ".jsonl", ".ndjson":
-		return jsonl.NewSink(path, schema, jsonl.WithAtomicRename(true))
+	if o.RollRows > 0 {
+		opts = append(opts, files.WithRollRows(o.RollRows))
 	}
-	return nil, fmt.Errorf("%w: %s: unknown file type (want .parquet, .arrow, .arrows, .csv or .jsonl)", plan.ErrConfig, path)
+	if o.RollBytes > 0 {
+		opts = append(opts, files.WithRollBytes(int64(o.RollBytes)))
+	}
+	sink, err := files.Create(path, schema, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: output.file: %w", plan.ErrConfig, err)
+	}
+	return sink, nil
 }
 
-// expandFiles resolves paths and globs into a sorted list of files; a
-// pattern that matches nothing is an error.
 func expandFiles(patterns []string) ([]string, error) {
 	var out []string
 	for _, p := range patterns {

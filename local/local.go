@@ -15,7 +15,6 @@ import (
 
 	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports"
-	"github.com/pcs-dev/pcs/transports/parquet"
 )
 
 // Stats counts what Run did for one pipeline.
@@ -62,7 +61,7 @@ func (o *localOutput) put(ctx context.Context, out plan.Output) error {
 	}
 	if l := out.Late; l != nil && l.NumRows() > 0 {
 		if o.late == nil {
-			sink, err := CreateFile(o.latePath, o.lateSchema, plan.OutputConfig{})
+			sink, err := createOutput(o.latePath, o.lateSchema, plan.OutputConfig{})
 			if err != nil {
 				return fmt.Errorf("late file: %w", err)
 			}
@@ -124,7 +123,7 @@ func run(ctx context.Context, pc plan.Pipeline, reg *plan.Registry, log *slog.Lo
 	if err != nil {
 		return st, err
 	}
-	sink, err := CreateFile(pc.Output.File, pl.OutputSchema(), pc.Output)
+	sink, err := createOutput(pc.Output.File, pl.OutputSchema(), pc.Output)
 	if err != nil {
 		return st, err
 	}
@@ -193,18 +192,4 @@ func closeCtx(ctx context.Context, failed error) context.Context {
 	c, cancel := context.WithCancel(ctx)
 	cancel()
 	return c
-}
-
-// openInput opens an input file of `pcs run`; a Parquet file is read with
-// only the input component's columns (the others would be dropped by
-// conform anyway).
-func openInput(path string, schema *arrow.Schema) (transports.Source, error) {
-	if strings.ToLower(filepath.Ext(path)) != ".parquet" {
-		return OpenFile(path)
-	}
-	names := make([]string, schema.NumFields())
-	for i, f := range schema.Fields() {
-		names[i] = f.Name
-	}
-	return parquet.NewSource(path, parquet.WithColumns(names...), parquet.WithParallel(true))
 }

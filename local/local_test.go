@@ -15,6 +15,7 @@ import (
 	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/files"
 	"github.com/pcs-dev/pcs/transports/memory"
 )
 
@@ -68,7 +69,7 @@ func TestRunLocal(t *testing.T) {
 	if len(stats) != 1 || stats[0].Files != 1 || stats[0].RowsIn != 100 || stats[0].RowsOut != 90 {
 		t.Fatalf("stats %+v", stats)
 	}
-	src, err := local.OpenFile(out)
+	src, err := files.Open(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -14,15 +12,11 @@ import (
 
 	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/pcs/ops"
-	"github.com/pcs-dev/pcs/transports"
-	"github.com/pcs-dev/pcs/transports/arrowfile"
-	"github.com/pcs-dev/pcs/transports/csv"
-	"github.com/pcs-dev/pcs/transports/jsonl"
-	"github.com/pcs-dev/pcs/transports/parquet"
+	"github.com/pcs-dev/pcs/transports/files"
 )
 
 // loadTable is the "table" resource: it reads a whole file (Parquet,
-// Arrow, CSV, JSONL: OpenFile) once, indexes it by its key columns
+// Arrow, CSV, JSONL: files.Open) once, indexes it by its key columns
 // (ops.NewTable) and adds it under its name to each dataset's ops.Tables
 // resource, where the lookup system finds it.
 func loadTable(ctx context.Context, o Options) (func(*pcs.Dataset) error, error) {
@@ -59,7 +53,7 @@ func loadTable(ctx context.Context, o Options) (func(*pcs.Dataset) error, error)
 // readFile reads a whole file into one RecordBatch (the caller releases
 // it), keeping only columns when not empty.
 func readFile(ctx context.Context, path string, columns []string) (arrow.RecordBatch, error) {
-	src, err := openFile(path)
+	src, err := files.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -124,19 +118,4 @@ func readFile(ctx context.Context, path string, columns []string) (arrow.RecordB
 		}
 	}
 	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rows), nil
-}
-
-// openFile opens a file source by its extension. TODO(files): files.Open.
-func openFile(path string) (transports.Source, error) {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".parquet":
-		return parquet.NewSource(path)
-	case ".arrow", ".arrows", ".ipc", ".feather":
-		return arrowfile.NewSource(path)
-	case ".csv":
-		return csv.NewSource(path)
-	case ".jsonl", ".ndjson":
-		return jsonl.NewSource(path)
-	}
-	return nil, fmt.Errorf("%w: %s: unknown file type (want .parquet, .arrow, .arrows, .csv or .jsonl)", ErrConfig, path)
 }
