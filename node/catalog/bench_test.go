@@ -1,4 +1,4 @@
-package catalog
+package catalog_test
 
 // Benchmarks of the catalog issue. `make bench` (BENCH_PKGS=./node/catalog/)
 // prints the group's variants side by side. Each variant records partition
@@ -17,13 +17,17 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pcs-dev/pcs/broker/brokertest"
+	"github.com/pcs-dev/pcs/node/catalog"
+	"github.com/pcs-dev/pcs/node/catalog/catalogtest"
 )
 
 var benchRun atomic.Int64
 
 // benchCompletions records b.N completions from `workers` goroutines spread
 // over nodes, perCall partitions per RecordPartitions call.
-func benchCompletions(b *testing.B, nodes []*Catalog, leader *Catalog, workers, perCall int) {
+func benchCompletions(b *testing.B, nodes []*catalog.Catalog, leader *catalog.Catalog, workers, perCall int) {
 	ctx := context.Background()
 	run := benchRun.Add(1)
 	var next atomic.Int64
@@ -35,7 +39,7 @@ func benchCompletions(b *testing.B, nodes []*Catalog, leader *Catalog, workers, 
 	for w := range workers {
 		wg.Go(func() {
 			n := nodes[w%len(nodes)]
-			recs := make([]PartitionRecord, perCall)
+			recs := make([]catalog.PartitionRecord, perCall)
 			for {
 				i := int(next.Add(int64(perCall))) - perCall
 				if i >= b.N {
@@ -75,30 +79,22 @@ func benchCompletions(b *testing.B, nodes []*Catalog, leader *Catalog, workers, 
 // three, followers forward over in-process NATS); c<N> concurrent callers;
 // b<K> partitions per call (a runner batching its completions).
 func BenchmarkCatalogCompletions(b *testing.B) {
-	br := startBroker(b)
+	br := brokertest.Start(b)
 
-	solo := testConfig(b, "solo")
-	solo.Bootstrap = true
-	s := openNodeIn(b, br, solo, "solo")
-
-	var three []*Catalog
-	for i, id := range []string{"b1", "b2", "b3"} {
-		cfg := testConfig(b, id)
-		cfg.Bootstrap = i == 0
-		three = append(three, openNodeIn(b, br, cfg, "three"))
-	}
-	leader := leaderOf(b, three...)
-	waitFor(b, 5*time.Second, "3 voters", func() bool { return len(leader.Status().Voters()) == 3 })
+	s := catalogtest.Start(b, 1, catalogtest.WithTCP(), natsForwarders(br, "solo"), withIDs("solo")).Node(0)
+	cl := catalogtest.Start(b, 3, catalogtest.WithTCP(), natsForwarders(br, "three"), withIDs("b1", "b2", "b3"))
+	three, leader := cl.Nodes(), cl.Leader(b)
+	catalogtest.WaitFor(b, 5*time.Second, "3 voters", func() bool { return len(leader.Status().Voters()) == 3 })
 
 	for _, v := range []struct {
 		name             string
-		nodes            []*Catalog
-		leader           *Catalog
+		nodes            []*catalog.Catalog
+		leader           *catalog.Catalog
 		workers, perCall int
 	}{
-		{"single-c1-b1", []*Catalog{s}, s, 1, 1},
-		{"single-c64-b1", []*Catalog{s}, s, 64, 1},
-		{"single-c16-b16", []*Catalog{s}, s, 16, 16},
+		{"single-c1-b1", []*catalog.Catalog{s}, s, 1, 1},
+		{"single-c64-b1", []*catalog.Catalog{s}, s, 64, 1},
+		{"single-c16-b16", []*catalog.Catalog{s}, s, 16, 16},
 		{"3node-c64-b1", three, leader, 64, 1},
 		{"3node-c16-b16", three, leader, 16, 16},
 	} {
