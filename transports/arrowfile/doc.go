@@ -26,7 +26,25 @@
 // [NewSink] writes the file format by default ([WithFormat] for streams),
 // optionally with the format's own body compression ([WithCompression]:
 // lz4 or zstd), which every Arrow reader (pyarrow, arrow-js, DuckDB)
-// decodes.
+// decodes. With [WithAtomicRename] the data goes to a hidden temporary
+// file, renamed into place by a successful Close.
+//
+// # Dictionaries
+//
+// The IPC file format allows one dictionary per dictionary-encoded field
+// (no replacement; deltas are allowed by the specification but refused by
+// arrow-go's file writer and not read by every reader), while batches
+// from different partitions each carry their own dictionaries. The file
+// Sink therefore unifies them: batches are spooled to a hidden temporary
+// file as indices into a growing unified dictionary per column
+// (array.DictionaryUnifier), and Close writes the file with one
+// dictionary per column before the first batch. This costs one more
+// write and read of the data, and memory for the distinct values; a
+// column whose distinct values outgrow its index type (127 for int8)
+// fails the Write that brings them. Dictionaries nested inside other
+// types are written as they come (an error if they change). The stream
+// format needs none of this: it allows a dictionary to be replaced
+// between batches, and the Sink writes each batch's own dictionaries.
 //
 // # Ownership
 //

@@ -28,6 +28,10 @@ type Sink struct {
 	format Format
 	state  outfile.State // file, sticky failure, closed flag
 	w      ipcWriter
+	// dict, for the file format with dictionary columns, unifies their
+	// dictionaries; batches go to it, and to w only at Close.
+	dict *dictSpool
+	fw   *ipc.FileWriter
 }
 
 var _ transports.Sink = (*Sink)(nil)
@@ -35,6 +39,10 @@ var _ transports.Sink = (*Sink)(nil)
 // NewSink creates the file at path (replacing an existing one; with
 // WithAtomicRename a temporary file, renamed to path by Close) and
 // returns a sink bound to schema.
+//
+// For the file format, dictionary-encoded columns are unified across
+// batches (see the package doc): batches are spooled to a hidden
+// temporary file next to path until Close.
 //
 // Errors: ErrInvalidOption; the file cannot be created (wrapped os
 // error).
@@ -66,7 +74,14 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 			_ = out.Abandon()
 			return nil, fmt.Errorf("arrowfile: create %s: %w", path, err)
 		}
-		s.w = fw
+		s.w, s.fw = fw, fw
+		if needsUnify(schema) {
+			if s.dict, err = newDictSpool(path, schema, cfg.mem); err != nil {
+				_ = fw.Close()
+				_ = out.Abandon()
+				return nil, fmt.Errorf("arrowfile: %w", err)
+			}
+		}
 	}
 	return s, nil
 }
@@ -77,15 +92,20 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 //
 // Errors: transports.ErrSchemaMismatch (wrapped, showing both schemas)
 // when rec's schema differs from the sink's (arrow.Schema.Equal); ctx's
-// error when ctx is done before the call; an encoding or I/O error,
-// after which the sink is failed and every later call returns that
-// error; ErrClosed after Close. A schema mismatch or ctx error leaves the
-// sink usable.
+// error when ctx is done before the call; an encoding or I/O error, or
+// (file format) a dictionary column whose unified dictionary outgrows
+// its index type, after which the sink is failed and every later call
+// returns that error; ErrClosed after Close. A schema mismatch or ctx
+// error leaves the sink usable.
 func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	if write, err := s.state.Begin(ctx, rec); !write {
 		return err
 	}
-	if err := s.w.Write(rec); err != nil {
+	write := s.w.Write
+	if s.dict != nil {
+		write = s.dict.write
+	}
+	if err := write(rec); err != nil {
 		return s.state.Fail(err)
 	}
 	return nil
@@ -106,5 +126,16 @@ func (s *Sink) Flush(ctx context.Context) error { return s.state.Flush(ctx) }
 // closed and removed, and Close returns the failure or ctx's error.
 // Close is idempotent: later calls return nil.
 func (s *Sink) Close(ctx context.Context) error {
-	return s.state.Close(ctx, func(bool) error { return s.w.Close() })
+	return s.state.Close(ctx, func(failed bool) error {
+		if s.dict != nil {
+			defer s.dict.close()
+			if !failed {
+				if err := s.dict.finish(ctx, s.fw); err != nil {
+					_ = s.w.Close()
+					return err
+				}
+			}
+		}
+		return s.w.Close()
+	})
 }
