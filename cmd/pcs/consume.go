@@ -4,18 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/dustin/go-humanize"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
@@ -26,12 +24,6 @@ const (
 	defaultPreviewPartitions = 3
 	// fetchPartitions is the most partitions one pull takes.
 	fetchPartitions = 64
-	// pollWait bounds one wait for partitions when not following, after
-	// which the consumer's pending count is asked again.
-	pollWait = 2 * time.Second
-	// drainWait bounds the pull for partitions due for redelivery at the
-	// end of a run that does not follow.
-	drainWait = 500 * time.Millisecond
 )
 
 type consumeOptions struct {
@@ -131,11 +123,17 @@ func (e *env) consume(ctx context.Context, o consumeOptions) error {
 		return err
 	}
 
-	c := &consumer{o: o, nc: nc, js: js, stream: stream}
+	c := &consumer{o: o, js: js, stream: stream}
 	if err := c.open(ctx); err != nil {
 		return err
 	}
 	defer c.closeConsumer()
+	src, err := natsjs.NewSource(c.cons, js, natsjs.WithFollow(o.follow), natsjs.WithFetchLimits(fetchPartitions, natsjs.DefaultFetchBytes))
+	if err != nil {
+		return err
+	}
+	c.src = src
+	defer src.Close() // naks what was fetched and not written (--limit)
 
 	if o.out != "" {
 		c.out = &fileOutput{path: o.out, kind: kind}
@@ -152,29 +150,29 @@ func (e *env) consume(ctx context.Context, o consumeOptions) error {
 	if runErr == nil && interrupted && !o.follow {
 		runErr = errors.New("consume interrupted")
 	}
+	// Complete the output, then acknowledge what it holds. After SIGINT in
+	// --follow mode ctx is done: finish with a fresh, bounded one.
+	fctx, cancel := withoutCancel(ctx, 30*time.Second)
+	defer cancel()
 	if runErr != nil {
 		c.out.abort()
-		c.nakUnacked()
+		_ = src.Nak(fctx) // the partitions written to the abandoned output
 		if o.out != "" {
 			return fmt.Errorf("%w; %s not written", runErr, o.out)
 		}
 		return runErr
 	}
 
-	// Complete the output, then acknowledge what it holds. After SIGINT in
-	// --follow mode ctx is done: finish with a fresh, bounded one.
-	fctx, cancel := withoutCancel(ctx, 30*time.Second)
-	defer cancel()
 	err = c.out.close(fctx)
 	switch {
 	case errors.Is(err, errNothingWritten):
 		// Partitions without rows (if any) are done all the same.
 		fmt.Fprintf(e.stderr, "pcs: no rows on %s; %s not created\n", o.subject, o.out)
 	case err != nil:
-		c.nakUnacked()
+		_ = src.Nak(fctx)
 		return err
 	}
-	if err := c.ack(fctx); err != nil {
+	if err := src.Ack(fctx); err != nil {
 		return fmt.Errorf("rows written, but acknowledging them failed (they will be delivered again): %w", err)
 	}
 	elapsed := time.Since(start)
@@ -195,22 +193,19 @@ func (e *env) consume(ctx context.Context, o consumeOptions) error {
 	return nil
 }
 
-// consumer drives one consume run.
+// consumer drives one consume run: it reads partitions through a
+// natsjs.Source, which fetches, decodes, holds what was read until Ack
+// (keeping it alive meanwhile) and gives back what was not written.
 type consumer struct {
 	o      consumeOptions
-	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream string
 	cons   jetstream.Consumer
+	src    *natsjs.Source
 	out    output
 	prog   *progress
 
-	durable       bool
-	ackWait       time.Duration
-	maxAckPending int // 0: unbounded
-	pending       uint64
-	unacked       []ackRef  // written, to be acked once the output is complete
-	lastBeat      time.Time // last ack or InProgress of unacked
+	maxAckPending int // of a durable consumer; 0: unbounded
 
 	partitions, rows, bytes int64
 	stoppedAtMaxAck         bool
@@ -229,13 +224,9 @@ func (c *consumer) open(ctx context.Context) error {
 			return fmt.Errorf("create ordered consumer on stream %s: %w", c.stream, err)
 		}
 		c.cons = cons
-		if info := cons.CachedInfo(); info != nil {
-			c.pending = info.NumPending
-		}
 		return nil
 	}
 
-	c.durable = true
 	cons, err := c.js.Consumer(ctx, c.stream, c.o.durable)
 	switch {
 	case errors.Is(err, jetstream.ErrConsumerNotFound):
@@ -254,8 +245,7 @@ func (c *consumer) open(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("durable consumer %s on stream %s: %w", c.o.durable, c.stream, err)
 	}
-	info := cons.CachedInfo()
-	cfg := info.Config
+	cfg := cons.CachedInfo().Config
 	if cfg.DeliverSubject != "" {
 		return fmt.Errorf("consumer %s on stream %s is a push consumer; pcs consume needs a pull consumer", c.o.durable, c.stream)
 	}
@@ -266,18 +256,8 @@ func (c *consumer) open(ctx context.Context) error {
 	if !slices.Equal(filters, []string{c.o.subject}) {
 		return fmt.Errorf("durable consumer %s on stream %s filters %q, not %q; use another --durable name", c.o.durable, c.stream, filters, c.o.subject)
 	}
-	if cfg.AckPolicy == jetstream.AckNonePolicy {
-		c.durable = false // nothing to acknowledge
-	}
 	c.cons = cons
-	c.pending = info.NumPending
-	c.ackWait = cfg.AckWait
-	if c.ackWait <= 0 {
-		c.ackWait = 30 * time.Second
-	}
-	if cfg.MaxAckPending > 0 {
-		c.maxAckPending = cfg.MaxAckPending
-	}
+	c.maxAckPending = max(cfg.MaxAckPending, 0)
 	return nil
 }
 
@@ -294,100 +274,48 @@ func (c *consumer) closeConsumer() {
 	}
 }
 
-// done reports whether the limit is reached.
+// limitReached reports whether the limit is reached.
 func (c *consumer) limitReached() bool { return c.o.limit > 0 && c.rows >= c.o.limit }
 
-// run reads partitions until none is pending (not following), the limit,
-// or ctx's end (returning nil: the caller tells an interruption).
+// run reads partitions until none is left (not following), the limit,
+// the consumer's max_ack_pending (with --out), or ctx's end (returning
+// nil: the caller tells an interruption). A partition is written whole
+// or not at all: ctx (SIGINT) is checked between partitions.
 func (c *consumer) run(ctx context.Context) error {
 	_, preview := c.out.(*previewOutput)
-	c.lastBeat = time.Now()
-	// drain: not following and nothing new is pending, but a durable
-	// consumer has partitions delivered earlier and not acked (nak'ed by
-	// an earlier run, say): one short pull takes those that are due.
-	drain := false
 	for !c.limitReached() {
-		if !c.o.follow && c.pending == 0 && !drain {
-			info, err := c.cons.Info(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("consumer info: %w", err)
-			}
-			c.pending = info.NumPending
-			if c.pending == 0 {
-				if !c.durable || info.NumAckPending <= len(c.unacked) {
-					return nil
-				}
-				drain = true
-			}
-		}
-		if err := c.heartbeat(); err != nil {
-			return err
-		}
-		want := fetchPartitions
-		if c.durable && c.maxAckPending > 0 {
-			// In preview mode every printed partition is acked at once;
-			// with --out, acks wait for the complete file, and the
-			// server delivers nothing beyond max_ack_pending: stop there.
-			want = min(want, c.maxAckPending-len(c.unacked))
-			if want <= 0 {
-				c.stoppedAtMaxAck = true
-				return nil
-			}
-		}
-
-		wait := time.Duration(0)
+		p, recs, err := c.src.Next(ctx)
+		var pe *natsjs.PartitionError
 		switch {
-		case drain:
-			wait = drainWait
-		case !c.o.follow:
-			wait = pollWait
-		}
-		if len(c.unacked) > 0 {
-			wait = minPositive(wait, c.ackWait/2)
-		}
-		fctx, cancel := ctx, context.CancelFunc(func() {})
-		if wait > 0 {
-			fctx, cancel = context.WithTimeout(ctx, wait)
-		}
-		ps, err := natsjs.Fetch(fctx, c.cons, want, 0)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, context.DeadlineExceeded) {
-				if drain {
-					return nil // nothing due for redelivery
-				}
-				if !c.o.follow {
-					c.pending = 0 // ask the consumer again
-				}
-				continue
-			}
-			return fmt.Errorf("fetch from stream %s: %w", c.stream, err)
-		}
-		drain = false
-		for i, p := range ps {
-			// A partition is written whole or not at all: ctx (SIGINT)
-			// is checked between partitions.
-			if ctx.Err() != nil {
-				c.nak(ps[i:])
-				return nil
-			}
-			if err := c.handle(context.WithoutCancel(ctx), p); err != nil {
-				c.nak(ps[i:])
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.Is(err, natsjs.ErrAckPending) && preview:
+			// Every printed partition may be acked: make room.
+			if err := c.src.Ack(ctx); err != nil {
 				return err
 			}
-			if c.limitReached() {
-				c.nak(ps[i+1:])
-				break
-			}
+			continue
+		case errors.Is(err, natsjs.ErrAckPending):
+			// With --out, acks wait for the complete file, and the server
+			// delivers nothing beyond max_ack_pending: stop there.
+			c.stoppedAtMaxAck = true
+			return nil
+		case ctx.Err() != nil:
+			return nil
+		case errors.As(err, &pe):
+			_ = c.src.Redeliver(pe.Partition) // fail again at once on the next run
+			return fmt.Errorf("partition %s (stream seq %d): %w", pe.Partition.ID(), pe.Partition.StreamSeq(), pe.Err)
+		default:
+			return fmt.Errorf("fetch from stream %s: %w", c.stream, err)
 		}
-		if c.durable && preview {
-			if err := c.ack(ctx); err != nil {
+		if err := c.handle(context.WithoutCancel(ctx), p, recs); err != nil {
+			return err
+		}
+		// In preview mode every printed partition is acked, a fetched
+		// batch at a time.
+		if preview && c.src.Buffered() == 0 {
+			if err := c.src.Ack(ctx); err != nil {
 				return err
 			}
 		}
@@ -395,13 +323,10 @@ func (c *consumer) run(ctx context.Context) error {
 	return nil
 }
 
-// handle decodes one partition and writes its rows, cutting them at the
-// limit.
-func (c *consumer) handle(ctx context.Context, p *natsjs.Partition) error {
-	recs, err := p.Decode(ctx, c.js, nil)
-	if err != nil {
-		return fmt.Errorf("partition %s (stream seq %d): %w", p.ID(), p.StreamSeq(), err)
-	}
+// handle writes the rows of one partition (recs, released here), cutting
+// them at the limit; a partition cut short is given back for
+// redelivery, whole.
+func (c *consumer) handle(ctx context.Context, p *natsjs.Partition, recs []arrow.RecordBatch) error {
 	defer func() {
 		for _, r := range recs {
 			r.Release()
@@ -426,16 +351,9 @@ func (c *consumer) handle(ctx context.Context, p *natsjs.Partition) error {
 	} else {
 		c.bytes += int64(len(p.Body()))
 	}
-	if md, err := p.Msg().Metadata(); err == nil {
-		c.pending = md.NumPending
-	}
-	if c.durable {
-		if cut {
-			// Not all its rows were written: let it be delivered again.
-			_ = p.Nak(0)
-		} else {
-			c.unacked = append(c.unacked, ackRef{reply: p.Msg().Reply(), id: p.ID(), seq: p.StreamSeq()})
-		}
+	if cut {
+		// Not all its rows were written: let it be delivered again.
+		_ = c.src.Redeliver(p)
 	}
 	c.prog.update(c.rows, c.bytes)
 	return nil
@@ -458,103 +376,6 @@ func truncate(recs []arrow.RecordBatch, n int64) []arrow.RecordBatch {
 		r.Release()
 	}
 	return out
-}
-
-// ackRef is what acknowledging a partition takes: its reply subject. A
-// *natsjs.Partition would keep the message body alive until the ack, and
-// with --out the acks wait for the complete file.
-type ackRef struct {
-	reply string
-	id    string
-	seq   uint64
-}
-
-// JetStream's acknowledgement protocol: bodies published to a delivered
-// message's reply subject.
-var (
-	ackAck        = []byte("+ACK")
-	ackNak        = []byte("-NAK")
-	ackInProgress = []byte("+WPI")
-)
-
-// ack double-acks the partitions written so far (durable consumers only),
-// several at a time; those whose ack failed stay unacked.
-func (c *consumer) ack(ctx context.Context) error {
-	if !c.durable || len(c.unacked) == 0 {
-		c.unacked = nil
-		return nil
-	}
-	var (
-		mu     sync.Mutex
-		failed []ackRef
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(32)
-	for _, a := range c.unacked {
-		g.Go(func() error {
-			// A double ack: the server confirms it.
-			if _, err := c.nc.RequestWithContext(gctx, a.reply, ackAck); err != nil {
-				mu.Lock()
-				failed = append(failed, a)
-				mu.Unlock()
-				return fmt.Errorf("ack partition %s (stream seq %d): %w", a.id, a.seq, err)
-			}
-			return nil
-		})
-	}
-	err := g.Wait()
-	c.unacked = failed
-	c.lastBeat = time.Now()
-	return err
-}
-
-// heartbeat tells the server that unacked partitions are still being
-// worked on (the output file is not complete yet), every half ack wait, so
-// that they are not redelivered meanwhile.
-func (c *consumer) heartbeat() error {
-	if !c.durable || len(c.unacked) == 0 || time.Since(c.lastBeat) < c.ackWait/2 {
-		return nil
-	}
-	for _, a := range c.unacked {
-		if err := c.nc.Publish(a.reply, ackInProgress); err != nil {
-			return fmt.Errorf("extend the ack wait of partition %s: %w", a.id, err)
-		}
-	}
-	c.lastBeat = time.Now()
-	return nil
-}
-
-// nak asks for the redelivery of partitions that were fetched but not
-// written (durable consumers only).
-func (c *consumer) nak(ps []*natsjs.Partition) {
-	if !c.durable {
-		return
-	}
-	for _, p := range ps {
-		_ = p.Nak(0)
-	}
-}
-
-// nakUnacked gives back the partitions written to an output that was
-// abandoned, for immediate redelivery.
-func (c *consumer) nakUnacked() {
-	if c.durable {
-		for _, a := range c.unacked {
-			_ = c.nc.Publish(a.reply, ackNak)
-		}
-		_ = c.nc.Flush()
-	}
-	c.unacked = nil
-}
-
-func minPositive(a, b time.Duration) time.Duration {
-	switch {
-	case a <= 0:
-		return b
-	case b <= 0:
-		return a
-	}
-	return min(a, b)
 }
 
 // outputKind is the format of --out.

@@ -34,8 +34,9 @@ var (
 	// given.
 	ErrNoSourceID = errors.New("natsjs: source id required")
 
-	// ErrClosed is returned by a Publisher after Close.
-	ErrClosed = errors.New("natsjs: publisher closed")
+	// ErrClosed is returned by a Publisher, Consumer, Ordered reader or
+	// Source after its Close.
+	ErrClosed = errors.New("natsjs: closed")
 
 	// ErrNoObjectStore is returned when a partition carries a claim check
 	// (Pcs-Object) but no ObjectStores resolver was given to decode it.
@@ -45,8 +46,9 @@ var (
 	// missing or is not a timestamp or date column.
 	ErrEventTime = errors.New("natsjs: bad event-time column")
 
-	// ErrAckPending is returned by Source.Read when the partitions read
-	// and not yet acked reach the consumer's MaxAckPending: call Ack.
+	// ErrAckPending is returned by Source.Read and Source.Next when the
+	// partitions read and not yet acked reach the consumer's
+	// MaxAckPending (the server would deliver nothing more): call Ack.
 	ErrAckPending = errors.New("natsjs: too many unacked partitions")
 
 	// ErrAckTimeout is the (retryable) error of a publish whose ack did not
@@ -54,8 +56,8 @@ var (
 	ErrAckTimeout = errors.New("natsjs: publish ack timeout")
 )
 
-// PartitionError is returned by Source.Read when a partition cannot be
-// decoded. The partition is left unacked; a caller that gives up on it
+// PartitionError is returned by Source.Read and Source.Next when a
+// partition cannot be decoded. The partition is left unacked; a caller that gives up on it
 // (errors.Is(err, ErrCorrupt)) can Term it, after dead-lettering it.
 type PartitionError struct {
 	Partition *Partition

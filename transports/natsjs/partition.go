@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -14,57 +15,53 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Fetch defaults.
-const (
-	// DefaultFetchBytes is the byte bound of one Fetch when maxBytes <= 0
-	// (16 MiB). Pulling large messages without a byte bound lets the
-	// server push more than the client drains in time, and it then
-	// disconnects the client as a slow consumer.
-	DefaultFetchBytes = 16 << 20
-	// fetchIdleWait is the expiry of the pull request that waits for the
-	// first message when ctx has no earlier deadline; Fetch re-issues it
-	// until ctx is done. The request asks for one message, so it returns
-	// the moment one is available: the expiry bounds only the idle churn
-	// (one request per 5 s per waiting consumer).
-	fetchIdleWait = 5 * time.Second
-	// fetchFillWait is the expiry of the second pull request, which asks
-	// for the messages the first one reported pending. It returns at once
-	// unless other consumers took them first (then after at most this).
-	fetchFillWait = 100 * time.Millisecond
-)
-
-// ObjectStores resolves claim-check buckets. jetstream.JetStream
-// implements it.
-type ObjectStores interface {
-	ObjectStore(ctx context.Context, bucket string) (jetstream.ObjectStore, error)
-}
-
-// Partition is one partition message delivered by a JetStream consumer.
-// It wraps the jetstream.Msg and parses its headers once. Exactly one of
-// Ack, Nak or Term should be called eventually; InProgress extends the
-// ack wait meanwhile. A Partition is not safe for concurrent use.
+// Partition is one partition message delivered by a JetStream consumer
+// (Consumer.Fetch, Ordered.Next, Source.Next, or NewPartition for a
+// message pulled by other means). It wraps the jetstream.Msg and parses
+// its headers once.
+//
+// Settling: exactly one of Ack, Nak or Term should be called eventually
+// (for a consumer with explicit acks), either on the Partition or on its
+// AckHandle (Handle), not both; InProgress or KeepAlive extend the ack
+// wait meanwhile. A Partition keeps the message, body included: a caller
+// that holds many decoded partitions until some later point (a file
+// complete, a checkpoint) should keep their AckHandles instead, which do
+// not reference the body.
+//
+// A Partition is not safe for concurrent use, except KeepAlive's
+// heartbeats, which may run while its owner works on it.
 type Partition struct {
 	msg     jetstream.Msg
+	c       *Consumer // nil for NewPartition
 	meta    Meta
 	metaErr error
+	stream  string
 	seq     uint64
 	deliv   uint64
 	pending uint64
+	handle  *AckHandle
 }
 
 // NewPartition wraps a message delivered by a JetStream consumer (for
 // callers that pull with Consume or Messages instead of Fetch).
-func NewPartition(msg jetstream.Msg) *Partition {
-	p := &Partition{msg: msg}
+//
+// Prefer reading through a Consumer (Consumer.Fetch) or an
+// Ordered reader (OpenOrdered): their partitions resolve claim
+// checks by themselves and give ack handles without the message body.
+// NewPartition stays until every caller has moved.
+func NewPartition(msg jetstream.Msg) *Partition { return newPartition(msg, nil) }
+
+func newPartition(msg jetstream.Msg, c *Consumer) *Partition {
+	p := &Partition{msg: msg, c: c}
 	p.meta, p.metaErr = ParseMeta(msg.Headers())
 	if md, err := msg.Metadata(); err == nil {
-		p.seq, p.deliv, p.pending = md.Sequence.Stream, md.NumDelivered, md.NumPending
+		p.stream, p.seq, p.deliv, p.pending = md.Stream, md.Sequence.Stream, md.NumDelivered, md.NumPending
 	}
 	return p
 }
 
 // Msg returns the underlying message (for dead-lettering it with its
-// original headers and body).
+// original headers and body; see DeadLetter).
 func (p *Partition) Msg() jetstream.Msg { return p.msg }
 
 // Meta returns the parsed headers; the error (wrapping ErrBadHeader and
@@ -75,8 +72,26 @@ func (p *Partition) Meta() (Meta, error) { return p.meta, p.metaErr }
 // one.
 func (p *Partition) ID() string { return p.msg.Headers().Get(HeaderMsgID) }
 
+// Key returns the name PCS files the partition under (catalog records,
+// output ids, dead-letter ids): its ID, or "<stream>/<stream seq>" for a
+// foreign message without Nats-Msg-Id, or "unknown" for a message
+// without either.
+func (p *Partition) Key() string {
+	if id := p.ID(); id != "" {
+		return id
+	}
+	if p.stream != "" {
+		return p.stream + "/" + strconv.FormatUint(p.seq, 10)
+	}
+	return "unknown"
+}
+
 // Subject returns the subject the partition was published to.
 func (p *Partition) Subject() string { return p.msg.Subject() }
+
+// Stream returns the name of the stream the message was read from (""
+// if the message carries no JetStream metadata).
+func (p *Partition) Stream() string { return p.stream }
 
 // StreamSeq returns the stream sequence of the message (0 if the message
 // carries no JetStream metadata).
@@ -85,6 +100,11 @@ func (p *Partition) StreamSeq() uint64 { return p.seq }
 // Delivered returns how many times the message has been delivered,
 // this delivery included (1 the first time).
 func (p *Partition) Delivered() uint64 { return p.deliv }
+
+// Pending returns how many messages of the consumer's filter were not
+// yet delivered when this one was (JetStream's NumPending in the
+// message's metadata): 0 for the last one available then.
+func (p *Partition) Pending() uint64 { return p.pending }
 
 // Body returns the message body as received: the Arrow IPC stream, or
 // empty for a claim check. The caller must not modify it.
@@ -98,10 +118,13 @@ func (p *Partition) Size() int {
 }
 
 // Decode returns the partition's record batches, allocated from mem (nil:
-// memory.DefaultAllocator) and owned by the caller, who releases each.
-// For a claim check it fetches the body from the object store through
-// objs (ErrNoObjectStore if nil) and verifies its size and digest. It
-// checks the decoded batches against Pcs-Rows and Pcs-Schema.
+// memory.DefaultAllocator) and owned by the caller, who releases each;
+// they do not reference the message body. For a claim check it fetches
+// the body from the object store through objs and verifies its size and
+// digest; objs nil means the object stores of the Consumer or Ordered
+// reader that delivered p (ErrNoObjectStore for a partition from
+// NewPartition, or a Source made without them). It checks the decoded
+// batches against Pcs-Rows and Pcs-Schema.
 //
 // Errors that redelivery cannot fix wrap ErrCorrupt: malformed headers,
 // an undecodable body, a mismatch with the headers, a missing object or
@@ -110,6 +133,9 @@ func (p *Partition) Size() int {
 func (p *Partition) Decode(ctx context.Context, objs ObjectStores, mem memory.Allocator) ([]arrow.RecordBatch, error) {
 	if p.metaErr != nil {
 		return nil, fmt.Errorf("natsjs: partition %s: %w", p.ID(), p.metaErr)
+	}
+	if objs == nil && p.c != nil && p.c.objs != nil {
+		objs = p.c.objs
 	}
 	body := p.msg.Data()
 	if p.meta.Object != nil {
@@ -215,95 +241,3 @@ func (p *Partition) Term(reason string) error {
 
 // InProgress resets the ack wait timer: send it while a long batch runs.
 func (p *Partition) InProgress() error { return p.msg.InProgress() }
-
-// Fetch pulls up to maxMsgs partitions totalling at most about maxBytes
-// (<= 0: DefaultFetchBytes) from cons. It blocks until at least one
-// partition is available or ctx is done (then it returns ctx's error),
-// and never waits to fill a short batch:
-//
-//  1. a pull request for one message waits for the first partition (it
-//     expires after 5 s or at ctx's deadline and is re-issued);
-//  2. that message's metadata tells how many more are pending; a second
-//     pull for min(pending, maxMsgs-1) messages and the remaining bytes,
-//     expiring after 100 ms, takes those at once.
-//
-// This avoids both pitfalls of a plain Fetch(n): waiting the whole
-// max-wait when fewer than n are available, and FetchNoWait's lack of a
-// byte bound. The first partition is pulled without a byte bound (it is
-// one message), so a partition larger than maxBytes is still delivered.
-//
-// Partitions delivered while ctx is being cancelled are nak'ed.
-func Fetch(ctx context.Context, cons jetstream.Consumer, maxMsgs, maxBytes int) ([]*Partition, error) {
-	return fetch(ctx, cons, maxMsgs, maxBytes, fetchIdleWait, false)
-}
-
-// fetch implements Fetch; with once it issues the first pull only once
-// (expiring after firstWait) and may return no partition.
-func fetch(ctx context.Context, cons jetstream.Consumer, maxMsgs, maxBytes int, firstWait time.Duration, once bool) ([]*Partition, error) {
-	if maxMsgs < 1 {
-		maxMsgs = 1
-	}
-	if maxBytes <= 0 {
-		maxBytes = DefaultFetchBytes
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		wait := firstWait
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			wait = time.Until(dl)
-			if wait < 5*time.Millisecond {
-				<-ctx.Done()
-				return nil, ctx.Err()
-			}
-		}
-		// The pull expires on the server at 90% of pctx's time, before
-		// pctx ends, so nothing is delivered to an abandoned request.
-		pctx, cancel := context.WithTimeout(ctx, wait)
-		batch, err := cons.Fetch(1, jetstream.FetchContext(pctx))
-		if err != nil {
-			cancel()
-			return nil, fmt.Errorf("natsjs: fetch: %w", err)
-		}
-		first := drain(batch)
-		berr := batch.Error()
-		cancel()
-		if err := ctx.Err(); err != nil {
-			nakAll(first)
-			return nil, err
-		}
-		if len(first) == 0 {
-			if berr != nil && !errors.Is(berr, context.DeadlineExceeded) {
-				return nil, fmt.Errorf("natsjs: fetch: %w", berr)
-			}
-			if once {
-				return nil, nil
-			}
-			continue
-		}
-		out := first
-		left := maxBytes - first[0].Size()
-		if n := min(uint64(maxMsgs-1), first[0].pending); n > 0 && left > 0 {
-			more, err := cons.Fetch(int(n), jetstream.FetchMaxBytes(left), jetstream.FetchMaxWait(fetchFillWait))
-			if err == nil {
-				out = append(out, drain(more)...)
-			}
-		}
-		return out, nil
-	}
-}
-
-func drain(b jetstream.MessageBatch) []*Partition {
-	var out []*Partition
-	for m := range b.Messages() {
-		out = append(out, NewPartition(m))
-	}
-	return out
-}
-
-func nakAll(ps []*Partition) {
-	for _, p := range ps {
-		_ = p.Nak(0)
-	}
-}

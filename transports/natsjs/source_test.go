@@ -352,3 +352,190 @@ func TestSourceMaxAckPending(t *testing.T) {
 		t.Fatalf("%d rows, want 10", rows)
 	}
 }
+
+// Next returns whole partitions and holds them; Redeliver gives one
+// back, and a later Source drains it (and those a Close gave back) once
+// nothing new is pending.
+func TestSourceNextRedeliverDrain(t *testing.T) {
+	js := startJetStream(t)
+	st := createStream(t, js, "SN", "sn.>")
+	ctx := testCtx(t, 30*time.Second)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	publishN(t, js, "sn.in", "sn", 4, 10)
+	cons := createConsumer(t, st, "c")
+
+	src, err := natsjs.NewSource(cons, js, natsjs.WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"sn/1", "sn/2"} {
+		p, recs, err := src.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.ID() != want || len(recs) != 1 || recs[0].NumRows() != 10 {
+			t.Fatalf("Next #%d: %s with %d batches", i+1, p.ID(), len(recs))
+		}
+		release(recs)
+		if i == 1 {
+			if err := src.Redeliver(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if src.Unacked() != 1 || src.Buffered() != 2 {
+		t.Fatalf("unacked %d, buffered %d; want 1, 2", src.Unacked(), src.Buffered())
+	}
+	if err := src.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// sn/3 and sn/4 were fetched and not returned: Close naks them.
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := src.Next(ctx); !errors.Is(err, natsjs.ErrClosed) {
+		t.Fatalf("Next after Close: %v", err)
+	}
+
+	// Nothing new is pending; the three given back are due at once.
+	src, err = natsjs.NewSource(cons, js, natsjs.WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	start := time.Now()
+	var got []string
+	for {
+		p, recs, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		release(recs)
+		got = append(got, p.ID())
+		if p.Delivered() != 2 {
+			t.Errorf("%s delivered %d times", p.ID(), p.Delivered())
+		}
+	}
+	if took := time.Since(start); len(got) != 3 || took > 5*time.Second {
+		t.Fatalf("drained %v in %v, want sn/2, sn/3, sn/4 at once", got, took)
+	}
+	// Nak gives them back again.
+	if err := src.Nak(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if src.Unacked() != 0 {
+		t.Fatalf("%d unacked after Nak", src.Unacked())
+	}
+	n := 0
+	for {
+		_, recs, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		release(recs)
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("%d partitions after Nak, want 3", n)
+	}
+	if err := src.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumPending != 0 || info.NumAckPending != 0 {
+		t.Fatalf("pending %d, ack pending %d at the end", info.NumPending, info.NumAckPending)
+	}
+}
+
+// Held partitions are kept alive until Ack: a slow reader does not see
+// them redelivered to another one.
+func TestSourceKeepsHeldAlive(t *testing.T) {
+	js := startJetStream(t)
+	st := createStream(t, js, "SK", "sk.>")
+	ctx := testCtx(t, 30*time.Second)
+	publishN(t, js, "sk.in", "sk", 3, 10)
+	cons := createAckConsumer(t, st, "c", shortAckWait)
+
+	slow, err := natsjs.NewSource(cons, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	for i := 0; i < 3; i++ {
+		rec, err := slow.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+	}
+	time.Sleep(2*shortAckWait + shortAckWait/2)
+	other, err := natsjs.NewSource(cons, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if rec, err := other.Read(ctx); !errors.Is(err, io.EOF) {
+		if rec != nil {
+			rec.Release()
+		}
+		t.Fatalf("another reader during the heartbeats: %v, want io.EOF", err)
+	}
+	if err := slow.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 0 || info.NumRedelivered != 0 {
+		t.Fatalf("ack pending %d, redelivered %d", info.NumAckPending, info.NumRedelivered)
+	}
+}
+
+// Over an ordered consumer (no acks) nothing is held or acked.
+func TestSourceOrderedConsumer(t *testing.T) {
+	js := startJetStream(t)
+	createStream(t, js, "SO", "so.>")
+	ctx := testCtx(t, 30*time.Second)
+	publishN(t, js, "so.in", "so", 3, 10)
+	cons, err := js.OrderedConsumer(ctx, "SO", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"so.in"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := natsjs.NewSource(cons, js, natsjs.WithFetchLimits(2, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var ids []string
+	for {
+		p, recs, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		release(recs)
+		ids = append(ids, p.ID())
+		if err := src.Redeliver(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(ids) != 3 || src.Unacked() != 0 {
+		t.Fatalf("read %v, %d unacked", ids, src.Unacked())
+	}
+	if err := src.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
