@@ -1,7 +1,10 @@
-// Package natsjs carries record batches over NATS JetStream subjects: it
-// defines PCS's partition wire format, publishes partitions (Publisher,
-// a transports.Sink), and fetches and decodes them (Fetch, Partition,
-// and Source, a transports.Source and transports.Acker).
+// Package natsjs carries record batches over NATS JetStream subjects. It
+// holds PCS's wire contract in one place (the partition format, header
+// names, ids, stream and subject names, dead-letter messages, the
+// end-of-input watermark), publishes partitions (Publisher, a
+// transports.Sink), and is the one JetStream consumer of PCS (Consumer,
+// Ordered, and Source, a transports.Source and transports.Acker), used by
+// the node's delivery loop, fleet-window shard owners and pcs consume.
 //
 // # Partitions
 //
@@ -46,8 +49,10 @@
 // duplicates: a producer's partition is "<source-id>/<seq>"
 // (PartitionID; Publisher.Write numbers from WithStartSeq, default 1),
 // and output k of pipeline P computed from input partition X is
-// "<P>/<X>/<k>" (OutputID). Ids may not contain commas, whitespace or
-// control characters (ValidateID).
+// "<P>/<X>/<k>" (OutputID). A fleet window's shard s publishes what the
+// partials at stream sequence q fired as "<P>/w<s>/<q>/<k>"
+// (WindowOutputID), and a dead letter is "<P>/<X>/dlq". Ids may not
+// contain commas, whitespace or control characters (ValidateID).
 //
 // # Claim check
 //
@@ -79,22 +84,78 @@
 // on a retry or replay is expected. Flush waits for every ack and returns
 // the first failure.
 //
+// # Streams and subjects
+//
+// A pipeline P reads its input stream (InputStream(P) = "PCS_<NAME>_IN"
+// unless configured, NAME being P upper-cased with '-' and '.' as '_')
+// and publishes to its output stream (OutputStream(P) =
+// "PCS_<NAME>_OUT"). Next to its input stream IN a node provisions:
+//
+//	| subject          | built by              | its stream    | built by           | carries                      |
+//	|------------------|-----------------------|---------------|--------------------|------------------------------|
+//	| <P>.dlq          | DLQSubject(P)         | <IN>_DLQ      | DLQStream(IN)      | dead letters                 |
+//	| <P>.late         | LateSubject(P)        | <IN>_LATE     | LateStream(IN)     | rows later than their window |
+//	| <P>.partials.<s> | PartialsSubject(P, s) | <IN>_PARTIALS | PartialsStream(IN) | fleet-window shard s         |
+//
+// (PartialsSubjects(P) is the wildcard "<P>.partials.>" of every shard
+// s of a fleet window.)
+//
+// # Dead letters
+//
+// A partition that can never be processed (ReasonCorrupt, ReasonSchema,
+// ReasonPermanent) or failed its last allowed delivery
+// (ReasonMaxDeliver) is published to DLQSubject(P) with its original
+// body and headers plus Pcs-Error (the error text, at most 1 KiB),
+// Pcs-Error-Reason, Pcs-Deliveries, Pcs-Node, Pcs-Source-Stream and
+// Pcs-Source-Seq, under the id "<P>/<key>/dlq" (see Partition.Key), and
+// then terminated. DeadLetter builds that message.
+//
+// # End of input
+//
+// A producer whose input has ended publishes a last, empty partition
+// whose Pcs-Watermark is EndOfInput (9999-01-01T00:00:00Z): every window
+// of a window pipeline then fires. Readers treat any watermark at or
+// after EndOfInput as the end (IsEndOfInput, Meta.IsEndOfInput), so
+// 9999-12-31, which earlier producers wrote, means the same.
+//
 // # Consuming
 //
-// Fetch pulls with a byte bound (default 16 MiB): pulling large messages
-// without one makes the server disconnect the client as a slow consumer.
-// It waits for the first partition with a one-message pull and then takes
+// Consumer wraps a jetstream.Consumer created by the caller and the
+// JetStream context that resolves claim checks. Consumer.Fetch pulls
+// with a byte bound (default 16 MiB): pulling large messages without
+// one makes the server disconnect the client as a slow consumer. It
+// waits for the first partition with a one-message pull and then takes
 // what else is pending with a second, short pull, so it never waits a
-// whole max-wait for a short last batch the way Fetch(n) does. Partition
-// decodes (following the claim check) and acks (double ack), naks, terms
-// or extends the ack wait of one message.
+// whole max-wait for a short last batch the way a plain jetstream
+// Fetch(n) does. A Partition decodes itself (following the claim
+// check), and acks (double ack), naks with a delay, terms with a reason
+// or extends the ack wait of its message; KeepAlive sends InProgress
+// from a goroutine while the partition is worked on.
+//
+// A reader that holds partitions until their outcome is durable (pcs
+// consume until its output file is complete, a node until a checkpoint
+// covers them) keeps their AckHandles (Partition.Handle) in an AckSet,
+// not the partitions: a handle does not keep the message body. AckSet
+// acks, naks and keeps alive (one goroutine) everything it holds.
+//
+// Ordered reads one subject of a stream in stream order from a start
+// sequence, without acks (a fleet-window shard owner replaying its
+// partials from its checkpoint); Next takes a ctx whose deadline lets the
+// caller checkpoint between messages.
+//
+// Source reads a consumer as record batches (Read) or partition by
+// partition (Next) until nothing is pending, or follows it; it holds
+// what was read and acks it on Ack (transports.Acker).
+//
+// Fetch (the function) and NewPartition predate Consumer and stay until
+// their callers have moved; new code uses Consumer, Ordered or Source.
 //
 // # Arrow ownership
 //
 // Encode, Publish, PublishAsync and Write only read the batches they are
-// given; the caller keeps them and releases them. Decode, Partition.Decode
-// and Source.Read return batches owned by the caller, who releases them;
-// they do not reference the message body.
+// given; the caller keeps them and releases them. Decode, Partition.Decode,
+// Source.Read and Source.Next return batches owned by the caller, who
+// releases them; they do not reference the message body.
 //
 // # Errors
 //

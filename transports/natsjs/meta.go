@@ -207,6 +207,15 @@ func OutputID(pipeline, input string, k int) string {
 	return pipeline + "/" + input + "/" + strconv.Itoa(k)
 }
 
+// WindowOutputID returns the id "<pipeline>/w<shard>/<seq>/<k>" of the
+// k-th output (k from 0) that shard shard of a fleet window pipeline
+// published after merging the partials at stream sequence seq of its
+// PartialsSubject. A new owner replaying from a checkpoint publishes the
+// same ids, which JetStream deduplicates.
+func WindowOutputID(pipeline string, shard int, seq uint64, k int) string {
+	return pipeline + "/w" + strconv.Itoa(shard) + "/" + strconv.FormatUint(seq, 10) + "/" + strconv.Itoa(k)
+}
+
 // ValidateID reports whether id can serve as a partition or source id:
 // non-empty, at most 1024 bytes, valid UTF-8 without commas, whitespace
 // or control characters. Errors wrap ErrBadID.

@@ -103,6 +103,9 @@ func TestIDs(t *testing.T) {
 	if got := natsjs.OutputID("clean", "flights-2026/42", 0); got != "clean/flights-2026/42/0" {
 		t.Errorf("OutputID = %q", got)
 	}
+	if got := natsjs.WindowOutputID("hourly", 3, 1207, 1); got != "hourly/w3/1207/1" {
+		t.Errorf("WindowOutputID = %q", got)
+	}
 	for _, id := range []string{"a", "src/1", "p/src/1/0", "ünï/1"} {
 		if err := natsjs.ValidateID(id); err != nil {
 			t.Errorf("%q: %v", id, err)
