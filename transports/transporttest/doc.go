@@ -30,6 +30,15 @@
 // schema mismatches, a batch above 64 MiB, cancellation, Flush, io.EOF
 // after the end and Close.
 //
+// Sources with delivery semantics (transports.Acker, such as a JetStream
+// consumer) also run the Acker sub-tests, modelled on watermill's
+// TestResendOnError and TestNoAck: acked batches are not delivered
+// again, batches given back with Nak (Nacker) are delivered again at
+// once, and batches read and not acked are delivered again after the
+// ack wait (Capabilities.AckWait). The harness gives them a Source over
+// one shared delivery state (Endpoint.NewAckSource). Transports whose
+// Sources are not Ackers (memory, files) skip them.
+//
 // Every sub-test uses a memory.CheckedAllocator, which also holds every
 // batch the suite builds: a Sink that keeps a reference it should have
 // released, or a Source that leaks a buffer of the allocator it was
@@ -40,5 +49,5 @@
 //
 // The suite runs against every transport of PCS: memory, csv and jsonl
 // in their own tests, parquet, arrowfile and natsjs (over an in-process
-// JetStream server) in this package's tests.
+// JetStream server, Acker sub-tests included) in this package's tests.
 package transporttest

@@ -1,7 +1,9 @@
 package transporttest
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -54,6 +56,27 @@ type Endpoint struct {
 	// the schema that was written: a transport that cannot learn the
 	// types from its data (CSV) may read with it as an explicit schema.
 	NewSource func(schema *arrow.Schema) (transports.Source, error)
+
+	// NewAckSource is required when the transport's Sources are
+	// transports.Ackers (sources with delivery semantics, such as a
+	// JetStream consumer), and nil otherwise. It returns a Source, which
+	// must be a transports.Acker, over the place's one delivery state
+	// (a durable consumer): every Source it returns shares it, so that
+	// what one Source acked is not delivered to the next, and what one
+	// read and did not ack is delivered again after Caps.AckWait. The
+	// Acker sub-tests use it.
+	NewAckSource func(schema *arrow.Schema) (transports.Source, error)
+}
+
+// Nacker is implemented by a transports.Acker that can also give back
+// every batch read since the last Ack, for redelivery at once instead of
+// after the ack wait (natsjs.Source). The Acker/Nak sub-test runs for
+// sources that implement it.
+//
+// It lives here until package transports adopts it next to Acker.
+type Nacker interface {
+	transports.Acker
+	Nak(ctx context.Context) error
 }
 
 // Capabilities declares what a transport can do; the suite tests exactly
@@ -79,4 +102,10 @@ type Capabilities struct {
 	// Close of a Source or a Sink returns nil. The Close sub-test checks
 	// it only then.
 	CloseIdempotent bool
+
+	// AckWait is, for a transport with Endpoint.NewAckSource, the time
+	// after which a batch read and neither acked nor given back is
+	// delivered again (the consumer's ack wait). Keep it short (1 to 2
+	// s): the Acker sub-tests wait for it.
+	AckWait time.Duration
 }

@@ -17,6 +17,9 @@ import (
 	"github.com/pcs-dev/pcs/transports/transporttest"
 )
 
+// natsAckWait is the ack wait of the Acker sub-tests' consumers.
+const natsAckWait = 2 * time.Second
+
 // TestNatsJS runs the suite against natsjs.Publisher (Sink) and
 // natsjs.Source over one in-process JetStream server; each sub-test gets
 // its own stream and subject.
@@ -57,6 +60,19 @@ func TestNatsJS(t *testing.T) {
 					}
 					return natsjs.NewSource(cons, js, natsjs.WithAllocator(mem))
 				},
+				// One durable consumer per place: its delivery state
+				// outlives each Source.
+				NewAckSource: func(*arrow.Schema) (transports.Source, error) {
+					cons, err := st.CreateOrUpdateConsumer(context.Background(), jetstream.ConsumerConfig{
+						Durable:   "acker",
+						AckPolicy: jetstream.AckExplicitPolicy,
+						AckWait:   natsAckWait,
+					})
+					if err != nil {
+						return nil, err
+					}
+					return natsjs.NewSource(cons, js, natsjs.WithAllocator(mem))
+				},
 			}
 		},
 		// The server's goroutines come and go with its streams and
@@ -67,6 +83,7 @@ func TestNatsJS(t *testing.T) {
 			Types:           transporttest.AllTypes(),
 			Unbound:         true, // every partition carries its own schema
 			CloseIdempotent: true,
+			AckWait:         natsAckWait,
 		},
 	})
 }

@@ -65,6 +65,16 @@ const (
 //   - Close: Write after the Sink's Close and Read after the Source's
 //     Close return an error and no batch; a second Close of either
 //     returns nil when Caps.CloseIdempotent.
+//   - Acker/Ack, Acker/Nak, Acker/NoAck, for transports whose Sources
+//     are transports.Ackers (Endpoint.NewAckSource; skipped for the
+//     others, and an error if a Source is an Acker and NewAckSource is
+//     nil), after watermill's TestResendOnError and TestNoAck: batches
+//     read and acked are not delivered again, even after Caps.AckWait;
+//     batches given back with Nak (Nacker) are delivered again at once,
+//     before the ack wait, and the rest exactly once; batches read and
+//     not acked are not delivered to another reader while the first
+//     holds them, and are delivered again, all of them, after the
+//     reader closed and Caps.AckWait passed.
 //
 // Every sub-test checks that nothing allocated from its checked
 // allocator is left (see Harness.Open). Sub-tests listed in h.Skip are
@@ -106,6 +116,11 @@ func Run(t *testing.T, h Harness) {
 	s.run(t, "Flush", s.testFlush)
 	s.run(t, "EOF", s.testEOF)
 	s.run(t, "Close", s.testClose)
+	s.run(t, "Acker", func(t *testing.T) {
+		s.run(t, "Acker/Ack", s.testAck)
+		s.run(t, "Acker/Nak", s.testNak)
+		s.run(t, "Acker/NoAck", s.testNoAck)
+	})
 
 	for name := range h.Skip {
 		known := s.paths[name]
@@ -773,4 +788,177 @@ func (s *suite) testClose(t *testing.T) {
 		t.Errorf("Read after Source.Close returned no error")
 	}
 	checkRows(t, b, got)
+}
+
+// ackerEnv opens a sub-test's place for the Acker sub-tests; it skips
+// them for a transport whose Sources are not transports.Ackers.
+func (s *suite) ackerEnv(t *testing.T) *env {
+	t.Helper()
+	e := s.open(t)
+	if e.ep.NewAckSource == nil {
+		e.writeSizes(simpleSchema).Release()
+		src := e.source(simpleSchema)
+		_, acker := src.(*trackedSource).Source.(transports.Acker)
+		src.Close()
+		if acker {
+			t.Fatal("transporttest: the Source is a transports.Acker, but Endpoint.NewAckSource is nil")
+		}
+		t.Skip("the transport's Source is not a transports.Acker")
+	}
+	if s.h.Caps.AckWait <= 0 {
+		t.Fatal("transporttest: Endpoint.NewAckSource needs Caps.AckWait")
+	}
+	return e
+}
+
+// ackSource returns a Source of NewAckSource, failing unless it is an
+// Acker.
+func (e *env) ackSource(schema *arrow.Schema) transports.Source {
+	e.t.Helper()
+	src, err := e.ep.NewAckSource(schema)
+	if err != nil {
+		e.t.Fatalf("NewAckSource: %v", err)
+	}
+	ts := &trackedSource{Source: src}
+	e.sources = append(e.sources, ts)
+	if _, ok := src.(transports.Acker); !ok {
+		e.t.Fatalf("NewAckSource returned a %T, which is not a transports.Acker", src)
+	}
+	return ts
+}
+
+func ack(t *testing.T, ctx context.Context, src transports.Source) {
+	t.Helper()
+	if err := src.(*trackedSource).Source.(transports.Acker).Ack(ctx); err != nil {
+		t.Fatalf("Ack: %v", err)
+	}
+}
+
+// idCounts counts the values of the "id" column (column 0) of got.
+func idCounts(got []arrow.RecordBatch) map[int64]int {
+	n := map[int64]int{}
+	for _, b := range got {
+		for _, id := range b.Column(0).(*array.Int64).Int64Values() {
+			n[id]++
+		}
+	}
+	return n
+}
+
+// checkIDsOnce fails unless got holds every id in [0, n) exactly once.
+func checkIDsOnce(t *testing.T, got []arrow.RecordBatch, n int64, what string) {
+	t.Helper()
+	counts := idCounts(got)
+	for id := int64(0); id < n; id++ {
+		if counts[id] != 1 {
+			t.Fatalf("%s: row %d read %d times, want once", what, id, counts[id])
+		}
+	}
+	if len(counts) != int(n) {
+		t.Fatalf("%s: %d distinct rows, want %d", what, len(counts), n)
+	}
+}
+
+func (s *suite) testAck(t *testing.T) {
+	e := s.ackerEnv(t)
+	want := e.writeSizes(simpleSchema, 10, 20, 5)
+	defer want.Release()
+	src := e.ackSource(simpleSchema)
+	got := e.readAll(e.ctx, src, simpleSchema)
+	defer release(got)
+	checkRows(t, want, got)
+	ack(t, e.ctx, src)
+	if err := src.Close(); err != nil {
+		t.Fatalf("Source.Close: %v", err)
+	}
+	// Past the ack wait, nothing comes back.
+	time.Sleep(s.h.Caps.AckWait + s.h.Caps.AckWait/2)
+	again := e.readAll(e.ctx, e.ackSource(simpleSchema), simpleSchema)
+	defer release(again)
+	if n := numRows(again); n != 0 {
+		t.Fatalf("%d acked rows delivered again after the ack wait", n)
+	}
+}
+
+func (s *suite) testNak(t *testing.T) {
+	e := s.ackerEnv(t)
+	want := e.writeSizes(simpleSchema, 10, 20, 5)
+	defer want.Release()
+	src := e.ackSource(simpleSchema)
+	nacker, ok := src.(*trackedSource).Source.(Nacker)
+	if !ok {
+		t.Skip("the Source is not a transporttest.Nacker")
+	}
+	first, err := src.Read(e.ctx)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	given := first.NumRows()
+	first.Release()
+	start := time.Now()
+	if err := nacker.Nak(e.ctx); err != nil {
+		t.Fatalf("Nak: %v", err)
+	}
+	// The batch given back comes again, and every other one once.
+	got := e.readAll(e.ctx, src, simpleSchema)
+	defer release(got)
+	took := time.Since(start)
+	checkIDsOnce(t, got, want.NumRows(), fmt.Sprintf("after a Nak of the first %d rows", given))
+	if took >= s.h.Caps.AckWait {
+		t.Errorf("the rows given back came after %v, not before the ack wait (%v)", took, s.h.Caps.AckWait)
+	}
+	ack(t, e.ctx, src)
+	if err := src.Close(); err != nil {
+		t.Fatalf("Source.Close: %v", err)
+	}
+	again := e.readAll(e.ctx, e.ackSource(simpleSchema), simpleSchema)
+	defer release(again)
+	if n := numRows(again); n != 0 {
+		t.Fatalf("%d acked rows delivered again", n)
+	}
+}
+
+func (s *suite) testNoAck(t *testing.T) {
+	e := s.ackerEnv(t)
+	want := e.writeSizes(simpleSchema, 10, 20)
+	defer want.Release()
+	start := time.Now()
+	holder := e.ackSource(simpleSchema)
+	got := e.readAll(e.ctx, holder, simpleSchema)
+	defer release(got)
+	checkRows(t, want, got)
+
+	// Held, not acked: another reader gets nothing.
+	other := e.ackSource(simpleSchema)
+	none := e.readAll(e.ctx, other, simpleSchema)
+	defer release(none)
+	if n := numRows(none); n != 0 {
+		t.Fatalf("another reader got %d rows that were read and not acked", n)
+	}
+	if took := time.Since(start); took >= s.h.Caps.AckWait {
+		t.Logf("reading took %v, longer than the ack wait %v", took, s.h.Caps.AckWait)
+	}
+	other.Close()
+
+	// Closed without Ack: everything comes again after the ack wait.
+	if err := holder.Close(); err != nil {
+		t.Fatalf("Source.Close: %v", err)
+	}
+	time.Sleep(s.h.Caps.AckWait + s.h.Caps.AckWait/2)
+	src := e.ackSource(simpleSchema)
+	again := e.readAll(e.ctx, src, simpleSchema)
+	defer release(again)
+	checkIDsOnce(t, again, want.NumRows(), "after the ack wait")
+	ack(t, e.ctx, src)
+	if err := src.Close(); err != nil {
+		t.Fatalf("Source.Close: %v", err)
+	}
+}
+
+func numRows(bs []arrow.RecordBatch) int64 {
+	var n int64
+	for _, b := range bs {
+		n += b.NumRows()
+	}
+	return n
 }
