@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/broker"
+	"github.com/pcs-dev/pcs/broker/brokertest"
 	"github.com/pcs-dev/pcs/plan"
 )
 
@@ -70,24 +71,8 @@ func startChild(t *testing.T, test string, env ...string) (*exec.Cmd, *syncBuffe
 // returns it with a JetStream client; both end with t.
 func listeningBroker(t *testing.T) (*broker.Broker, jetstream.JetStream) {
 	t.Helper()
-	cfg := broker.DefaultConfig()
-	cfg.StoreDir = t.TempDir()
-	cfg.Listen, cfg.Port = true, broker.RandomPort
-	b, err := broker.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
-	nc, err := b.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, js
+	b := brokertest.Start(t, brokertest.WithListener())
+	return b, brokertest.JetStream(t, b)
 }
 
 // syncBuffer is a strings.Builder safe for a child's output goroutines.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pcs-dev/pcs/plan"
@@ -118,13 +119,30 @@ type BrokerConfig struct {
 }
 
 // LoadConfig reads and decodes a config file (see Config), applies
-// defaults and validates it.
+// defaults and validates it. Relative paths written in the file
+// (broker.store_dir, catalog.dir and the pipelines' paths:
+// plan.ResolvePaths) resolve against the file's directory; the defaults
+// (./pcs-data/...) are relative to the working directory.
 func LoadConfig(path string) (Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("node: config: %w", err)
 	}
-	return ParseConfig(path, src)
+	var written Config // the paths the file sets, before defaults
+	if err := plan.DecodeStrict(path, src, &written); err != nil {
+		return Config{}, err
+	}
+	c, err := ParseConfig(path, src)
+	if err != nil {
+		return Config{}, err
+	}
+	dir := filepath.Dir(path)
+	if written.Broker.StoreDir != "" {
+		c.Broker.StoreDir = plan.Resolve(dir, c.Broker.StoreDir)
+	}
+	c.Catalog.Dir = plan.Resolve(dir, c.Catalog.Dir)
+	plan.ResolvePaths(c.Pipelines, dir)
+	return c, nil
 }
 
 // ParseConfig is LoadConfig on src; name labels it in errors.

@@ -113,8 +113,11 @@ func (n *Node) connect(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("%w: broker.listen %q: %v", ErrConfig, bc.Listen, err)
 			}
-			if bcfg.Port, err = strconv.Atoi(port); err != nil {
+			if bcfg.Port, err = strconv.Atoi(port); err != nil || bcfg.Port < 0 || bcfg.Port > 65535 {
 				return fmt.Errorf("%w: broker.listen %q: bad port", ErrConfig, bc.Listen)
+			}
+			if bcfg.Port == 0 { // any free port, as `pcs broker --listen :0`; the log and status say which
+				bcfg.Port = broker.RandomPort
 			}
 			bcfg.Listen, bcfg.Host = true, host
 		}
@@ -150,8 +153,12 @@ func (n *Node) provision(ctx context.Context) error {
 			// checkpoints: limits retention, kept.
 			broker.StreamSpec{Name: partialsStream(p), Subjects: []string{p.Name + ".partials.>"}, Retention: broker.RetentionLimits,
 				Discard: broker.DiscardNew})
+		backoff := make([]time.Duration, len(d.BackOff))
+		for i, b := range d.BackOff {
+			backoff[i] = time.Duration(b)
+		}
 		spec.Consumers = append(spec.Consumers, broker.ConsumerSpec{Stream: p.Input.Stream, Durable: p.Input.Consumer,
-			AckWait: time.Duration(d.AckWait), MaxDeliver: d.MaxDeliver, MaxAckPending: 1000})
+			AckWait: time.Duration(d.AckWait), MaxDeliver: d.MaxDeliver, MaxAckPending: d.MaxAckPending, BackOff: backoff})
 	}
 	rep, err := broker.Provision(ctx, n.js, spec)
 	if err != nil {

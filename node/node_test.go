@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/broker"
+	"github.com/pcs-dev/pcs/broker/brokertest"
 	"github.com/pcs-dev/pcs/node"
 	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/plan"
@@ -336,15 +338,7 @@ func TestNodeDeadLettersPoisonPartitions(t *testing.T) {
 // standalone starts a broker with a TCP listener for nodes that come and
 // go.
 func standalone(t *testing.T) *broker.Broker {
-	cfg := broker.DefaultConfig()
-	cfg.StoreDir = t.TempDir()
-	cfg.Listen, cfg.Port = true, broker.RandomPort
-	b, err := broker.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
-	return b
+	return brokertest.Start(t, brokertest.WithListener())
 }
 
 func TestNodeStoppedMidBatchRedelivers(t *testing.T) {
@@ -628,5 +622,50 @@ func TestBuiltinOptionErrors(t *testing.T) {
 	cfg.Pipelines[0].Systems = []plan.UseConfig{{Use: "filter", Options: map[string]any{"component": "nope", "expression": "v > 1"}}}
 	if _, err := node.Start(context.Background(), cfg, reg, slog.New(slog.NewTextHandler(io.Discard, nil))); !errors.Is(err, plan.ErrUnknownName) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestEmbeddedBrokerListenPortZero: broker.listen = "127.0.0.1:0" picks a
+// free port (not 4222) and the status reports it; clients connect there.
+func TestEmbeddedBrokerListenPortZero(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.Broker.Listen = "127.0.0.1:0"
+	n := startNode(t, cfg, registry(nil))
+	url := n.Status(context.Background()).Broker
+	if url == "" || strings.HasSuffix(url, ":4222") || strings.HasSuffix(url, ":0") {
+		t.Fatalf("broker url %q", url)
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+}
+
+// TestDeliverySettingsReachTheConsumer: delivery.max_ack_pending and
+// delivery.backoff are the durable consumer's (not fixed at 1000 and
+// unset), and ack_wait follows backoff[0].
+func TestDeliverySettingsReachTheConsumer(t *testing.T) {
+	b := standalone(t)
+	cfg := testConfig(t, b.ClientURL())
+	d := &cfg.Pipelines[0].Delivery
+	d.AckWait, d.MaxAckPending = 0, 7
+	d.BackOff = []plan.Duration{plan.Duration(2 * time.Second), plan.Duration(4 * time.Second)}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, cfg, registry(nil))
+	js, err := jetstream.New(n.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.Consumer(context.Background(), cfg.Pipelines[0].Input.Stream, cfg.Pipelines[0].Input.Consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cons.CachedInfo().Config
+	if c.MaxAckPending != 7 || c.AckWait != 2*time.Second || !slices.Equal(c.BackOff, []time.Duration{2 * time.Second, 4 * time.Second}) {
+		t.Errorf("consumer config: max_ack_pending %d, ack_wait %v, backoff %v", c.MaxAckPending, c.AckWait, c.BackOff)
 	}
 }

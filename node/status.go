@@ -13,6 +13,9 @@ type Status struct {
 	// Node is this node's id; Time when the status was taken.
 	Node string    `json:"node"`
 	Time time.Time `json:"time"`
+	// Broker is the embedded broker's client URL when it listens
+	// (broker.listen; with port 0 the port it picked), else empty.
+	Broker string `json:"broker,omitempty"`
 	// Pipelines are this node's pipelines with their consumer's counts.
 	Pipelines []PipelineStatus `json:"pipelines"`
 	// Catalog is the catalog's state as this node knows it (leader,
@@ -41,6 +44,9 @@ type PipelineStatus struct {
 // Status returns the node's status; ctx bounds the consumer queries.
 func (n *Node) Status(ctx context.Context) Status {
 	st := Status{Node: n.cfg.Node.ID, Time: time.Now().UTC()}
+	if n.broker != nil {
+		st.Broker = n.broker.ClientURL()
+	}
 	for _, d := range n.pipelines {
 		ps := PipelineStatus{Name: d.cfg.Name, Paused: d.bp.paused.Load()}
 		if info, err := d.cons.Info(ctx); err != nil {

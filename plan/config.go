@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,13 +26,45 @@ type File struct {
 
 // LoadFile reads a pipeline file (TOML, strict, environment references
 // expanded: DecodeStrict), applies defaults and validates every pipeline.
-// Errors wrap ErrConfig and give the file and line.
+// Relative paths in it (input.files, output.file, output.late_file and
+// the paths systems and resources read through Options.Path) resolve
+// against the file's directory, not the working directory. Errors wrap
+// ErrConfig and give the file and line.
 func LoadFile(path string) (File, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return File{}, fmt.Errorf("plan: %w", err)
 	}
-	return ParseFile(path, src)
+	f, err := ParseFile(path, src)
+	if err != nil {
+		return File{}, err
+	}
+	ResolvePaths(f.Pipelines, filepath.Dir(path))
+	return f, nil
+}
+
+// ResolvePaths makes the pipelines' relative paths relative to dir (a
+// config file's directory): input.files, output.file and
+// output.late_file now, and Pipeline.Dir for Options.Path.
+func ResolvePaths(ps []Pipeline, dir string) {
+	for i := range ps {
+		p := &ps[i]
+		p.Dir = dir
+		for j, f := range p.Input.Files {
+			p.Input.Files[j] = Resolve(dir, f)
+		}
+		p.Output.File = Resolve(dir, p.Output.File)
+		p.Output.LateFile = Resolve(dir, p.Output.LateFile)
+	}
+}
+
+// Resolve returns path joined to dir when it is relative and not empty,
+// else path.
+func Resolve(dir, path string) string {
+	if path == "" || dir == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
 }
 
 // ParseFile is LoadFile on src; name labels it in errors.
@@ -70,6 +103,10 @@ func SetupPipelines(ps []Pipeline) error {
 // Pipeline is one [[pipeline]]: where partitions come from, the
 // systems that run on them, and where results go.
 type Pipeline struct {
+	// Dir is the directory the pipeline's relative paths resolve against
+	// (the config file's: LoadFile, ResolvePaths); empty: the working
+	// directory. Not a TOML key.
+	Dir string `toml:"-"`
 	// Name identifies the pipeline: its durable consumer, its output ids
 	// (<name>/<input id>/<k>) and its dead-letter subject <name>.dlq.
 	Name string `toml:"name"`
@@ -181,6 +218,22 @@ type DeliveryConfig struct {
 	NakDelay Duration `toml:"nak_delay"`
 	// FetchMaxBytes bounds one pull; default 16MiB.
 	FetchMaxBytes Size `toml:"fetch_max_bytes"`
+	// MaxAckPending bounds the partitions delivered to the fleet and not
+	// yet acked (the consumer's MaxAckPending, shared by every node);
+	// default 1000. It must be at least the sum of the nodes'
+	// max_in_flight or nodes wait idle; with stateful systems it must
+	// also cover the partitions held until a checkpoint. Lower bounds the
+	// work redelivered when nodes die; higher lets more work queue on
+	// slow nodes.
+	MaxAckPending int `toml:"max_ack_pending"`
+	// BackOff are the redelivery delays after ack timeouts (a node died or
+	// stalled; naks use nak_delay): the n-th redelivery waits
+	// backoff[min(n-1, len-1)]. Empty (default): ack_wait each time. The
+	// server uses backoff[0] as the ack wait, so ack_wait must be unset
+	// or equal to it, and there may be at most max_deliver entries.
+	// Growing delays spare a fleet that keeps crashing on one partition
+	// (a poison pill killing nodes) at the cost of a slower recovery.
+	BackOff []Duration `toml:"backoff"`
 }
 
 // RetryConfig is the in-process retry of each system (pcs.RetryPolicy).
@@ -230,7 +283,11 @@ func (p *Pipeline) SetDefaults() {
 	def(&p.Output.Retention, "limits")
 	def(&p.MaxInFlight, 2)
 	def(&p.CheckpointInterval, Duration(2*time.Second))
+	if len(p.Delivery.BackOff) > 0 {
+		def(&p.Delivery.AckWait, p.Delivery.BackOff[0])
+	}
 	def(&p.Delivery.AckWait, Duration(30*time.Second))
+	def(&p.Delivery.MaxAckPending, 1000)
 	def(&p.Delivery.MaxDeliver, 5)
 	def(&p.Delivery.NakDelay, Duration(time.Second))
 	def(&p.Delivery.FetchMaxBytes, 16<<20)
@@ -287,8 +344,24 @@ func (p *Pipeline) validate(at string) error {
 	if p.MaxInFlight < 1 {
 		bad("max_in_flight %d < 1", p.MaxInFlight)
 	}
-	if p.Delivery.MaxDeliver < 1 {
-		bad("delivery.max_deliver %d < 1", p.Delivery.MaxDeliver)
+	if d := p.Delivery; d.MaxDeliver < 1 {
+		bad("delivery.max_deliver %d < 1", d.MaxDeliver)
+	} else if len(d.BackOff) > d.MaxDeliver {
+		bad("delivery.backoff has %d entries, more than max_deliver (%d)", len(d.BackOff), d.MaxDeliver)
+	}
+	if d := p.Delivery; d.AckWait <= 0 {
+		bad("delivery.ack_wait %v must be > 0", time.Duration(d.AckWait))
+	}
+	for i, b := range p.Delivery.BackOff {
+		if b <= 0 {
+			bad("delivery.backoff[%d] = %v must be > 0", i, time.Duration(b))
+		}
+	}
+	if d := p.Delivery; len(d.BackOff) > 0 && d.AckWait != d.BackOff[0] {
+		bad("delivery.ack_wait %v differs from backoff[0] %v (the server uses backoff[0] as the ack wait: leave ack_wait unset)", time.Duration(d.AckWait), time.Duration(d.BackOff[0]))
+	}
+	if p.Delivery.MaxAckPending < p.MaxInFlight {
+		bad("delivery.max_ack_pending %d < max_in_flight %d (the node could never fill its slots)", p.Delivery.MaxAckPending, p.MaxInFlight)
 	}
 	if bp := p.Backpressure; bp.LowWater <= 0 || bp.HighWater > 1 || bp.LowWater >= bp.HighWater {
 		bad("backpressure: want 0 < low_water (%v) < high_water (%v) <= 1", bp.LowWater, bp.HighWater)

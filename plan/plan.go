@@ -83,14 +83,14 @@ func Build(ctx context.Context, pc Pipeline, reg *Registry, opts ...Option) (*Pl
 			if i != len(pc.Systems)-1 {
 				return nil, fmt.Errorf("%w: system %d (%q): the window system must be the pipeline's last", ErrConfig, i+1, u.Use)
 			}
-			windowOpts = &Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), raw: u.Options, scope: sc}
+			windowOpts = &Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), dir: pc.Dir, raw: u.Options, scope: sc}
 			break
 		}
 		f, err := reg.system(u.Use)
 		if err != nil {
 			return nil, err
 		}
-		s, err := f(Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), raw: u.Options, scope: sc})
+		s, err := f(Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), dir: pc.Dir, raw: u.Options, scope: sc})
 		if err != nil {
 			return nil, fmt.Errorf("system %q: %w", u.Use, err)
 		}
@@ -148,7 +148,7 @@ func Build(ctx context.Context, pc Pipeline, reg *Registry, opts ...Option) (*Pl
 		if err != nil {
 			return nil, err
 		}
-		load, err := f(ctx, Options{where: fmt.Sprintf("resource %d (%q)", i+1, u.Use), raw: u.Options, scope: sc})
+		load, err := f(ctx, Options{where: fmt.Sprintf("resource %d (%q)", i+1, u.Use), dir: pc.Dir, raw: u.Options, scope: sc})
 		if err != nil {
 			return nil, fmt.Errorf("resource %q: %w", u.Use, err)
 		}

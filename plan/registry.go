@@ -91,6 +91,7 @@ func (r *Registry) resource(name string) (ResourceFactory, error) {
 // Options is the options table of a system or resource in the config.
 type Options struct {
 	where string // e.g. `system 2 ("filter")`
+	dir   string // Pipeline.Dir
 	raw   map[string]any
 	scope *scope // resolves and defines components; nil in NewOptions
 }
@@ -157,6 +158,11 @@ func (s *scope) define(c pcs.AnyComponent) error {
 	return nil
 }
 
+// Path returns a path given in the options resolved against the config
+// file's directory (Pipeline.Dir): what a system or resource that reads a
+// file (the table resource) opens.
+func (o Options) Path(p string) string { return Resolve(o.dir, p) }
+
 // Decode decodes the options into v (a pointer to a struct with toml
 // tags), strictly: an unknown key or a wrong type is an error naming the
 // key and where the options are.
@@ -166,7 +172,7 @@ func (o Options) Decode(v any) error {
 		return fmt.Errorf("node: %s: options: %w", o.where, err)
 	}
 	dec := toml.NewDecoder(&buf)
-	dec.DisallowUnknownFields()
+	dec.DisallowUnknownFields().EnableUnmarshalerInterface()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: %s: options: %s", ErrConfig, o.where, describeTOMLError(err))
 	}

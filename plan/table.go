@@ -32,14 +32,15 @@ func loadTable(ctx context.Context, o Options) (func(*pcs.Dataset) error, error)
 	if opts.Name == "" || opts.Path == "" {
 		return nil, fmt.Errorf("%w: %s: options: name and path are required", ErrConfig, o.where)
 	}
-	rec, err := readFile(ctx, opts.Path, opts.Columns)
+	path := o.Path(opts.Path)
+	rec, err := readFile(ctx, path, opts.Columns)
 	if err != nil {
 		return nil, fmt.Errorf("%s: table %q: %w", o.where, opts.Name, err)
 	}
 	defer rec.Release()
 	t, err := ops.NewTable(rec, opts.Keys...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: table %q: %s: %w", o.where, opts.Name, opts.Path, err)
+		return nil, fmt.Errorf("%s: table %q: %s: %w", o.where, opts.Name, path, err)
 	}
 	return func(ds *pcs.Dataset) error {
 		ts, err := pcs.GetResource[ops.Tables](ds)

@@ -48,7 +48,15 @@ flag = true
 			}
 		}, nil},
 		{"unknown key", "name = \"x\"\n[inner]\nflg = true\n", nil, []string{"line 3", `unknown key "inner.flg"`}},
-		{"wrong type", "name = \"x\"\nworkers = \"three\"\n", nil, []string{"line 2"}},
+		{"wrong type", "name = \"x\"\nworkers = \"three\"\n", nil, []string{"workers (line 2", "want an integer, got a string"}},
+		{"wrong type in a table", "[inner]\nflag = 1\n", nil, []string{"inner.flag (line 2", "want a boolean (true or false), got an integer"}},
+		{"duration without unit", "name = \"x\"\nwait = 5\n", nil, []string{"wait (line 2)", `want a duration like "10s", got an integer (5)`}},
+		{"size of the wrong kind", "limit = true\n", nil, []string{"limit (line 1)", "got a boolean"}},
+		{"size in bytes", "limit = 4096\n", func(t *testing.T, c testConfig) {
+			if c.Limit != 4096 {
+				t.Errorf("limit %d", c.Limit)
+			}
+		}, nil},
 		{"bad duration", "wait = \"10 parsecs\"\n", nil, []string{"line 1", "10 parsecs"}},
 		{"bad size", "\n\nlimit = \"lots\"\n", nil, []string{"line 3", "lots"}},
 		{"unset variable", "name = \"a\"\nwait = \"${PCS_TEST_UNSET_Y}\"\n", nil, []string{"line 2", "PCS_TEST_UNSET_Y"}},
@@ -87,5 +95,46 @@ func TestDurationDays(t *testing.T) {
 	var d Duration
 	if err := d.UnmarshalText([]byte("1.5d")); err == nil {
 		t.Error("1.5d accepted")
+	}
+}
+
+func TestDeliveryValidation(t *testing.T) {
+	base := func() Pipeline {
+		return Pipeline{Name: "p", Input: InputConfig{Subjects: []string{"in"}, Component: "c"}, Output: OutputConfig{Subject: "out"},
+			Systems: []UseConfig{{Use: "filter"}}}
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(p *Pipeline)
+		want string // "" = valid
+	}{
+		{"defaults", func(p *Pipeline) {}, ""},
+		{"backoff sets ack_wait", func(p *Pipeline) { p.Delivery.BackOff = []Duration{Duration(time.Second)} }, ""},
+		{"ack_wait differs from backoff", func(p *Pipeline) {
+			p.Delivery.AckWait, p.Delivery.BackOff = Duration(5*time.Second), []Duration{Duration(time.Second)}
+		}, "differs from backoff[0]"},
+		{"too many backoffs", func(p *Pipeline) {
+			p.Delivery.MaxDeliver, p.Delivery.BackOff = 2, []Duration{Duration(time.Second), Duration(time.Second), Duration(time.Second)}
+		}, "more than max_deliver"},
+		{"max_ack_pending below max_in_flight", func(p *Pipeline) { p.MaxInFlight, p.Delivery.MaxAckPending = 4, 2 }, "max_ack_pending 2 < max_in_flight 4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := base()
+			tc.edit(&p)
+			p.SetDefaults()
+			err := p.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Delivery.MaxAckPending != 1000 && p.MaxInFlight == 2 {
+					t.Errorf("max_ack_pending default %d", p.Delivery.MaxAckPending)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
 	}
 }

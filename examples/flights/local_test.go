@@ -40,3 +40,31 @@ func TestRunLocalMatchesNode(t *testing.T) {
 		t.Fatalf("local run %+v: summary %+v, want %+v", stats[0], got, want)
 	}
 }
+
+// TestNodeTOMLFromAnyDirectory: node.toml's defaults are relative to the
+// file, so `pcs run --config examples/flights/node.toml` reads the
+// shipped 50k slice and airports.csv from any working directory, with no
+// ../shared.
+func TestNodeTOMLFromAnyDirectory(t *testing.T) {
+	config, err := filepath.Abs("node.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"PCS_FLIGHTS", "PCS_AIRPORTS"} {
+		t.Setenv(v, "") // empty: the file's default
+	}
+	out := filepath.Join(t.TempDir(), "enriched.parquet")
+	t.Setenv("PCS_OUT", out)
+	t.Chdir(t.TempDir())
+	cfg, err := plan.LoadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := local.Run(context.Background(), cfg.Pipelines, plan.DefaultRegistry(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats[0].RowsIn != 50000 || stats[0].Output != out {
+		t.Errorf("stats %+v", stats[0])
+	}
+}
