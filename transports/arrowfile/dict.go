@@ -14,6 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/transports/internal/infile"
 )
 
 // The Arrow IPC file format allows one dictionary per dictionary-encoded
@@ -116,7 +118,7 @@ func newDictSpool(path string, schema *arrow.Schema, mem memory.Allocator) (*dic
 		d.release()
 		return nil, fmt.Errorf("create %s: spool: %w", path, err)
 	}
-	d.spool, d.bw = f, bufio.NewWriterSize(f, readBufferSize)
+	d.spool, d.bw = f, bufio.NewWriterSize(f, infile.BufferSize)
 	d.w = ipc.NewWriter(d.bw, ipc.WithSchema(d.indexed), ipc.WithAllocator(mem))
 	return d, nil
 }
@@ -294,7 +296,7 @@ func (d *dictSpool) finish(ctx context.Context, fw *ipc.FileWriter) error {
 	if _, err := d.spool.Seek(0, 0); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	r, err := ipc.NewReader(bufio.NewReaderSize(d.spool, readBufferSize), ipc.WithAllocator(d.mem))
+	r, err := ipc.NewReader(bufio.NewReaderSize(d.spool, infile.BufferSize), ipc.WithAllocator(d.mem))
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/transports/internal/fileopt"
 )
 
 // Format is one of the two framings of Arrow IPC data.
@@ -45,64 +47,36 @@ const (
 
 // SourceOption configures NewSource. Options are applied in order; one
 // that returns an error makes NewSource fail with it.
-type SourceOption interface {
-	applySource(*sourceConfig) error
-}
+type SourceOption = fileopt.Source[sourceConfig]
 
 // SinkOption configures NewSink. Options are applied in order; one that
 // returns an error makes NewSink fail with it.
-type SinkOption interface {
-	applySink(*sinkConfig) error
-}
+type SinkOption = fileopt.Sink[sinkConfig]
 
 // Option configures both a Source and a Sink (WithAllocator).
-type Option interface {
-	SourceOption
-	SinkOption
-}
+type Option = fileopt.Both[sourceConfig, sinkConfig]
 
 type sourceConfig struct {
-	mem memory.Allocator
+	fileopt.SourceBase // Mem (BatchRows unused: batches are as written)
 }
 
 type sinkConfig struct {
-	mem    memory.Allocator
-	format Format
-	codec  Codec
-	atomic bool
-}
-
-type sinkOptionFunc func(*sinkConfig) error
-
-func (f sinkOptionFunc) applySink(c *sinkConfig) error { return f(c) }
-
-type allocatorOption struct{ mem memory.Allocator }
-
-func (o allocatorOption) applySource(c *sourceConfig) error {
-	if o.mem == nil {
-		return fmt.Errorf("%w: nil allocator", ErrInvalidOption)
-	}
-	c.mem = o.mem
-	return nil
-}
-
-func (o allocatorOption) applySink(c *sinkConfig) error {
-	if o.mem == nil {
-		return fmt.Errorf("%w: nil allocator", ErrInvalidOption)
-	}
-	c.mem = o.mem
-	return nil
+	fileopt.SinkBase // Mem, Atomic
+	format           Format
+	codec            Codec
 }
 
 // WithAllocator sets the allocator for the buffers a Source decodes into
 // (stream bodies, decompressed buffers) or a Sink encodes with. The
-// default is memory.DefaultAllocator.
-func WithAllocator(mem memory.Allocator) Option { return allocatorOption{mem} }
+// default is memory.DefaultAllocator; nil is ErrInvalidOption.
+func WithAllocator(mem memory.Allocator) Option {
+	return fileopt.Allocator[sourceConfig, sinkConfig](ErrInvalidOption, mem)
+}
 
 // WithFormat selects the framing a Sink writes (default FormatFile). An
 // unknown value is ErrInvalidOption.
 func WithFormat(f Format) SinkOption {
-	return sinkOptionFunc(func(c *sinkConfig) error {
+	return fileopt.SinkFunc(func(c *sinkConfig) error {
 		if f != FormatFile && f != FormatStream {
 			return fmt.Errorf("%w: unknown format %v", ErrInvalidOption, f)
 		}
@@ -117,7 +91,7 @@ func WithFormat(f Format) SinkOption {
 // and a compressed file can no longer be decoded without copying. An
 // unknown codec is ErrInvalidOption.
 func WithCompression(c Codec) SinkOption {
-	return sinkOptionFunc(func(cfg *sinkConfig) error {
+	return fileopt.SinkFunc(func(cfg *sinkConfig) error {
 		if _, err := c.ipcOptions(); err != nil {
 			return err
 		}
@@ -132,12 +106,7 @@ func WithCompression(c Codec) SinkOption {
 // partial file. A sink that fails, or is closed with a done ctx, removes
 // its temporary file. Default false: the file is written in place (and
 // removed on failure).
-func WithAtomicRename(on bool) SinkOption {
-	return sinkOptionFunc(func(c *sinkConfig) error {
-		c.atomic = on
-		return nil
-	})
-}
+func WithAtomicRename(on bool) SinkOption { return fileopt.AtomicRename[sinkConfig](on) }
 
 func (c Codec) ipcOptions() ([]ipc.Option, error) {
 	switch c {

@@ -6,9 +6,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/fileopt"
 	"github.com/pcs-dev/pcs/transports/internal/outfile"
 )
 
@@ -50,22 +50,21 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 	if schema == nil {
 		return nil, fmt.Errorf("%w: nil schema", ErrInvalidOption)
 	}
-	cfg := sinkConfig{mem: memory.DefaultAllocator, format: FormatFile, codec: CodecNone}
-	for _, o := range opts {
-		if err := o.applySink(&cfg); err != nil {
-			return nil, err
-		}
+	cfg := sinkConfig{SinkBase: fileopt.NewSinkBase(), format: FormatFile, codec: CodecNone}
+	if err := fileopt.ApplySink(&cfg, opts); err != nil {
+		return nil, err
 	}
 	codecOpts, err := cfg.codec.ipcOptions()
 	if err != nil {
 		return nil, err
 	}
-	out, err := outfile.Create(path, cfg.atomic)
+	state, err := outfile.CreateState(path, cfg.Atomic, schema, "arrowfile", ErrClosed)
 	if err != nil {
-		return nil, fmt.Errorf("arrowfile: %w", err)
+		return nil, err
 	}
-	s := &Sink{path: path, schema: schema, format: cfg.format, state: outfile.NewState(out, schema, "arrowfile", ErrClosed)}
-	ipcOpts := append([]ipc.Option{ipc.WithSchema(schema), ipc.WithAllocator(cfg.mem)}, codecOpts...)
+	s := &Sink{path: path, schema: schema, format: cfg.format, state: state}
+	out := state.File()
+	ipcOpts := append([]ipc.Option{ipc.WithSchema(schema), ipc.WithAllocator(cfg.Mem)}, codecOpts...)
 	if cfg.format == FormatStream {
 		s.w = ipc.NewWriter(out.Writer(), ipcOpts...)
 	} else {
@@ -76,7 +75,7 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 		}
 		s.w, s.fw = fw, fw
 		if needsUnify(schema) {
-			if s.dict, err = newDictSpool(path, schema, cfg.mem); err != nil {
+			if s.dict, err = newDictSpool(path, schema, cfg.Mem); err != nil {
 				_ = fw.Close()
 				_ = out.Abandon()
 				return nil, fmt.Errorf("arrowfile: %w", err)

@@ -11,19 +11,17 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/pcs/ipcguard"
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/fileopt"
+	"github.com/pcs-dev/pcs/transports/internal/infile"
 )
 
 // fileMagic opens (and ends) every Arrow IPC file.
 var fileMagic = []byte("ARROW1")
 
 const (
-	// readBufferSize is the buffer between a stream file and the IPC
-	// reader.
-	readBufferSize = 1 << 20
 	// maxBodySize and maxMetadataSize are arrow-go's default limits on
 	// one IPC message (256 MiB body, 64 MiB metadata).
 	maxBodySize     = 256 << 20
@@ -48,9 +46,7 @@ type Source struct {
 	f  *os.File
 	sr *ipc.Reader
 
-	eof    bool
-	err    error
-	closed bool
+	state infile.State // sticky error, end, closed
 }
 
 var _ transports.Source = (*Source)(nil)
@@ -70,15 +66,13 @@ var _ transports.Source = (*Source)(nil)
 // ErrNotArrow (wrapped with the decoder's error) for an empty file or
 // one that is neither format; ErrInvalidOption.
 func NewSource(path string, opts ...SourceOption) (*Source, error) {
-	cfg := sourceConfig{mem: memory.DefaultAllocator}
-	for _, o := range opts {
-		if err := o.applySource(&cfg); err != nil {
-			return nil, err
-		}
+	cfg := sourceConfig{SourceBase: fileopt.NewSourceBase(0)}
+	if err := fileopt.ApplySource(&cfg, opts); err != nil {
+		return nil, err
 	}
-	f, err := os.Open(path)
+	f, err := infile.Open("arrowfile", path)
 	if err != nil {
-		return nil, fmt.Errorf("arrowfile: open %s: %w", path, err)
+		return nil, err
 	}
 	head := make([]byte, len(fileMagic))
 	n, err := io.ReadFull(f, head)
@@ -90,7 +84,7 @@ func NewSource(path string, opts ...SourceOption) (*Source, error) {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s is empty", ErrNotArrow, path)
 	}
-	s := &Source{path: path}
+	s := &Source{path: path, state: infile.NewState(path, "arrowfile", ErrClosed)}
 	if bytes.Equal(head[:n], fileMagic) {
 		s.format = FormatFile
 		err = s.openFile(f, &cfg)
@@ -130,9 +124,9 @@ func (s *Source) openFile(f *os.File, cfg *sourceConfig) error {
 			// arrow-go v18.8.0: NewMappedFileReader leaves its dictionary
 			// memo uninitialised and panics on dictionary-encoded fields;
 			// NewFileReader handles them (it copies buffers).
-			return ipc.NewFileReader(bytes.NewReader(data), ipc.WithAllocator(cfg.mem))
+			return ipc.NewFileReader(bytes.NewReader(data), ipc.WithAllocator(cfg.Mem))
 		}
-		return ipc.NewMappedFileReader(data, ipc.WithAllocator(cfg.mem))
+		return ipc.NewMappedFileReader(data, ipc.WithAllocator(cfg.Mem))
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %s (file format): %w", ErrNotArrow, s.path, err)
@@ -169,11 +163,11 @@ func (s *Source) openStream(f *os.File, head []byte, cfg *sourceConfig) error {
 	// all in arrow-go v18.8.0: it builds its message reader without the
 	// configured limits; NewMessageReader applies them.)
 	opts := []ipc.Option{
-		ipc.WithAllocator(cfg.mem),
+		ipc.WithAllocator(cfg.Mem),
 		ipc.WithBodySizeLimit(min(st.Size(), maxBodySize)),
 		ipc.WithMetadataSizeLimit(min(st.Size(), maxMetadataSize)),
 	}
-	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(head), f), readBufferSize)
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(head), f), infile.BufferSize)
 	sr, err := ipc.NewReaderFromMessageReader(ipc.NewMessageReader(r, opts...), opts...)
 	if err != nil {
 		return fmt.Errorf("%w: %s (stream format): %w", ErrNotArrow, s.path, err)
@@ -207,40 +201,28 @@ func (s *Source) NumBatches() int {
 // interrupted. A decode error (wrapped with the path) is repeated by
 // every later Read. Read after Close returns ErrClosed.
 func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
-	switch {
-	case s.closed:
-		return nil, ErrClosed
-	case s.err != nil:
-		return nil, s.err
-	case s.eof:
-		return nil, io.EOF
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.state.Begin(ctx); err != nil {
 		return nil, err
 	}
 	if s.format == FormatFile {
 		if s.next >= s.fr.NumRecords() {
-			s.eof = true
-			return nil, io.EOF
+			return nil, s.state.EOF()
 		}
 		// RecordBatchAt hands over ownership (unlike Read and RecordBatch,
 		// whose result is released by the next call).
 		rec, err := recovered(func() (arrow.RecordBatch, error) { return s.fr.RecordBatchAt(s.next) })
 		if err != nil {
-			s.err = fmt.Errorf("arrowfile: read %s: batch %d: %w", s.path, s.next, err)
-			return nil, s.err
+			return nil, s.state.ReadError(fmt.Errorf("batch %d: %w", s.next, err))
 		}
 		s.next++
 		return rec, nil
 	}
 	rec, err := recovered(s.sr.Read)
 	if errors.Is(err, io.EOF) || (err == nil && rec == nil) {
-		s.eof = true
-		return nil, io.EOF
+		return nil, s.state.EOF()
 	}
 	if err != nil {
-		s.err = fmt.Errorf("arrowfile: read %s: %w", s.path, err)
-		return nil, s.err
+		return nil, s.state.ReadError(err)
 	}
 	// The stream reader releases rec on its next Read: keep our own
 	// reference for the caller.
@@ -251,18 +233,14 @@ func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
 // Close releases the reader and closes the file. Batches already
 // returned stay valid. Close is idempotent.
 func (s *Source) Close() error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	if s.fr != nil {
-		_ = s.fr.Close()
-	}
-	if s.sr != nil {
-		s.sr.Release()
-		if err := s.f.Close(); err != nil {
-			return fmt.Errorf("arrowfile: close %s: %w", s.path, err)
+	return s.state.Close(func() error {
+		if s.fr != nil {
+			_ = s.fr.Close()
 		}
-	}
-	return nil
+		if s.sr != nil {
+			s.sr.Release()
+			return s.f.Close()
+		}
+		return nil
+	})
 }

@@ -125,13 +125,10 @@ func supported(dt arrow.DataType) bool {
 	return false
 }
 
+// checkSupported returns ErrUnsupportedType (wrapped, naming the column)
+// for the first column of schema that the package cannot read or write.
 func checkSupported(schema *arrow.Schema) error {
-	for i, f := range schema.Fields() {
-		if !supported(f.Type) {
-			return fmt.Errorf("%w: column %q (index %d) has type %s", ErrUnsupportedType, f.Name, i, f.Type)
-		}
-	}
-	return nil
+	return textinfer.CheckSchema(schema, supported, ErrUnsupportedType)
 }
 
 // checkCell parses v as arrow-go's CSV reader parses a cell of type dt

@@ -8,6 +8,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/transports/internal/fileopt"
 )
 
 const (
@@ -26,69 +28,44 @@ const (
 
 // SourceOption configures NewSource. Options are applied in order; one
 // that returns an error makes NewSource fail with it.
-type SourceOption interface {
-	applySource(*sourceConfig) error
-}
+type SourceOption = fileopt.Source[sourceConfig]
 
 // SinkOption configures NewSink. Options are applied in order; one that
 // returns an error makes NewSink fail with it.
-type SinkOption interface {
-	applySink(*sinkConfig) error
-}
+type SinkOption = fileopt.Sink[sinkConfig]
 
-// Option configures both a Source and a Sink (WithDelimiter, WithHeader).
-type Option interface {
-	SourceOption
-	SinkOption
-}
-
-type sourceOptionFunc func(*sourceConfig) error
-
-func (f sourceOptionFunc) applySource(c *sourceConfig) error { return f(c) }
-
-type sinkOptionFunc func(*sinkConfig) error
-
-func (f sinkOptionFunc) applySink(c *sinkConfig) error { return f(c) }
+// Option configures both a Source and a Sink (WithDelimiter, WithHeader,
+// WithAllocator).
+type Option = fileopt.Both[sourceConfig, sinkConfig]
 
 type sourceConfig struct {
-	mem        memory.Allocator
-	comma      rune
-	header     bool
-	lazyQuotes bool
-	schema     *arrow.Schema // explicit: no inference
-	types      map[string]arrow.DataType
-	inferRows  int
-	batchRows  int
-	nulls      []string // besides ""
+	fileopt.SourceBase     // Mem, BatchRows
+	fileopt.TextSourceBase // Schema, InferRows
+	comma                  rune
+	header                 bool
+	lazyQuotes             bool
+	types                  map[string]arrow.DataType
+	nulls                  []string // besides ""
 }
 
 type sinkConfig struct {
-	comma  rune
-	header bool
-	atomic bool
+	fileopt.SinkBase // Mem, Atomic
+	comma            rune
+	header           bool
 }
 
 func defaultSourceConfig() sourceConfig {
 	return sourceConfig{
-		mem:       memory.DefaultAllocator,
-		comma:     DefaultDelimiter,
-		header:    true,
-		inferRows: DefaultInferRows,
-		batchRows: DefaultBatchRows,
+		SourceBase:     fileopt.NewSourceBase(DefaultBatchRows),
+		TextSourceBase: fileopt.TextSourceBase{InferRows: DefaultInferRows},
+		comma:          DefaultDelimiter,
+		header:         true,
 	}
 }
 
 func defaultSinkConfig() sinkConfig {
-	return sinkConfig{comma: DefaultDelimiter, header: true}
+	return sinkConfig{SinkBase: fileopt.NewSinkBase(), comma: DefaultDelimiter, header: true}
 }
-
-type bothOption struct {
-	src  func(*sourceConfig) error
-	sink func(*sinkConfig) error
-}
-
-func (o bothOption) applySource(c *sourceConfig) error { return o.src(c) }
-func (o bothOption) applySink(c *sinkConfig) error     { return o.sink(c) }
 
 // WithDelimiter sets the field delimiter (default ','; ';', '\t' and '|'
 // are common). It may not be '"', '\r', '\n', the Unicode replacement
@@ -100,10 +77,10 @@ func WithDelimiter(r rune) Option {
 		}
 		return nil
 	}
-	return bothOption{
-		src:  func(c *sourceConfig) error { c.comma = r; return check() },
-		sink: func(c *sinkConfig) error { c.comma = r; return check() },
-	}
+	return fileopt.BothFuncs(
+		func(c *sourceConfig) error { c.comma = r; return check() },
+		func(c *sinkConfig) error { c.comma = r; return check() },
+	)
 }
 
 // WithHeader says whether the first record of the file is a header
@@ -111,22 +88,17 @@ func WithDelimiter(r rune) Option {
 // columns "f0", "f1", ... (unless WithSchema names them); a Sink without
 // a header writes data records only.
 func WithHeader(on bool) Option {
-	return bothOption{
-		src:  func(c *sourceConfig) error { c.header = on; return nil },
-		sink: func(c *sinkConfig) error { c.header = on; return nil },
-	}
+	return fileopt.BothFuncs(
+		func(c *sourceConfig) error { c.header = on; return nil },
+		func(c *sinkConfig) error { c.header = on; return nil },
+	)
 }
 
-// WithAllocator sets the allocator of the batches a Source builds
-// (default memory.DefaultAllocator).
-func WithAllocator(mem memory.Allocator) SourceOption {
-	return sourceOptionFunc(func(c *sourceConfig) error {
-		if mem == nil {
-			return fmt.Errorf("%w: nil allocator", ErrInvalidOption)
-		}
-		c.mem = mem
-		return nil
-	})
+// WithAllocator sets the allocator of the batches a Source builds, and
+// of the columns a Sink decodes from dictionary columns (default
+// memory.DefaultAllocator). nil is ErrInvalidOption.
+func WithAllocator(mem memory.Allocator) Option {
+	return fileopt.Allocator[sourceConfig, sinkConfig](ErrInvalidOption, mem)
 }
 
 // WithSchema gives the schema of the file and turns inference off: the
@@ -139,13 +111,7 @@ func WithAllocator(mem memory.Allocator) SourceOption {
 // ("2006-01-02"), timestamps of any unit and zone (see the package doc
 // for the accepted forms), decimal128 and decimal256.
 func WithSchema(schema *arrow.Schema) SourceOption {
-	return sourceOptionFunc(func(c *sourceConfig) error {
-		if schema == nil {
-			return fmt.Errorf("%w: nil schema", ErrInvalidOption)
-		}
-		c.schema = schema
-		return nil
-	})
+	return fileopt.Schema[sourceConfig](ErrInvalidOption, schema)
 }
 
 // WithColumnTypes fixes the types of the named columns and infers the
@@ -154,7 +120,7 @@ func WithSchema(schema *arrow.Schema) SourceOption {
 // WithSchema.
 func WithColumnTypes(types map[string]arrow.DataType) SourceOption {
 	types = maps.Clone(types)
-	return sourceOptionFunc(func(c *sourceConfig) error {
+	return fileopt.SourceFunc(func(c *sourceConfig) error {
 		c.types = types
 		return nil
 	})
@@ -166,25 +132,13 @@ func WithColumnTypes(types map[string]arrow.DataType) SourceOption {
 // inferred type is an error of the Read that meets it (a *ParseError
 // with the line). Ignored with WithSchema.
 func WithInferRows(n int) SourceOption {
-	return sourceOptionFunc(func(c *sourceConfig) error {
-		if n <= 0 && n != -1 {
-			return fmt.Errorf("%w: infer rows must be > 0 or -1, got %d", ErrInvalidOption, n)
-		}
-		c.inferRows = n
-		return nil
-	})
+	return fileopt.InferRows[sourceConfig](ErrInvalidOption, n)
 }
 
 // WithBatchRows sets the maximum number of rows per batch (n > 0;
 // default DefaultBatchRows). Every batch but the last has exactly n rows.
 func WithBatchRows(n int) SourceOption {
-	return sourceOptionFunc(func(c *sourceConfig) error {
-		if n <= 0 {
-			return fmt.Errorf("%w: batch rows must be > 0, got %d", ErrInvalidOption, n)
-		}
-		c.batchRows = n
-		return nil
-	})
+	return fileopt.BatchRows[sourceConfig](ErrInvalidOption, int64(n))
 }
 
 // WithNullValues adds cell texts that mean null (e.g. "NA", "NULL",
@@ -192,7 +146,7 @@ func WithBatchRows(n int) SourceOption {
 // always null. Default: only the empty cell.
 func WithNullValues(values ...string) SourceOption {
 	values = slices.Clone(values)
-	return sourceOptionFunc(func(c *sourceConfig) error {
+	return fileopt.SourceFunc(func(c *sourceConfig) error {
 		c.nulls = values
 		return nil
 	})
@@ -202,7 +156,7 @@ func WithNullValues(values ...string) SourceOption {
 // non-doubled quotes in quoted fields, as encoding/csv's LazyQuotes does
 // (default false: they are syntax errors).
 func WithLazyQuotes(on bool) SourceOption {
-	return sourceOptionFunc(func(c *sourceConfig) error {
+	return fileopt.SourceFunc(func(c *sourceConfig) error {
 		c.lazyQuotes = on
 		return nil
 	})
@@ -214,9 +168,4 @@ func WithLazyQuotes(on bool) SourceOption {
 // partial file. A sink that fails, or is closed with a done ctx, removes
 // its temporary file. Default false: the file is written in place (and
 // removed on failure).
-func WithAtomicRename(on bool) SinkOption {
-	return sinkOptionFunc(func(c *sinkConfig) error {
-		c.atomic = on
-		return nil
-	})
-}
+func WithAtomicRename(on bool) SinkOption { return fileopt.AtomicRename[sinkConfig](on) }

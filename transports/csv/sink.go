@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/fileopt"
 	"github.com/pcs-dev/pcs/transports/internal/outfile"
 	"github.com/pcs-dev/pcs/transports/internal/plain"
 )
@@ -23,6 +24,7 @@ type Sink struct {
 	path   string
 	schema *arrow.Schema
 	plain  *arrow.Schema // schema with dictionaries decoded: what the file holds
+	mem    memory.Allocator
 	state  outfile.State // file, sticky failure, closed flag
 	w      *arrowcsv.Writer
 }
@@ -55,19 +57,17 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 		return nil, fmt.Errorf("%w: nil schema", ErrInvalidOption)
 	}
 	cfg := defaultSinkConfig()
-	for _, o := range opts {
-		if err := o.applySink(&cfg); err != nil {
-			return nil, err
-		}
+	if err := fileopt.ApplySink(&cfg, opts); err != nil {
+		return nil, err
 	}
 	if err := checkSupported(plain.Schema(schema)); err != nil {
 		return nil, err
 	}
-	out, err := outfile.Create(path, cfg.atomic)
+	state, err := outfile.CreateState(path, cfg.Atomic, schema, "csv", ErrClosed)
 	if err != nil {
-		return nil, fmt.Errorf("csv: %w", err)
+		return nil, err
 	}
-	s := &Sink{path: path, schema: schema, plain: plain.Schema(schema), state: outfile.NewState(out, schema, "csv", ErrClosed)}
+	s := &Sink{path: path, schema: schema, plain: plain.Schema(schema), mem: cfg.Mem, state: state}
 	w := s.state.File().Writer()
 	if schema.NumFields() == 1 {
 		w = &emptyLineGuard{w: w, lineStart: true}
@@ -85,7 +85,7 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 		}
 		hw.Flush()
 		if err := hw.Error(); err != nil {
-			_ = out.Abandon()
+			_ = s.state.File().Abandon()
 			return nil, fmt.Errorf("csv: write %s: %w", path, err)
 		}
 	}
@@ -107,12 +107,9 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 // later call returns that error; ErrClosed after Close. A schema
 // mismatch or a ctx error leaves the sink usable.
 func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
-	if write, err := s.state.Begin(ctx, rec); !write {
+	rec, err := s.state.BeginPlain(ctx, rec, s.plain, s.mem)
+	if rec == nil {
 		return err
-	}
-	rec, err := plain.Record(ctx, memory.DefaultAllocator, rec, s.plain)
-	if err != nil {
-		return s.state.Fail(err)
 	}
 	defer rec.Release()
 	if err := s.w.Write(rec); err != nil {

@@ -18,12 +18,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/fileopt"
+	"github.com/pcs-dev/pcs/transports/internal/infile"
 )
-
-// readBufferSize is the buffer between the file and the CSV parser.
-const readBufferSize = 1 << 20
-
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // Source reads a CSV file as record batches. It implements
 // transports.Source.
@@ -45,11 +42,8 @@ type Source struct {
 	dataStart int64 // offset of the first record (after a BOM)
 	bodyStart int64 // offset of the first data record (after the header)
 	r         *arrowcsv.Reader
-	rows      int64 // data rows returned so far
-
-	eof    bool
-	err    error
-	closed bool
+	rows      int64        // data rows returned so far
+	state     infile.State // sticky error, end, closed
 }
 
 var _ transports.Source = (*Source)(nil)
@@ -65,16 +59,14 @@ var _ transports.Source = (*Source)(nil)
 // read for the header and the inference.
 func NewSource(path string, opts ...SourceOption) (*Source, error) {
 	cfg := defaultSourceConfig()
-	for _, o := range opts {
-		if err := o.applySource(&cfg); err != nil {
-			return nil, err
-		}
+	if err := fileopt.ApplySource(&cfg, opts); err != nil {
+		return nil, err
 	}
-	f, err := os.Open(path)
+	f, err := infile.Open("csv", path)
 	if err != nil {
-		return nil, fmt.Errorf("csv: open %s: %w", path, err)
+		return nil, err
 	}
-	s := &Source{path: path, cfg: cfg, f: f, nulls: append([]string{""}, cfg.nulls...)}
+	s := &Source{path: path, cfg: cfg, f: f, nulls: append([]string{""}, cfg.nulls...), state: infile.NewState(path, "csv", ErrClosed)}
 	if err := s.init(); err != nil {
 		f.Close()
 		return nil, err
@@ -88,7 +80,7 @@ func (s *Source) recordReader(f *os.File) (*stdcsv.Reader, error) {
 	if _, err := f.Seek(s.dataStart, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("csv: read %s: %w", s.path, err)
 	}
-	cr := stdcsv.NewReader(bufio.NewReaderSize(f, readBufferSize))
+	cr := stdcsv.NewReader(bufio.NewReaderSize(f, infile.BufferSize))
 	cr.Comma = s.cfg.comma
 	cr.LazyQuotes = s.cfg.lazyQuotes
 	cr.FieldsPerRecord = -1
@@ -97,12 +89,12 @@ func (s *Source) recordReader(f *os.File) (*stdcsv.Reader, error) {
 }
 
 func (s *Source) init() error {
-	head := make([]byte, len(utf8BOM))
+	head := make([]byte, len(infile.UTF8BOM))
 	n, err := io.ReadFull(s.f, head)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("csv: read %s: %w", s.path, err)
 	}
-	if bytes.Equal(head[:n], utf8BOM) {
+	if bytes.Equal(head[:n], infile.UTF8BOM) {
 		s.dataStart = int64(n)
 	}
 	cr, err := s.recordReader(s.f)
@@ -123,8 +115,8 @@ func (s *Source) init() error {
 	}
 	s.bodyStart = s.dataStart + cr.InputOffset()
 
-	if s.cfg.schema != nil {
-		if err := checkSupported(s.cfg.schema); err != nil {
+	if s.cfg.Schema != nil {
+		if err := checkSupported(s.cfg.Schema); err != nil {
 			return err
 		}
 		if s.cfg.header && header != nil {
@@ -132,7 +124,7 @@ func (s *Source) init() error {
 				return err
 			}
 		}
-		s.schema = s.cfg.schema
+		s.schema = s.cfg.Schema
 		s.lay = make([]int, s.schema.NumFields())
 		for i := range s.lay {
 			s.lay[i] = -1
@@ -157,19 +149,19 @@ func (s *Source) init() error {
 	if _, err := s.f.Seek(s.bodyStart, io.SeekStart); err != nil {
 		return fmt.Errorf("csv: read %s: %w", s.path, err)
 	}
-	s.r = arrowcsv.NewReader(bufio.NewReaderSize(s.f, readBufferSize), s.readSchema,
+	s.r = arrowcsv.NewReader(bufio.NewReaderSize(s.f, infile.BufferSize), s.readSchema,
 		arrowcsv.WithHeader(false),
-		arrowcsv.WithChunk(s.cfg.batchRows),
+		arrowcsv.WithChunk(int(s.cfg.BatchRows)),
 		arrowcsv.WithComma(s.cfg.comma),
 		arrowcsv.WithLazyQuotes(s.cfg.lazyQuotes),
 		arrowcsv.WithNullReader(true, s.nulls...),
-		arrowcsv.WithAllocator(s.cfg.mem),
+		arrowcsv.WithAllocator(s.cfg.Mem),
 	)
 	return nil
 }
 
 func (s *Source) checkHeader(header []string) error {
-	want := s.cfg.schema.Fields()
+	want := s.cfg.Schema.Fields()
 	if len(header) != len(want) {
 		return fmt.Errorf("%w: %s has %d columns (%q), the schema %d", ErrHeader, s.path, len(header), header, len(want))
 	}
@@ -181,7 +173,7 @@ func (s *Source) checkHeader(header []string) error {
 	return nil
 }
 
-// infer reads up to cfg.inferRows data records with cr and sets schema
+// infer reads up to cfg.InferRows data records with cr and sets schema
 // and lay.
 func (s *Source) infer(cr *stdcsv.Reader, header []string) error {
 	var cols []*colInfer
@@ -189,7 +181,7 @@ func (s *Source) infer(cr *stdcsv.Reader, header []string) error {
 	if header != nil {
 		ncols = len(header)
 	}
-	for row := 0; s.cfg.inferRows < 0 || row < s.cfg.inferRows; row++ {
+	for row := 0; s.cfg.InferRows < 0 || row < s.cfg.InferRows; row++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -278,15 +270,7 @@ func (s *Source) Schema() *arrow.Schema { return s.schema }
 // batch are not returned. A read error is repeated by every later Read.
 // ctx's error (the source stays usable). ErrClosed after Close.
 func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
-	switch {
-	case s.closed:
-		return nil, ErrClosed
-	case s.err != nil:
-		return nil, s.err
-	case s.eof:
-		return nil, io.EOF
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.state.Begin(ctx); err != nil {
 		return nil, err
 	}
 	ok, perr := next(s.r)
@@ -294,12 +278,10 @@ func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
 		perr = s.r.Err()
 	}
 	if perr != nil {
-		s.err = s.locate(s.rows, perr)
-		return nil, s.err
+		return nil, s.state.Fail(s.locate(s.rows, perr))
 	}
 	if !ok {
-		s.eof = true
-		return nil, io.EOF
+		return nil, s.state.EOF()
 	}
 	// The reader releases its batch on the next Next: hand out one of
 	// our own that holds its own references to the columns.
@@ -311,8 +293,7 @@ func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
 	}
 	out, err := s.convertBatch(rec)
 	if err != nil {
-		s.err = s.locate(s.rows, err)
-		return nil, s.err
+		return nil, s.state.Fail(s.locate(s.rows, err))
 	}
 	s.rows += out.NumRows()
 	return out, nil
@@ -342,7 +323,7 @@ func (s *Source) convertBatch(rec arrow.RecordBatch) (arrow.RecordBatch, error) 
 		if l < 0 {
 			continue
 		}
-		a, err := convertColumn(s.cfg.mem, cols[i].(*array.String), layouts[l], s.schema.Field(i).Type)
+		a, err := convertColumn(s.cfg.Mem, cols[i].(*array.String), layouts[l], s.schema.Field(i).Type)
 		if err != nil {
 			return nil, err
 		}
@@ -401,7 +382,7 @@ func (s *Source) locate(from int64, cause error) error {
 	}
 	fields := s.schema.Fields()
 	firstLine := 0
-	for row := int64(0); row < from+int64(s.cfg.batchRows); row++ {
+	for row := int64(0); row < from+s.cfg.BatchRows; row++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -435,19 +416,14 @@ func (s *Source) locate(from int64, cause error) error {
 			}
 		}
 	}
-	return fmt.Errorf("csv: read %s: data rows %d to %d (from line %d): %w", s.path, from, from+int64(s.cfg.batchRows)-1, firstLine, cause)
+	return fmt.Errorf("csv: read %s: data rows %d to %d (from line %d): %w", s.path, from, from+s.cfg.BatchRows-1, firstLine, cause)
 }
 
 // Close closes the file. Batches already returned stay valid. Close is
 // idempotent.
 func (s *Source) Close() error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	s.r.Release()
-	if err := s.f.Close(); err != nil {
-		return fmt.Errorf("csv: close %s: %w", s.path, err)
-	}
-	return nil
+	return s.state.Close(func() error {
+		s.r.Release()
+		return s.f.Close()
+	})
 }

@@ -31,18 +31,9 @@ import (
 // name the file (a *transports.ParseError with the line and column for
 // bad CSV or JSONL found while inferring the schema).
 func Open(path string, opts ...Option) (transports.Source, error) {
-	cfg, err := newConfig(opts)
+	cfg, format, err := prepare(opts, forOpen, path, Sniff)
 	if err != nil {
 		return nil, err
-	}
-	if err := cfg.check(forOpen, "Open", path); err != nil {
-		return nil, err
-	}
-	format := cfg.format
-	if format == 0 {
-		if format, err = Sniff(path); err != nil {
-			return nil, err
-		}
 	}
 	var src transports.Source
 	switch format {
@@ -129,18 +120,9 @@ func Open(path string, opts ...Option) (transports.Source, error) {
 // option); ErrInvalidOption; the format package's errors (a type it
 // cannot write, the file cannot be created), which name the file.
 func Create(path string, schema *arrow.Schema, opts ...Option) (transports.Sink, error) {
-	cfg, err := newConfig(opts)
+	cfg, format, err := prepare(opts, forCreate, path, FormatOf)
 	if err != nil {
 		return nil, err
-	}
-	if err := cfg.check(forCreate, "Create", path); err != nil {
-		return nil, err
-	}
-	format := cfg.format
-	if format == 0 {
-		if format, err = FormatOf(path); err != nil {
-			return nil, err
-		}
 	}
 	if format != Parquet {
 		for _, g := range cfg.given {
@@ -180,6 +162,23 @@ func Create(path string, schema *arrow.Schema, opts ...Option) (transports.Sink,
 		return jsonl.NewSink(path, schema, jsonl.WithAtomicRename(true))
 	}
 	return nil, fmt.Errorf("%w: %s: %v", ErrUnknownFormat, path, format)
+}
+
+// prepare applies opts for call (forOpen or forCreate) on path and
+// returns the config and the format: WithFormat's, or detect's.
+func prepare(opts []Option, call use, path string, detect func(string) (Format, error)) (*config, Format, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := cfg.check(call, path); err != nil {
+		return nil, 0, err
+	}
+	if cfg.format != 0 {
+		return cfg, cfg.format, nil
+	}
+	format, err := detect(path)
+	return cfg, format, err
 }
 
 func isTSV(path string) bool { return strings.EqualFold(filepath.Ext(path), ".tsv") }

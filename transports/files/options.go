@@ -51,15 +51,12 @@ func newConfig(opts []Option) (*config, error) {
 }
 
 // check returns an ErrUnsupported error for the first option given that
-// does not belong to call (forOpen or forCreate, named op).
-func (c *config) check(call use, op, path string) error {
+// does not belong to call (forOpen or forCreate).
+func (c *config) check(call use, path string) error {
+	names := map[use]string{forOpen: "Open", forCreate: "Create"}
 	for _, g := range c.given {
 		if g.use&call == 0 {
-			other := "Create"
-			if call == forCreate {
-				other = "Open"
-			}
-			return fmt.Errorf("%w: %s: %s is an option of %s, not %s", ErrUnsupported, path, g.name, other, op)
+			return fmt.Errorf("%w: %s: %s is an option of %s, not %s", ErrUnsupported, path, g.name, names[g.use], names[call])
 		}
 	}
 	return nil

@@ -3,7 +3,6 @@ package jsonl
 import (
 	"bytes"
 	stdjson "encoding/json"
-	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -115,11 +114,8 @@ func supported(dt arrow.DataType) bool {
 	return false
 }
 
+// checkSupported returns ErrUnsupportedType (wrapped, naming the column)
+// for the first column of schema that the package cannot read or write.
 func checkSupported(schema *arrow.Schema) error {
-	for i, f := range schema.Fields() {
-		if !supported(f.Type) {
-			return fmt.Errorf("%w: column %q (index %d) has type %s", ErrUnsupportedType, f.Name, i, f.Type)
-		}
-	}
-	return nil
+	return textinfer.CheckSchema(schema, supported, ErrUnsupportedType)
 }

@@ -1,10 +1,10 @@
 package jsonl
 
 import (
-	"fmt"
-
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/transports/internal/fileopt"
 )
 
 const (
@@ -19,33 +19,29 @@ const (
 
 // SourceOption configures NewSource. Options are applied in order; one
 // that returns an error makes NewSource fail with it.
-type SourceOption func(*sourceConfig) error
+type SourceOption = fileopt.Source[sourceConfig]
 
 // SinkOption configures NewSink. Options are applied in order; one that
 // returns an error makes NewSink fail with it.
-type SinkOption func(*sinkConfig) error
+type SinkOption = fileopt.Sink[sinkConfig]
+
+// Option configures both a Source and a Sink (WithAllocator).
+type Option = fileopt.Both[sourceConfig, sinkConfig]
 
 type sourceConfig struct {
-	mem       memory.Allocator
-	schema    *arrow.Schema
-	inferRows int
-	batchRows int
+	fileopt.SourceBase     // Mem, BatchRows
+	fileopt.TextSourceBase // Schema, InferRows
 }
 
 type sinkConfig struct {
-	atomic bool
+	fileopt.SinkBase // Mem, Atomic
 }
 
-// WithAllocator sets the allocator of the batches a Source builds
-// (default memory.DefaultAllocator).
-func WithAllocator(mem memory.Allocator) SourceOption {
-	return func(c *sourceConfig) error {
-		if mem == nil {
-			return fmt.Errorf("%w: nil allocator", ErrInvalidOption)
-		}
-		c.mem = mem
-		return nil
-	}
+// WithAllocator sets the allocator of the batches a Source builds, and
+// of the columns a Sink decodes from dictionary columns (default
+// memory.DefaultAllocator). nil is ErrInvalidOption.
+func WithAllocator(mem memory.Allocator) Option {
+	return fileopt.Allocator[sourceConfig, sinkConfig](ErrInvalidOption, mem)
 }
 
 // WithSchema gives the schema and turns inference off. Each object's
@@ -54,38 +50,20 @@ func WithAllocator(mem memory.Allocator) SourceOption {
 // reads a JSON object, a list column a JSON array). See the package doc
 // for what each type accepts.
 func WithSchema(schema *arrow.Schema) SourceOption {
-	return func(c *sourceConfig) error {
-		if schema == nil {
-			return fmt.Errorf("%w: nil schema", ErrInvalidOption)
-		}
-		c.schema = schema
-		return nil
-	}
+	return fileopt.Schema[sourceConfig](ErrInvalidOption, schema)
 }
 
 // WithInferRows sets how many lines (objects) the inference reads (n >
 // 0; default DefaultInferRows), or -1 to read the whole file first (one
 // more pass). Ignored with WithSchema.
 func WithInferRows(n int) SourceOption {
-	return func(c *sourceConfig) error {
-		if n <= 0 && n != -1 {
-			return fmt.Errorf("%w: infer rows must be > 0 or -1, got %d", ErrInvalidOption, n)
-		}
-		c.inferRows = n
-		return nil
-	}
+	return fileopt.InferRows[sourceConfig](ErrInvalidOption, n)
 }
 
 // WithBatchRows sets the maximum number of rows per batch (n > 0;
 // default DefaultBatchRows). Every batch but the last has exactly n rows.
 func WithBatchRows(n int) SourceOption {
-	return func(c *sourceConfig) error {
-		if n <= 0 {
-			return fmt.Errorf("%w: batch rows must be > 0, got %d", ErrInvalidOption, n)
-		}
-		c.batchRows = n
-		return nil
-	}
+	return fileopt.BatchRows[sourceConfig](ErrInvalidOption, int64(n))
 }
 
 // WithAtomicRename makes the Sink write to a hidden temporary file in the
@@ -94,9 +72,4 @@ func WithBatchRows(n int) SourceOption {
 // partial file. A sink that fails, or is closed with a done ctx, removes
 // its temporary file. Default false: the file is written in place (and
 // removed on failure).
-func WithAtomicRename(on bool) SinkOption {
-	return func(c *sinkConfig) error {
-		c.atomic = on
-		return nil
-	}
-}
+func WithAtomicRename(on bool) SinkOption { return fileopt.AtomicRename[sinkConfig](on) }

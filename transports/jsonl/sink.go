@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/fileopt"
 	"github.com/pcs-dev/pcs/transports/internal/outfile"
 	"github.com/pcs-dev/pcs/transports/internal/plain"
 )
@@ -28,6 +29,7 @@ type Sink struct {
 	path   string
 	schema *arrow.Schema
 	plain  *arrow.Schema // schema with dictionaries decoded: what the file holds
+	mem    memory.Allocator
 	keys   [][]byte      // `"name":` per column; the first with '{', the others with ','
 	state  outfile.State // file, sticky failure, closed flag
 	buf    []byte
@@ -49,20 +51,18 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 	if schema == nil {
 		return nil, fmt.Errorf("%w: nil schema", ErrInvalidOption)
 	}
-	var cfg sinkConfig
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+	cfg := sinkConfig{SinkBase: fileopt.NewSinkBase()}
+	if err := fileopt.ApplySink(&cfg, opts); err != nil {
+		return nil, err
 	}
 	if err := checkSupported(plain.Schema(schema)); err != nil {
 		return nil, err
 	}
-	out, err := outfile.Create(path, cfg.atomic)
+	state, err := outfile.CreateState(path, cfg.Atomic, schema, "jsonl", ErrClosed)
 	if err != nil {
-		return nil, fmt.Errorf("jsonl: %w", err)
+		return nil, err
 	}
-	s := &Sink{path: path, schema: schema, plain: plain.Schema(schema), state: outfile.NewState(out, schema, "jsonl", ErrClosed)}
+	s := &Sink{path: path, schema: schema, plain: plain.Schema(schema), mem: cfg.Mem, state: state}
 	for i, fd := range schema.Fields() {
 		sep := byte(',')
 		if i == 0 {
@@ -85,12 +85,9 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 // call returns that error; ErrClosed after Close. A schema mismatch or a
 // ctx error leaves the sink usable.
 func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
-	if write, err := s.state.Begin(ctx, rec); !write {
+	rec, err := s.state.BeginPlain(ctx, rec, s.plain, s.mem)
+	if rec == nil {
 		return err
-	}
-	rec, err := plain.Record(ctx, memory.DefaultAllocator, rec, s.plain)
-	if err != nil {
-		return s.state.Fail(err)
 	}
 	defer rec.Release()
 	encs := make([]encoder, rec.NumCols())

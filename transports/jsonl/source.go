@@ -12,16 +12,12 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	json "github.com/goccy/go-json"
 
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/fileopt"
+	"github.com/pcs-dev/pcs/transports/internal/infile"
 )
-
-// readBufferSize is the buffer between the file and the line reader.
-const readBufferSize = 1 << 20
-
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // Source reads a file of newline-delimited JSON objects as record
 // batches. It implements transports.Source.
@@ -41,9 +37,7 @@ type Source struct {
 	seen []bool                      // per column, for the current line
 	text bytes.Buffer                // scratch for JSON text values
 
-	eof    bool
-	err    error
-	closed bool
+	state infile.State // sticky error, end, closed
 }
 
 var _ transports.Source = (*Source)(nil)
@@ -58,17 +52,18 @@ var _ transports.Source = (*Source)(nil)
 // (ErrSyntax) for a line among those read for the inference that is not
 // one JSON object.
 func NewSource(path string, opts ...SourceOption) (*Source, error) {
-	cfg := sourceConfig{mem: memory.DefaultAllocator, inferRows: DefaultInferRows, batchRows: DefaultBatchRows}
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+	cfg := sourceConfig{
+		SourceBase:     fileopt.NewSourceBase(DefaultBatchRows),
+		TextSourceBase: fileopt.TextSourceBase{InferRows: DefaultInferRows},
 	}
-	f, err := os.Open(path)
+	if err := fileopt.ApplySource(&cfg, opts); err != nil {
+		return nil, err
+	}
+	f, err := infile.Open("jsonl", path)
 	if err != nil {
-		return nil, fmt.Errorf("jsonl: open %s: %w", path, err)
+		return nil, err
 	}
-	s := &Source{path: path, cfg: cfg, f: f}
+	s := &Source{path: path, cfg: cfg, f: f, state: infile.NewState(path, "jsonl", ErrClosed)}
 	if err := s.init(); err != nil {
 		f.Close()
 		return nil, err
@@ -77,11 +72,11 @@ func NewSource(path string, opts ...SourceOption) (*Source, error) {
 }
 
 func (s *Source) init() error {
-	if s.cfg.schema != nil {
-		if err := checkSupported(s.cfg.schema); err != nil {
+	if s.cfg.Schema != nil {
+		if err := checkSupported(s.cfg.Schema); err != nil {
 			return err
 		}
-		s.schema = s.cfg.schema
+		s.schema = s.cfg.Schema
 	} else {
 		if err := s.rewind(); err != nil {
 			return err
@@ -98,7 +93,7 @@ func (s *Source) init() error {
 		s.index[s.schema.Field(i).Name] = i
 	}
 	s.seen = make([]bool, s.schema.NumFields())
-	s.bld = array.NewRecordBuilder(s.cfg.mem, s.schema)
+	s.bld = array.NewRecordBuilder(s.cfg.Mem, s.schema)
 	s.dec = make([]func(*json.Decoder) error, s.schema.NumFields())
 	for i, f := range s.schema.Fields() {
 		b := s.bld.Field(i)
@@ -118,17 +113,17 @@ func (s *Source) rewind() error {
 		return fmt.Errorf("jsonl: read %s: %w", s.path, err)
 	}
 	s.lr.reset(s.f)
-	if head, err := s.lr.br.Peek(len(utf8BOM)); err == nil && bytes.Equal(head, utf8BOM) {
-		s.lr.br.Discard(len(utf8BOM))
+	if head, err := s.lr.br.Peek(len(infile.UTF8BOM)); err == nil && bytes.Equal(head, infile.UTF8BOM) {
+		s.lr.br.Discard(len(infile.UTF8BOM))
 	}
 	return nil
 }
 
-// infer reads up to cfg.inferRows objects and sets schema.
+// infer reads up to cfg.InferRows objects and sets schema.
 func (s *Source) infer() error {
 	var keys []*keyInfer
 	byName := map[string]*keyInfer{}
-	for rows := 0; s.cfg.inferRows < 0 || rows < s.cfg.inferRows; {
+	for rows := 0; s.cfg.InferRows < 0 || rows < s.cfg.InferRows; {
 		line, err := s.lr.next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -296,34 +291,24 @@ func (s *Source) Schema() *arrow.Schema { return s.schema }
 // error is repeated by every later Read. ctx's error (the source stays
 // usable). ErrClosed after Close.
 func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
-	switch {
-	case s.closed:
-		return nil, ErrClosed
-	case s.err != nil:
-		return nil, s.err
-	case s.eof:
-		return nil, io.EOF
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.state.Begin(ctx); err != nil {
 		return nil, err
 	}
 	n := 0
-	for n < s.cfg.batchRows {
+	for int64(n) < s.cfg.BatchRows {
 		line, err := s.lr.next()
 		if errors.Is(err, io.EOF) {
-			s.eof = true
+			s.state.SetEOF()
 			break
 		}
 		if err != nil {
-			s.err = fmt.Errorf("jsonl: read %s: %w", s.path, err)
-			return nil, s.err
+			return nil, s.state.ReadError(err)
 		}
 		if isBlank(line) {
 			continue
 		}
 		if err := s.decodeLine(line); err != nil {
-			s.err = err
-			return nil, err
+			return nil, s.state.Fail(err)
 		}
 		n++
 	}
@@ -409,15 +394,10 @@ func (s *Source) valueError(line []byte, i int, err error) error {
 // Close releases the builders and closes the file. Batches already
 // returned stay valid. Close is idempotent.
 func (s *Source) Close() error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	s.bld.Release()
-	if err := s.f.Close(); err != nil {
-		return fmt.Errorf("jsonl: close %s: %w", s.path, err)
-	}
-	return nil
+	return s.state.Close(func() error {
+		s.bld.Release()
+		return s.f.Close()
+	})
 }
 
 // lineReader yields the lines of a file, without their end ("\n" or
@@ -430,7 +410,7 @@ type lineReader struct {
 
 func (l *lineReader) reset(r io.Reader) {
 	if l.br == nil {
-		l.br = bufio.NewReaderSize(r, readBufferSize)
+		l.br = bufio.NewReaderSize(r, infile.BufferSize)
 	} else {
 		l.br.Reset(r)
 	}

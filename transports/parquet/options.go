@@ -7,6 +7,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+
+	"github.com/pcs-dev/pcs/transports/internal/fileopt"
 )
 
 const (
@@ -29,77 +31,44 @@ const (
 	DefaultMaxOpenPartitions = 64
 )
 
-// SourceOption configures NewSource. Options are functions applied in
-// order; one that returns an error makes NewSource fail with it.
-type SourceOption interface {
-	applySource(*sourceConfig) error
-}
+// SourceOption configures NewSource. Options are applied in order; one
+// that returns an error makes NewSource fail with it.
+type SourceOption = fileopt.Source[sourceConfig]
 
-// SinkOption configures NewSink. Options are functions applied in order;
-// one that returns an error makes NewSink fail with it.
-type SinkOption interface {
-	applySink(*sinkConfig) error
-}
+// SinkOption configures NewSink. Options are applied in order; one that
+// returns an error makes NewSink fail with it.
+type SinkOption = fileopt.Sink[sinkConfig]
 
 // Option configures both a Source and a Sink (WithAllocator).
-type Option interface {
-	SourceOption
-	SinkOption
-}
-
-type sourceOptionFunc func(*sourceConfig) error
-
-func (f sourceOptionFunc) applySource(c *sourceConfig) error { return f(c) }
-
-type sinkOptionFunc func(*sinkConfig) error
-
-func (f sinkOptionFunc) applySink(c *sinkConfig) error { return f(c) }
+type Option = fileopt.Both[sourceConfig, sinkConfig]
 
 type sourceConfig struct {
-	mem       memory.Allocator
-	columns   []string // nil: all
-	rowGroups []int    // nil: all
-	batchRows int64
-	parallel  bool
-	hive      bool
+	fileopt.SourceBase          // Mem, BatchRows
+	columns            []string // nil: all
+	rowGroups          []int    // nil: all
+	parallel           bool
+	hive               bool
 }
 
 type sinkConfig struct {
-	mem          memory.Allocator
-	rowGroupRows int64
-	codec        Codec
-	level        int
-	levelSet     bool
-	rollRows     int64
-	rollBytes    int64
-	atomic       bool
-	partitionBy  []string // nil: not partitioned
-	maxOpen      int
-}
-
-// allocatorOption implements Option.
-type allocatorOption struct{ mem memory.Allocator }
-
-func (o allocatorOption) applySource(c *sourceConfig) error {
-	if o.mem == nil {
-		return fmt.Errorf("%w: nil allocator", ErrInvalidOption)
-	}
-	c.mem = o.mem
-	return nil
-}
-
-func (o allocatorOption) applySink(c *sinkConfig) error {
-	if o.mem == nil {
-		return fmt.Errorf("%w: nil allocator", ErrInvalidOption)
-	}
-	c.mem = o.mem
-	return nil
+	fileopt.SinkBase // Mem, Atomic
+	rowGroupRows     int64
+	codec            Codec
+	level            int
+	levelSet         bool
+	rollRows         int64
+	rollBytes        int64
+	partitionBy      []string // nil: not partitioned
+	maxOpen          int
 }
 
 // WithAllocator sets the allocator for the Arrow and Parquet buffers a
 // Source decodes into or a Sink encodes with. The default is
-// memory.DefaultAllocator. Tests pass a memory.CheckedAllocator.
-func WithAllocator(mem memory.Allocator) Option { return allocatorOption{mem} }
+// memory.DefaultAllocator. Tests pass a memory.CheckedAllocator. nil is
+// ErrInvalidOption.
+func WithAllocator(mem memory.Allocator) Option {
+	return fileopt.Allocator[sourceConfig, sinkConfig](ErrInvalidOption, mem)
+}
 
 // WithColumns restricts a Source to the named top-level columns, in the
 // order given (a nested column is read with all its children). A name
@@ -108,7 +77,7 @@ func WithAllocator(mem memory.Allocator) Option { return allocatorOption{mem} }
 // columns in file order.
 func WithColumns(names ...string) SourceOption {
 	names = slices.Clone(names)
-	return sourceOptionFunc(func(c *sourceConfig) error {
+	return fileopt.SourceFunc(func(c *sourceConfig) error {
 		if len(names) == 0 {
 			return fmt.Errorf("%w: WithColumns needs at least one column", ErrInvalidOption)
 		}
@@ -134,7 +103,7 @@ func WithRowGroups(indices ...int) SourceOption {
 	if indices == nil {
 		indices = []int{}
 	}
-	return sourceOptionFunc(func(c *sourceConfig) error {
+	return fileopt.SourceFunc(func(c *sourceConfig) error {
 		seen := make(map[int]bool, len(indices))
 		for _, i := range indices {
 			if seen[i] {
@@ -151,13 +120,7 @@ func WithRowGroups(indices ...int) SourceOption {
 // yields (n > 0; default DefaultBatchRows). Batches span row-group
 // boundaries: every batch but the last has exactly n rows.
 func WithBatchRows(n int64) SourceOption {
-	return sourceOptionFunc(func(c *sourceConfig) error {
-		if n <= 0 {
-			return fmt.Errorf("%w: batch rows must be > 0, got %d", ErrInvalidOption, n)
-		}
-		c.batchRows = n
-		return nil
-	})
+	return fileopt.BatchRows[sourceConfig](ErrInvalidOption, n)
 }
 
 // WithParallel makes a Source decode the columns of each batch
@@ -165,7 +128,7 @@ func WithBatchRows(n int64) SourceOption {
 // ArrowReadProperties.Parallel). Default false: columns are decoded one
 // after the other on the calling goroutine.
 func WithParallel(on bool) SourceOption {
-	return sourceOptionFunc(func(c *sourceConfig) error {
+	return fileopt.SourceFunc(func(c *sourceConfig) error {
 		c.parallel = on
 		return nil
 	})
@@ -183,7 +146,7 @@ func WithParallel(on bool) SourceOption {
 // named like a file column makes NewSource fail with ErrInvalidOption.
 // Default false.
 func WithHivePartitioning(on bool) SourceOption {
-	return sourceOptionFunc(func(c *sourceConfig) error {
+	return fileopt.SourceFunc(func(c *sourceConfig) error {
 		c.hive = on
 		return nil
 	})
@@ -224,7 +187,7 @@ func (c Codec) compression() (compress.Compression, error) {
 // WithCompression sets the codec of every column (default
 // DefaultCompression, zstd). An unknown codec is ErrInvalidOption.
 func WithCompression(c Codec) SinkOption {
-	return sinkOptionFunc(func(cfg *sinkConfig) error {
+	return fileopt.SinkFunc(func(cfg *sinkConfig) error {
 		if _, err := c.compression(); err != nil {
 			return err
 		}
@@ -237,7 +200,7 @@ func WithCompression(c Codec) SinkOption {
 // codec's: zstd 1-22, gzip 1-9, brotli 0-11). Default: the codec's
 // default.
 func WithCompressionLevel(level int) SinkOption {
-	return sinkOptionFunc(func(cfg *sinkConfig) error {
+	return fileopt.SinkFunc(func(cfg *sinkConfig) error {
 		cfg.level, cfg.levelSet = level, true
 		return nil
 	})
@@ -248,7 +211,7 @@ func WithCompressionLevel(level int) SinkOption {
 // retained from the written batches) before encoding them, so n bounds
 // its memory. Flush, Close and rolling end a row group early.
 func WithRowGroupRows(n int64) SinkOption {
-	return sinkOptionFunc(func(cfg *sinkConfig) error {
+	return fileopt.SinkFunc(func(cfg *sinkConfig) error {
 		if n <= 0 || n > pq.DefaultMaxRowGroupLen {
 			return fmt.Errorf("%w: row group rows must be in 1..%d, got %d", ErrInvalidOption, pq.DefaultMaxRowGroupLen, n)
 		}
@@ -261,7 +224,7 @@ func WithRowGroupRows(n int64) SinkOption {
 // Every file but the last holds exactly n rows. Enables numbered file
 // names (see the package doc). Default: no rolling.
 func WithRollRows(n int64) SinkOption {
-	return sinkOptionFunc(func(cfg *sinkConfig) error {
+	return fileopt.SinkFunc(func(cfg *sinkConfig) error {
 		if n <= 0 {
 			return fmt.Errorf("%w: roll rows must be > 0, got %d", ErrInvalidOption, n)
 		}
@@ -281,7 +244,7 @@ func WithRollRows(n int64) SinkOption {
 // numbered file names. Default: no rolling. With WithRollRows too,
 // whichever limit is reached first ends the file.
 func WithRollBytes(n int64) SinkOption {
-	return sinkOptionFunc(func(cfg *sinkConfig) error {
+	return fileopt.SinkFunc(func(cfg *sinkConfig) error {
 		if n <= 0 {
 			return fmt.Errorf("%w: roll bytes must be > 0, got %d", ErrInvalidOption, n)
 		}
@@ -296,12 +259,7 @@ func WithRollBytes(n int64) SinkOption {
 // reader never sees a partial file. A sink that fails or is closed with
 // a cancelled context removes its temporary file. Default false: files
 // are written in place.
-func WithAtomicRename(on bool) SinkOption {
-	return sinkOptionFunc(func(cfg *sinkConfig) error {
-		cfg.atomic = on
-		return nil
-	})
-}
+func WithAtomicRename(on bool) SinkOption { return fileopt.AtomicRename[sinkConfig](on) }
 
 // WithPartitionBy makes the Sink write Hive-style partition directories,
 // as Spark, Hive, DuckDB and Flink do: each batch is split by the values
@@ -318,7 +276,7 @@ func WithAtomicRename(on bool) SinkOption {
 // each partition directory on its own.
 func WithPartitionBy(cols ...string) SinkOption {
 	cols = slices.Clone(cols)
-	return sinkOptionFunc(func(cfg *sinkConfig) error {
+	return fileopt.SinkFunc(func(cfg *sinkConfig) error {
 		if len(cols) == 0 {
 			return fmt.Errorf("%w: WithPartitionBy needs at least one column", ErrInvalidOption)
 		}
@@ -346,7 +304,7 @@ func WithPartitionBy(cols ...string) SinkOption {
 // small files: raise n, or sort or cluster the input by the partition
 // columns. Without WithPartitionBy the option has no effect.
 func WithMaxOpenPartitions(n int) SinkOption {
-	return sinkOptionFunc(func(cfg *sinkConfig) error {
+	return fileopt.SinkFunc(func(cfg *sinkConfig) error {
 		if n <= 0 {
 			return fmt.Errorf("%w: max open partitions must be > 0, got %d", ErrInvalidOption, n)
 		}

@@ -121,7 +121,7 @@ func (p *partitioned) write(ctx context.Context, rec arrow.RecordBatch) error {
 	if len(groups) == 1 {
 		return p.writeTo(ctx, groups[0].dir, data)
 	}
-	cctx := compute.WithAllocator(ctx, p.cfg.mem)
+	cctx := compute.WithAllocator(ctx, p.cfg.Mem)
 	for _, g := range groups {
 		part, err := take(cctx, data, g.rows)
 		if err != nil {

@@ -10,12 +10,12 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/util"
 	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/fileopt"
 	"github.com/pcs-dev/pcs/transports/internal/outfile"
 )
 
@@ -90,15 +90,13 @@ func NewSink(path string, schema *arrow.Schema, opts ...SinkOption) (*Sink, erro
 		return nil, fmt.Errorf("%w: nil schema", ErrInvalidOption)
 	}
 	cfg := sinkConfig{
-		mem:          memory.DefaultAllocator,
+		SinkBase:     fileopt.NewSinkBase(),
 		rowGroupRows: DefaultRowGroupRows,
 		codec:        DefaultCompression,
 		maxOpen:      DefaultMaxOpenPartitions,
 	}
-	for _, o := range opts {
-		if err := o.applySink(&cfg); err != nil {
-			return nil, err
-		}
+	if err := fileopt.ApplySink(&cfg, opts); err != nil {
+		return nil, err
 	}
 	if cfg.partitionBy != nil {
 		return newPartitionedSink(path, schema, cfg)
@@ -121,7 +119,7 @@ func newFileSink(path string, schema *arrow.Schema, cfg sinkConfig, numbered boo
 		return nil, err
 	}
 	wopts := []pq.WriterProperty{
-		pq.WithAllocator(cfg.mem),
+		pq.WithAllocator(cfg.Mem),
 		pq.WithCompression(codec),
 		pq.WithMaxRowGroupLength(cfg.rowGroupRows),
 		pq.WithCreatedBy("pcs (arrow-go parquet)"),
@@ -134,7 +132,7 @@ func newFileSink(path string, schema *arrow.Schema, cfg sinkConfig, numbered boo
 		schema:   schema,
 		cfg:      cfg,
 		props:    pq.NewWriterProperties(wopts...),
-		arrProps: pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(cfg.mem)),
+		arrProps: pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(cfg.Mem)),
 		rolling:  numbered,
 		seq:      seq,
 	}
@@ -168,7 +166,7 @@ func (s *Sink) fileName(seq int) string {
 
 func (s *Sink) openNext() error {
 	final := s.fileName(s.seq)
-	file, err := outfile.Create(final, s.cfg.atomic)
+	file, err := outfile.Create(final, s.cfg.Atomic)
 	if err != nil {
 		return fmt.Errorf("parquet: %w", err)
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/fileopt"
+	"github.com/pcs-dev/pcs/transports/internal/infile"
 )
 
 // fieldIDKey is the field metadata key pqarrow uses for Parquet field ids.
@@ -38,10 +40,7 @@ type Source struct {
 	mem        memory.Allocator
 	numRows    int64
 	numGroups  int
-
-	eof    bool
-	err    error
-	closed bool
+	state      infile.State // sticky error, end, closed
 }
 
 var _ transports.Source = (*Source)(nil)
@@ -52,18 +51,16 @@ var _ transports.Source = (*Source)(nil)
 // Errors: the file cannot be opened or is not Parquet (wrapped os or
 // arrow-go error, with the path); ErrUnknownColumn; ErrInvalidOption.
 func NewSource(path string, opts ...SourceOption) (*Source, error) {
-	cfg := sourceConfig{mem: memory.DefaultAllocator, batchRows: DefaultBatchRows}
-	for _, o := range opts {
-		if err := o.applySource(&cfg); err != nil {
-			return nil, err
-		}
+	cfg := sourceConfig{SourceBase: fileopt.NewSourceBase(DefaultBatchRows)}
+	if err := fileopt.ApplySource(&cfg, opts); err != nil {
+		return nil, err
 	}
 
-	pf, err := file.OpenParquetFile(path, false, file.WithReadProps(pq.NewReaderProperties(cfg.mem)))
+	pf, err := file.OpenParquetFile(path, false, file.WithReadProps(pq.NewReaderProperties(cfg.Mem)))
 	if err != nil {
 		return nil, fmt.Errorf("parquet: open %s: %w", path, err)
 	}
-	s := &Source{path: path, pf: pf, numGroups: pf.NumRowGroups(), mem: cfg.mem}
+	s := &Source{path: path, pf: pf, numGroups: pf.NumRowGroups(), mem: cfg.Mem, state: infile.NewState(path, "parquet", ErrClosed)}
 	if err := s.init(&cfg); err != nil {
 		if s.rr != nil {
 			s.rr.Release()
@@ -77,8 +74,8 @@ func NewSource(path string, opts ...SourceOption) (*Source, error) {
 func (s *Source) init(cfg *sourceConfig) error {
 	fr, err := pqarrow.NewFileReader(s.pf, pqarrow.ArrowReadProperties{
 		Parallel:  cfg.parallel,
-		BatchSize: cfg.batchRows,
-	}, cfg.mem)
+		BatchSize: cfg.BatchRows,
+	}, cfg.Mem)
 	if err != nil {
 		return fmt.Errorf("parquet: %s: %w", s.path, err)
 	}
@@ -117,7 +114,7 @@ func (s *Source) init(cfg *sourceConfig) error {
 			return fmt.Errorf("parquet: %s: %w", s.path, err)
 		}
 		sc = projectSchema(full, fieldIdx)
-		s.eof = true
+		s.state.SetEOF()
 	} else {
 		rr, err := fr.GetRecordReader(context.Background(), cols, rowGroups)
 		if err != nil {
@@ -280,25 +277,15 @@ func (s *Source) NumRowGroups() int { return s.numGroups }
 // end of the batch. A decode error is returned wrapped with the path and
 // repeated by every later Read. Read after Close returns ErrClosed.
 func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
-	switch {
-	case s.closed:
-		return nil, ErrClosed
-	case s.err != nil:
-		return nil, s.err
-	case s.eof:
-		return nil, io.EOF
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.state.Begin(ctx); err != nil {
 		return nil, err
 	}
 	rec, err := s.rr.Read()
 	if errors.Is(err, io.EOF) || (err == nil && rec == nil) {
-		s.eof = true
-		return nil, io.EOF
+		return nil, s.state.EOF()
 	}
 	if err != nil {
-		s.err = fmt.Errorf("parquet: read %s: %w", s.path, err)
-		return nil, s.err
+		return nil, s.state.ReadError(err)
 	}
 	// The record reader releases rec on its next Read: hand out a batch
 	// of our own that holds its own references to the columns.
@@ -330,8 +317,7 @@ func (s *Source) convert(ctx context.Context, rec arrow.RecordBatch) (arrow.Reco
 						cols[j].Release()
 					}
 				}
-				s.err = fmt.Errorf("parquet: read %s: restore column %q as %s: %w", s.path, s.schema.Field(k).Name, dt, err)
-				return nil, s.err
+				return nil, s.state.ReadError(fmt.Errorf("restore column %q as %s: %w", s.schema.Field(k).Name, dt, err))
 			}
 			cols[k] = out
 		}
@@ -347,16 +333,11 @@ func (s *Source) convert(ctx context.Context, rec arrow.RecordBatch) (arrow.Reco
 // Close releases the decoders and closes the file. Batches already
 // returned stay valid. Close is idempotent.
 func (s *Source) Close() error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	if s.rr != nil {
-		s.rr.Release()
-		s.rr = nil
-	}
-	if err := s.pf.Close(); err != nil {
-		return fmt.Errorf("parquet: close %s: %w", s.path, err)
-	}
-	return nil
+	return s.state.Close(func() error {
+		if s.rr != nil {
+			s.rr.Release()
+			s.rr = nil
+		}
+		return s.pf.Close()
+	})
 }

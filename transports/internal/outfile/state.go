@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/transports"
+	"github.com/pcs-dev/pcs/transports/internal/plain"
 )
 
 // State is what the csv, jsonl and arrowfile sinks share around their
@@ -29,6 +31,18 @@ func NewState(out *File, schema *arrow.Schema, prefix string, errClosed error) S
 	return State{out: out, schema: schema, prefix: prefix, errClosed: errClosed}
 }
 
+// CreateState creates the output file at path (Create, atomic or not)
+// and returns the state of a sink named prefix writing batches of schema
+// to it; errClosed is returned after Close. Errors read "<prefix>:
+// create <path>: <cause>".
+func CreateState(path string, atomic bool, schema *arrow.Schema, prefix string, errClosed error) (State, error) {
+	out, err := Create(path, atomic)
+	if err != nil {
+		return State{}, fmt.Errorf("%s: %w", prefix, err)
+	}
+	return NewState(out, schema, prefix, errClosed), nil
+}
+
 // File returns the output file.
 func (s *State) File() *File { return s.out }
 
@@ -49,6 +63,23 @@ func (s *State) Begin(ctx context.Context, rec arrow.RecordBatch) (write bool, e
 		return false, err
 	}
 	return rec.NumRows() > 0, nil
+}
+
+// BeginPlain is Begin for the sinks of formats without dictionaries
+// (csv, jsonl): it returns rec with each dictionary column decoded into
+// its values (plain.Record over plainSchema, plain.Schema of the sink's
+// schema, allocated from mem), or nil when there is nothing to write,
+// with Begin's error (nil for a batch with no rows). The caller releases
+// the batch returned. A failure to decode is the sink's failure.
+func (s *State) BeginPlain(ctx context.Context, rec arrow.RecordBatch, plainSchema *arrow.Schema, mem memory.Allocator) (arrow.RecordBatch, error) {
+	if write, err := s.Begin(ctx, rec); !write {
+		return nil, err
+	}
+	out, err := plain.Record(ctx, mem, rec, plainSchema)
+	if err != nil {
+		return nil, s.Fail(err)
+	}
+	return out, nil
 }
 
 // Fail records err (wrapped as "<prefix>: write <path>: err") as the

@@ -4,6 +4,7 @@
 package textinfer
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -95,4 +96,16 @@ func fracDigits(v string) int {
 		n++
 	}
 	return n
+}
+
+// CheckSchema returns an error wrapping unsupported (the package's
+// ErrUnsupportedType) that names the first column of schema, with its
+// index and type, whose type ok refuses; nil if ok takes them all.
+func CheckSchema(schema *arrow.Schema, ok func(arrow.DataType) bool, unsupported error) error {
+	for i, f := range schema.Fields() {
+		if !ok(f.Type) {
+			return fmt.Errorf("%w: column %q (index %d) has type %s", unsupported, f.Name, i, f.Type)
+		}
+	}
+	return nil
 }
