@@ -11,7 +11,10 @@
 //     .csv, .tsv; .jsonl, .ndjson).
 //   - [Open] returns a transports.Source; options select columns
 //     (Parquet reads only those from disk), batch sizes and decoding in
-//     parallel.
+//     parallel. [WithSchema] reads the columns a caller declared: CSV and
+//     JSONL parse them as the declared types (no inference for them) and
+//     read declared columns they lack as nulls; Parquet and Arrow files
+//     must have them.
 //   - [Create] returns a transports.Sink that writes a temporary file and
 //     renames it into place when Close succeeds, for every format: a file
 //     under its final name is always complete. An Arrow IPC file sink

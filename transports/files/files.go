@@ -19,12 +19,12 @@ import (
 // is detected as Sniff does (or given by WithFormat). The source is the
 // format package's own (*parquet.Source, *arrowfile.Source, *csv.Source,
 // *jsonl.Source: type-assert it for their extra methods, such as
-// (*parquet.Source).NumRows), except where WithColumns (Arrow, CSV,
-// JSONL) or WithBatchRows (Arrow) need a wrapper around it. A .tsv file
+// (*parquet.Source).NumRows), except where WithColumns or WithSchema
+// (Arrow, CSV, JSONL) or WithBatchRows (Arrow) need a wrapper around it. A .tsv file
 // is read with tabs between fields. The caller closes the source.
 //
-// Options: WithFormat, WithAllocator, WithColumns, WithBatchRows,
-// WithParallel.
+// Options: WithFormat, WithAllocator, WithColumns or WithSchema,
+// WithBatchRows, WithParallel.
 //
 // Errors: those of Sniff; ErrUnsupported for a Create option;
 // ErrInvalidOption; ErrUnknownColumn; the format package's errors, which
@@ -34,6 +34,19 @@ func Open(path string, opts ...Option) (transports.Source, error) {
 	cfg, format, err := prepare(opts, forOpen, path, Sniff)
 	if err != nil {
 		return nil, err
+	}
+	var fill *arrow.Schema // missing declared columns read as nulls
+	if cfg.schema != nil {
+		if cfg.columns != nil {
+			return nil, fmt.Errorf("%w: %s: WithColumns and WithSchema both select columns: give one", ErrInvalidOption, path)
+		}
+		cfg.columns = make([]string, cfg.schema.NumFields())
+		for i, f := range cfg.schema.Fields() {
+			cfg.columns[i] = f.Name
+		}
+		if format == CSV || format == JSONL {
+			fill = cfg.schema
+		}
 	}
 	var src transports.Source
 	switch format {
@@ -70,6 +83,13 @@ func Open(path string, opts ...Option) (transports.Source, error) {
 		if isTSV(path) {
 			co = append(co, csv.WithDelimiter('\t'))
 		}
+		if cfg.schema != nil {
+			types, err := csvTypes(path, co, cfg.schema)
+			if err != nil {
+				return nil, err
+			}
+			co = append(co, csv.WithColumnTypes(types))
+		}
 		if src, err = csv.NewSource(path, co...); err != nil {
 			return nil, err
 		}
@@ -78,6 +98,9 @@ func Open(path string, opts ...Option) (transports.Source, error) {
 		if cfg.batchRows > 0 {
 			jo = append(jo, jsonl.WithBatchRows(int(min(cfg.batchRows, 1<<31-1))))
 		}
+		if cfg.schema != nil {
+			jo = append(jo, jsonl.WithSchema(cfg.schema))
+		}
 		if src, err = jsonl.NewSource(path, jo...); err != nil {
 			return nil, err
 		}
@@ -85,7 +108,7 @@ func Open(path string, opts ...Option) (transports.Source, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnknownFormat, path, format)
 	}
 	if cfg.columns != nil {
-		p, err := newProjection(src, cfg.columns, path)
+		p, err := newProjection(src, cfg.columns, path, fill, cfg.mem)
 		if err != nil {
 			src.Close()
 			return nil, err
@@ -162,6 +185,24 @@ func Create(path string, schema *arrow.Schema, opts ...Option) (transports.Sink,
 		return jsonl.NewSink(path, schema, jsonl.WithAtomicRename(true))
 	}
 	return nil, fmt.Errorf("%w: %s: %v", ErrUnknownFormat, path, format)
+}
+
+// csvTypes returns the declared types of the columns of the CSV file at
+// path that schema declares, reading its header (and one row) with the
+// source options co.
+func csvTypes(path string, co []csv.SourceOption, schema *arrow.Schema) (map[string]arrow.DataType, error) {
+	head, err := csv.NewSource(path, append(co, csv.WithInferRows(1))...)
+	if err != nil {
+		return nil, err
+	}
+	defer head.Close()
+	types := map[string]arrow.DataType{}
+	for _, f := range schema.Fields() {
+		if head.Schema().HasField(f.Name) {
+			types[f.Name] = f.Type
+		}
+	}
+	return types, nil
 }
 
 // prepare applies opts for call (forOpen or forCreate) on path and

@@ -513,3 +513,101 @@ func TestCreateOptions(t *testing.T) {
 	}
 	src.Close()
 }
+
+// TestOpenSchema: with a declared schema, CSV and JSONL parse the
+// declared columns as declared (a timestamp-looking string stays the
+// string it is), missing declared columns read as nulls, and only the
+// declared columns come back, in declared order; Parquet and Arrow files
+// keep their types and name a missing column in the error.
+func TestOpenSchema(t *testing.T) {
+	declared := arrow.NewSchema([]arrow.Field{
+		{Name: "at", Type: arrow.BinaryTypes.String},
+		{Name: "word", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "n", Type: arrow.PrimitiveTypes.Float64},
+	}, nil)
+	dir := t.TempDir()
+	texts := map[string]string{
+		"s.csv":   "n,at,other\n1,2024-01-01 00:00:00Z,x\n2,2024-01-01 00:00:01Z,y\n",
+		"s.jsonl": `{"n": 1, "at": "2024-01-01 00:00:00Z", "other": "x"}` + "\n" + `{"n": 2, "at": "2024-01-01 00:00:01Z", "other": "y"}` + "\n",
+	}
+	for name, content := range texts {
+		t.Run(name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// Without a schema the reader infers a timestamp.
+			src, err := files.Open(path, files.WithAllocator(mem))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f, _ := src.Schema().FieldsByName("at"); f[0].Type.ID() != arrow.TIMESTAMP {
+				t.Fatalf("inferred %s, want a timestamp (the case WithSchema is for)", f[0].Type)
+			}
+			src.Close()
+
+			src, err = files.Open(path, files.WithAllocator(mem), files.WithSchema(declared))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			var names []string
+			for _, f := range src.Schema().Fields() {
+				names = append(names, f.Name+":"+f.Type.String())
+			}
+			if want := []string{"at:utf8", "word:utf8", "n:float64"}; !slices.Equal(names, want) {
+				t.Fatalf("schema %v, want %v", names, want)
+			}
+			got := readAll(t, src)
+			defer release(got)
+			if rows, want := rowStrings(got), []string{"2024-01-01 00:00:00Z|null|1", "2024-01-01 00:00:01Z|null|2"}; !slices.Equal(rows, want) {
+				t.Errorf("rows %q, want %q", rows, want)
+			}
+		})
+	}
+	for _, name := range []string{"s.parquet", "s.arrow"} {
+		t.Run(name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			path := filepath.Join(dir, name)
+			writeFile(t, mem, path, 5)
+			sc := arrow.NewSchema([]arrow.Field{{Name: "name", Type: arrow.BinaryTypes.String}, {Name: "id", Type: arrow.PrimitiveTypes.Int32}}, nil)
+			src, err := files.Open(path, files.WithAllocator(mem), files.WithSchema(sc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The file's types: id stays int64.
+			if got := src.Schema().String(); !strings.Contains(got, "name: type=utf8") || !strings.Contains(got, "id: type=int64") || src.Schema().NumFields() != 2 {
+				t.Errorf("schema:\n%s", got)
+			}
+			got := readAll(t, src)
+			if rows := rowStrings(got); len(rows) != 5 || rows[4] != "n4|4" {
+				t.Errorf("rows %q", rows)
+			}
+			release(got)
+			src.Close()
+
+			missing := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "word", Type: arrow.BinaryTypes.String}}, nil)
+			_, err = files.Open(path, files.WithAllocator(mem), files.WithSchema(missing))
+			if !errors.Is(err, files.ErrUnknownColumn) {
+				t.Fatalf("missing declared column: %v", err)
+			}
+			for _, want := range []string{`"word"`, name, "id, price, name"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q: %v", want, err)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		})
+	}
+	if _, err := files.Open(filepath.Join(dir, "s.csv"), files.WithSchema(declared), files.WithColumns("n")); !errors.Is(err, files.ErrInvalidOption) {
+		t.Errorf("WithSchema and WithColumns: %v", err)
+	}
+	if _, err := files.Open(filepath.Join(dir, "s.csv"), files.WithSchema(nil)); !errors.Is(err, files.ErrInvalidOption) {
+		t.Errorf("nil schema: %v", err)
+	}
+}

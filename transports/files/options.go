@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -27,6 +28,7 @@ type config struct {
 	columns     []string
 	batchRows   int64
 	parallel    bool
+	schema      *arrow.Schema
 	partitionBy []string
 	rollRows    int64
 	rollBytes   int64
@@ -127,6 +129,27 @@ func WithBatchRows(n int64) Option {
 		}
 		c.batchRows = n
 		c.note("WithBatchRows", forOpen)
+		return nil
+	}
+}
+
+// WithSchema makes Open return exactly the columns of schema, in its
+// order: the schema a caller declared (a component's fields). CSV and
+// JSONL parse each declared column as its declared type instead of
+// inferring one (so that a string stays a string), and a declared column
+// the file lacks reads as nulls. Parquet and Arrow files keep their own
+// types (converting them is the caller's business), Parquet reads only
+// those columns, and a declared column the file lacks is an error
+// wrapping ErrUnknownColumn that names it, the file and the file's
+// columns. With WithColumns too, or a nil schema, Open fails with
+// ErrInvalidOption. Open only.
+func WithSchema(schema *arrow.Schema) Option {
+	return func(c *config) error {
+		if schema == nil {
+			return fmt.Errorf("%w: nil schema", ErrInvalidOption)
+		}
+		c.schema = schema
+		c.note("WithSchema", forOpen)
 		return nil
 	}
 }

@@ -7,24 +7,36 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/transports"
 )
 
 // projection returns some columns of its source's batches, without
-// copying them (WithColumns for the formats that read whole rows).
+// copying them (WithColumns and WithSchema for the formats that read
+// whole rows), and null columns for declared columns the file lacks.
 type projection struct {
 	transports.Source
 	schema *arrow.Schema
-	idx    []int // per output column: its index in the source's schema
+	idx    []int // per output column: its index in the source's schema, or -1: nulls
+	mem    memory.Allocator
 }
 
-func newProjection(src transports.Source, names []string, path string) (*projection, error) {
+// newProjection selects the columns names of src. A name src lacks is
+// an ErrUnknownColumn error, unless fill (the declared schema) has it:
+// it then reads as nulls of its declared type.
+func newProjection(src transports.Source, names []string, path string, fill *arrow.Schema, mem memory.Allocator) (*projection, error) {
 	in := src.Schema()
-	p := &projection{Source: src, idx: make([]int, len(names))}
+	p := &projection{Source: src, idx: make([]int, len(names)), mem: mem}
 	fields := make([]arrow.Field, len(names))
 	for i, name := range names {
 		found := in.FieldIndices(name)
+		if len(found) == 0 && fill != nil {
+			p.idx[i] = -1
+			fields[i] = fill.Field(fill.FieldIndices(name)[0])
+			fields[i].Nullable = true
+			continue
+		}
 		if len(found) == 0 {
 			have := make([]string, in.NumFields())
 			for j, f := range in.Fields() {
@@ -53,7 +65,12 @@ func (p *projection) Read(ctx context.Context) (arrow.RecordBatch, error) {
 	defer rec.Release()
 	cols := make([]arrow.Array, len(p.idx))
 	for i, j := range p.idx {
-		cols[i] = rec.Column(j)
+		if j >= 0 {
+			cols[i] = rec.Column(j)
+			continue
+		}
+		cols[i] = array.MakeArrayOfNull(p.mem, p.schema.Field(i).Type, int(rec.NumRows()))
+		defer cols[i].Release()
 	}
 	return array.NewRecordBatch(p.schema, cols, rec.NumRows()), nil
 }
