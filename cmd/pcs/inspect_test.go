@@ -5,13 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/arrowfile"
 	"github.com/pcs-dev/pcs/transports/parquet"
 )
@@ -332,18 +334,14 @@ func BenchmarkInspect(b *testing.B) {
 				b.Fatal(err)
 			}
 			var rows int64
-			for {
-				rec, err := src.Read(ctx)
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
+			err = transports.Each(ctx, src, func(rec arrow.RecordBatch) error {
 				rows += rec.NumRows()
-				rec.Release()
-			}
+				return nil
+			})
 			src.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
 			if rows != 3_000_000 {
 				b.Fatalf("rows %d", rows)
 			}

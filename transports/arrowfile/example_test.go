@@ -2,9 +2,7 @@ package arrowfile_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/arrowfile"
 )
 
@@ -48,16 +47,12 @@ func Example() {
 	}
 	defer src.Close()
 	fmt.Println("format:", src.Format())
-	for {
-		got, err := src.Read(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			panic(err)
-		}
+	err = transports.Each(ctx, src, func(got arrow.RecordBatch) error {
 		fmt.Println(got.Column(0))
-		got.Release()
+		return nil
+	})
+	if err != nil {
+		panic(err)
 	}
 	// Output:
 	// format: stream

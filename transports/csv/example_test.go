@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/csv"
 )
 
@@ -31,16 +33,12 @@ func Example() {
 	for _, f := range src.Schema().Fields() {
 		fmt.Printf("%s: %s\n", f.Name, f.Type)
 	}
-	for {
-		rec, err := src.Read(context.Background())
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			panic(err)
-		}
+	err = transports.Each(context.Background(), src, func(rec arrow.RecordBatch) error {
 		fmt.Println(rec.NumRows(), "rows:", rec.Column(1), rec.Column(2))
-		rec.Release()
+		return nil
+	})
+	if err != nil {
+		panic(err)
 	}
 	// Output:
 	// date: date32

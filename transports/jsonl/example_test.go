@@ -2,9 +2,7 @@ package jsonl_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/jsonl"
 )
 
@@ -88,16 +87,12 @@ func ExampleNewSink() {
 		panic(err)
 	}
 	defer src.Close()
-	for {
-		rec, err := src.Read(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			panic(err)
-		}
+	err = transports.Each(ctx, src, func(rec arrow.RecordBatch) error {
 		fmt.Println(rec.Column(1))
-		rec.Release()
+		return nil
+	})
+	if err != nil {
+		panic(err)
 	}
 	// Output:
 	// {"id":1,"tags":["a","b"]}

@@ -2,9 +2,7 @@ package parquet_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/parquet"
 )
 
@@ -50,16 +49,12 @@ func Example() {
 	}
 	defer src.Close()
 	fmt.Println("rows:", src.NumRows(), "columns:", src.Schema().Field(0).Name)
-	for {
-		rec, err := src.Read(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			panic(err)
-		}
+	err = transports.Each(ctx, src, func(rec arrow.RecordBatch) error {
 		fmt.Println(rec.Column(0))
-		rec.Release()
+		return nil
+	})
+	if err != nil {
+		panic(err)
 	}
 	// Output:
 	// rows: 3 columns: delay
