@@ -18,6 +18,7 @@ import (
 
 	"github.com/pcs-dev/pcs/node/catalog"
 	"github.com/pcs-dev/pcs/plan"
+	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
 // CheckpointBucket is the JetStream object store bucket of stateful
@@ -59,6 +60,7 @@ type ckptSystem struct {
 type checkpointer struct {
 	pipeline, node string
 	nakDelay       time.Duration
+	ackWait        time.Duration // held partitions get InProgress every ackWait/3
 	states         []plan.State
 	shard          int
 	obs            jetstream.ObjectStore
@@ -67,12 +69,14 @@ type checkpointer struct {
 	m              *Metrics
 	log            *slog.Logger
 
-	run      sync.RWMutex // steps hold R from the step to hold; a checkpoint or rollback holds W
-	mu       sync.Mutex   // pending
-	pending  []completed
-	seq      uint64
-	last     string // the object of the last committed checkpoint
-	lastData []byte // its contents (the initial state before the first): what a rollback restores
+	run       sync.RWMutex // steps hold R from the step to hold; a checkpoint or rollback holds W
+	mu        sync.Mutex   // pending
+	pending   []completed
+	alive     natsjs.AckSet // the pending partitions' handles, kept from redelivery
+	stopAlive func()
+	seq       uint64
+	last      string // the object of the last committed checkpoint
+	lastData  []byte // its contents (the initial state before the first): what a rollback restores
 }
 
 // shardOf is the catalog shard of a node's per-node state.
@@ -107,7 +111,14 @@ func newCheckpointer(ctx context.Context, c *checkpointer, js jetstream.JetStrea
 			return nil, err
 		}
 	}
+	c.stopAlive = c.alive.KeepAlive(c.ackWait / 3)
 	return c, nil
+}
+
+// close stops the held partitions' heartbeats (after the last
+// checkpoint: what it did not cover is redelivered after ack_wait).
+func (c *checkpointer) close() {
+	c.stopAlive()
 }
 
 // restore loads the last committed checkpoint of this node's shard, if
@@ -206,6 +217,8 @@ func (c *checkpointer) entry(name string) *plan.State {
 
 // hold adds a processed partition to the next checkpoint.
 func (c *checkpointer) hold(done completed) {
+	c.alive.Add(done.h) // one heartbeat for all held partitions
+	done.stop()
 	c.mu.Lock()
 	c.pending = append(c.pending, done)
 	c.mu.Unlock()
@@ -251,6 +264,7 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 		c.mu.Unlock()
 		return err
 	}
+	c.release(batch)
 	c.settle.ack(batch...)
 	return nil
 }
@@ -327,6 +341,13 @@ func (c *checkpointer) commit(ctx context.Context, data []byte, batch []complete
 	return nil
 }
 
+// release takes settled partitions out of the heartbeat set.
+func (c *checkpointer) release(batch []completed) {
+	for _, done := range batch {
+		c.alive.Remove(done.h)
+	}
+}
+
 // rollback returns the state to the last committed checkpoint after a
 // partition failed once the state may have changed (a stateful system
 // ran, or the window took its rows): the partitions processed since are
@@ -344,6 +365,7 @@ func (c *checkpointer) rollback() {
 		// Our own bytes: this is a bug, and the state is now unknown.
 		panic(fmt.Sprintf("node: pipeline %q: rollback to checkpoint %q: %v", c.pipeline, c.last, err))
 	}
+	c.release(batch)
 	c.settle.nak(c.nakDelay, batch...)
 	c.log.Warn("a partition failed after the state changed: state rolled back to the last checkpoint", "checkpoint", c.last, "redelivered", len(batch))
 }

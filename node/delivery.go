@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/node/catalog"
 	"github.com/pcs-dev/pcs/plan"
@@ -24,8 +22,7 @@ type delivery struct {
 	plan   *plan.Plan
 	log    *slog.Logger
 	m      *Metrics
-	js     jetstream.JetStream // claim checks
-	cons   jetstream.Consumer
+	cons   *natsjs.Consumer
 	cat    *catalog.Catalog // nil without [catalog]
 	emit   emitter
 	settle *settler
@@ -58,6 +55,7 @@ func (d *delivery) run(ctx, work context.Context) {
 			if err := d.ckpt.checkpoint(work); err != nil {
 				d.log.Warn("final checkpoint failed; its partitions will be redelivered", "err", err)
 			}
+			d.ckpt.close()
 		}()
 	}
 	for ctx.Err() == nil {
@@ -74,7 +72,7 @@ func (d *delivery) run(ctx, work context.Context) {
 		for n < d.cfg.MaxInFlight && trySend(slots) {
 			n++
 		}
-		parts, err := natsjs.Fetch(ctx, d.cons, n, int(d.cfg.Delivery.FetchMaxBytes))
+		parts, err := d.cons.Fetch(ctx, n, int(d.cfg.Delivery.FetchMaxBytes))
 		for i := len(parts); i < n; i++ {
 			<-slots
 		}
@@ -105,20 +103,20 @@ func (d *delivery) process(ctx context.Context, p *natsjs.Partition) {
 	t0 := time.Now()
 	d.m.inFlight.WithLabelValues(name).Inc()
 	defer d.m.inFlight.WithLabelValues(name).Dec()
-	stop := d.keepAlive(p)
+	stop := p.KeepAlive(time.Duration(d.cfg.Delivery.AckWait) / 3)
 	held := false // handed to the checkpointer with its heartbeats
 	defer func() {
 		if !held {
 			stop()
 		}
 	}()
-	id := partitionID(p)
+	id := p.Key()
 	if d.cat != nil && d.cat.IsDone(name, id) {
 		d.settle.skip(p, id)
 		return
 	}
 
-	recs, err := p.Decode(ctx, d.js, memory.DefaultAllocator)
+	recs, err := p.Decode(ctx, nil, memory.DefaultAllocator)
 	if err != nil {
 		if errors.Is(err, natsjs.ErrCorrupt) {
 			d.fail.deadLetter(p, id, ReasonCorrupt, err)
@@ -141,7 +139,7 @@ func (d *delivery) process(ctx context.Context, p *natsjs.Partition) {
 		}()
 	}
 	meta, _ := p.Meta() // a malformed header failed Decode
-	out, err := d.plan.Step(ctx, plan.Input{ID: id, Source: sourceOf(id), Batches: recs, Final: isFinal(meta.Watermark)})
+	out, err := d.plan.Step(ctx, plan.Input{ID: id, Source: sourceOf(id), Batches: recs, Final: meta.IsEndOfInput()})
 	d.m.rowsIn.WithLabelValues(name).Add(float64(out.RowsIn))
 	for _, s := range out.Stats.Systems {
 		d.m.systemSeconds.WithLabelValues(name, s.Name).Observe(s.Duration.Seconds())
@@ -150,14 +148,17 @@ func (d *delivery) process(ctx context.Context, p *natsjs.Partition) {
 		d.fail.stepFailed(p, id, err)
 		return
 	}
-	done := completed{p: p, id: id, rows: out.RowsIn, start: t0, stop: stop}
+	done := completed{h: p.Handle(), id: id, start: t0, stop: stop}
 	if out.Results != nil {
 		done.rowsOut = out.Results.NumRows()
 	}
-	if done.outputs, err = d.emit.emit(ctx, p, id, out); err != nil {
+	rowsIn := out.RowsIn
+	outputs, err := d.emit.emit(ctx, p, id, out)
+	if err != nil {
 		d.fail.retry(p, id, err)
 		return
 	}
+	done.record = d.settle.rec.of(p, id, catalog.StatusDone, rowsIn, outputs, nil)
 	if d.ckpt != nil { // acked once a checkpoint covers it
 		d.ckpt.hold(done)
 		held = true
@@ -168,39 +169,6 @@ func (d *delivery) process(ctx context.Context, p *natsjs.Partition) {
 		return
 	}
 	d.settle.ack(done)
-}
-
-// keepAlive sends InProgress every AckWait/3 until stop is called (once
-// or more), so the server does not redeliver a partition that is still
-// being worked on.
-func (d *delivery) keepAlive(p *natsjs.Partition) (stop func()) {
-	done := make(chan struct{})
-	every := time.Duration(d.cfg.Delivery.AckWait) / 3
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = p.InProgress()
-			}
-		}
-	}()
-	return sync.OnceFunc(func() { close(done) })
-}
-
-// partitionID is the partition's id, or stream/seq for foreign messages
-// without one.
-func partitionID(p *natsjs.Partition) string {
-	if id := p.ID(); id != "" {
-		return id
-	}
-	if md, err := p.Msg().Metadata(); err == nil {
-		return md.Stream + "/" + strconv.FormatUint(md.Sequence.Stream, 10)
-	}
-	return "unknown"
 }
 
 // sourceOf is the producer of partition id "<source>/<seq>": the window's

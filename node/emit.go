@@ -22,14 +22,6 @@ type emitter interface {
 	emit(ctx context.Context, p *natsjs.Partition, id string, out plan.Output) ([]string, error)
 }
 
-// finalWatermark marks a producer's end of input in Pcs-Watermark: any
-// time at or after it means +inf (every window fires).
-var finalWatermark = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// isFinal reports whether a partition's watermark is its producer's final
-// one.
-func isFinal(wm time.Time) bool { return !wm.Before(finalWatermark) }
-
 // outputs publishes results to the sink subject (id <pipeline>/<input>/0)
 // and late rows to <pipeline>.late (id <pipeline>/<input>/1).
 type outputs struct {
@@ -95,14 +87,14 @@ func (s *shards) emit(ctx context.Context, p *natsjs.Partition, id string, out p
 		}
 	}()
 	wm := out.Bound
-	if m, _ := p.Meta(); isFinal(m.Watermark) {
+	if m, _ := p.Meta(); m.IsEndOfInput() {
 		if err := s.awaitEarlier(ctx, id); err != nil {
 			if out.Late != nil {
 				out.Late.Release()
 			}
 			return nil, err
 		}
-		wm = finalWatermark
+		wm = natsjs.EndOfInput
 	}
 	var ids []string
 	for sh, batch := range out.Partials {

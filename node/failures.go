@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/node/catalog"
@@ -16,24 +14,20 @@ import (
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
-// Dead-letter headers, added to the original partition's headers on the
-// message sent to <pipeline>.dlq (part of the public contract).
+// Dead-letter headers and reasons: the wire contract's (package natsjs),
+// under the names node's users know.
 const (
-	HeaderError        = "Pcs-Error"         // the error message (at most 1 KiB)
-	HeaderErrorReason  = "Pcs-Error-Reason"  // corrupt, schema, permanent or max_deliver
-	HeaderSourceStream = "Pcs-Source-Stream" // stream of the original message
-	HeaderSourceSeq    = "Pcs-Source-Seq"    // its stream sequence
-	HeaderDeliveries   = "Pcs-Deliveries"    // delivery attempts so far
-	HeaderNode         = "Pcs-Node"          // node that dead-lettered it
-)
+	HeaderError        = natsjs.HeaderError
+	HeaderErrorReason  = natsjs.HeaderErrorReason
+	HeaderSourceStream = natsjs.HeaderSourceStream
+	HeaderSourceSeq    = natsjs.HeaderSourceSeq
+	HeaderDeliveries   = natsjs.HeaderDeliveries
+	HeaderNode         = natsjs.HeaderNode
 
-// Reasons a partition is dead-lettered (label of
-// pcs_partitions_dead_lettered_total and value of Pcs-Error-Reason).
-const (
-	ReasonCorrupt    = "corrupt"     // undecodable body, bad headers, missing or tampered object
-	ReasonSchema     = "schema"      // columns do not fit the input component
-	ReasonPermanent  = "permanent"   // a system returned a permanent error (or panicked)
-	ReasonMaxDeliver = "max_deliver" // a retryable failure on the last allowed delivery
+	ReasonCorrupt    = natsjs.ReasonCorrupt
+	ReasonSchema     = natsjs.ReasonSchema
+	ReasonPermanent  = natsjs.ReasonPermanent
+	ReasonMaxDeliver = natsjs.ReasonMaxDeliver
 )
 
 // failures handles a pipeline's failed partitions: nak for redelivery or
@@ -82,27 +76,10 @@ func (f *failures) retry(p *natsjs.Partition, id string, cause error) {
 // <pipeline>.dlq with the error headers, then terminates it. If the DLQ
 // publish fails the partition is nak'ed instead: nothing is dropped.
 func (f *failures) deadLetter(p *natsjs.Partition, id, reason string, cause error) {
-	msg := p.Msg()
-	h := nats.Header{}
-	for k, v := range msg.Headers() {
-		h[k] = append([]string(nil), v...)
-	}
-	errText := cause.Error()
-	if len(errText) > 1024 {
-		errText = errText[:1024]
-	}
-	h.Set(HeaderError, errText)
-	h.Set(HeaderErrorReason, reason)
-	h.Set(HeaderDeliveries, strconv.FormatUint(p.Delivered(), 10))
-	h.Set(HeaderNode, f.node)
-	if md, err := msg.Metadata(); err == nil {
-		h.Set(HeaderSourceStream, md.Stream)
-		h.Set(HeaderSourceSeq, strconv.FormatUint(md.Sequence.Stream, 10))
-	}
-	h.Set(natsjs.HeaderMsgID, f.pipeline+"/"+id+"/dlq")
+	msg := natsjs.DeadLetter(p, f.pipeline, f.node, reason, cause)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := f.js.PublishMsg(ctx, &nats.Msg{Subject: f.pipeline + ".dlq", Header: h, Data: msg.Data()}); err != nil {
+	if _, err := f.js.PublishMsg(ctx, msg); err != nil {
 		f.log.Error("dead-letter publish failed; nak instead", "partition", id, "err", err)
 		_ = p.Nak(time.Duration(f.delivery.NakDelay))
 		return
@@ -112,5 +89,5 @@ func (f *failures) deadLetter(p *natsjs.Partition, id, reason string, cause erro
 		f.log.Warn("term failed", "partition", id, "err", err)
 	}
 	f.m.deadLettered.WithLabelValues(f.pipeline, reason).Inc()
-	f.log.Error("partition dead-lettered", "partition", id, "reason", reason, "subject", f.pipeline+".dlq", "err", cause)
+	f.log.Error("partition dead-lettered", "partition", id, "reason", reason, "subject", msg.Subject, "err", cause)
 }

@@ -154,7 +154,7 @@ func TestFleetWindowSIGKILL(t *testing.T) {
 		out.Release()
 		meta := natsjs.Meta{ID: natsjs.PartitionID("src", uint64(i+1))}
 		if i == parts-1 {
-			meta.Watermark = finalWatermark
+			meta.Watermark = natsjs.EndOfInput
 		}
 		pending, err := pub.PublishAsync(ctx, []arrow.RecordBatch{rec}, meta)
 		if err == nil {

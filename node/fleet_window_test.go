@@ -97,7 +97,7 @@ func TestFleetWindow(t *testing.T) {
 		collectWant(op.Process(ctx, "src", rec))
 		meta := natsjs.Meta{ID: natsjs.PartitionID("src", uint64(i+1))}
 		if final {
-			meta.Watermark = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+			meta.Watermark = natsjs.EndOfInput
 		}
 		pending, err := pub.PublishAsync(ctx, []arrow.RecordBatch{rec}, meta)
 		if err == nil {

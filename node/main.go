@@ -33,12 +33,24 @@ import (
 func Main(args []string, reg *plan.Registry, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pcs-node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "node config file (TOML)")
+	configPath := fs.String("config", "", "node config file (TOML): [node], [broker], [catalog], [[pipeline]]")
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) { // -h, --help: the full usage (printed by Parse), exit 0
+			return 0
+		}
 		return 2
 	}
+	if *version {
+		fmt.Fprintln(stderr, Version())
+		return 0
+	}
 	if *configPath == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: pcs-node --config node.toml")
+		fmt.Fprintln(stderr, "usage: pcs-node --config node.toml (pcs-node --help for more)")
 		return 2
 	}
 	cfg, err := LoadConfig(*configPath)
@@ -62,6 +74,22 @@ func Main(args []string, reg *plan.Registry, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// usage is pcs-node --help's text before the flags.
+const usage = `pcs-node runs PCS pipelines over NATS JetStream: it pulls the partitions
+of each [[pipeline]]'s input subjects, runs the pipeline's systems on them
+and publishes the results to its sink subject, with a Raft catalog of the
+partitions done when [catalog] is set. It runs until SIGINT or SIGTERM,
+then drains (drain_timeout) and exits 0.
+
+Usage:
+  pcs-node --config node.toml
+
+The config file format is in README.md ("Configuration") and on the types
+of packages node (node.Config) and plan (plan.Pipeline).
+
+Flags:
+`
 
 // fail prints err as one line (joined errors separated by "; ").
 func fail(w io.Writer, err error) {

@@ -24,6 +24,8 @@ func TestMainExitCodes(t *testing.T) {
 		want string
 	}{
 		{"no config", nil, 2, "usage: pcs-node --config node.toml"},
+		{"help", []string{"--help"}, 0, "Usage:\n  pcs-node --config node.toml"},
+		{"version", []string{"--version"}, 0, "github.com/pcs-dev/pcs"},
 		{"unknown flag", []string{"--nope"}, 2, "flag provided but not defined"},
 		{"missing file", []string{"--config", filepath.Join(dir, "none.toml")}, 1, "no such file"},
 		{"invalid config", []string{"--config", bad}, 1, "log_level"},

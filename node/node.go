@@ -145,13 +145,13 @@ func (n *Node) provision(ctx context.Context) error {
 				Discard: broker.DiscardNew, MaxBytes: int64(p.Input.MaxBytes)},
 			broker.StreamSpec{Name: p.Output.Stream, Subjects: []string{p.Output.Subject}, Retention: broker.Retention(p.Output.Retention),
 				Discard: broker.DiscardNew, MaxBytes: int64(p.Output.MaxBytes)},
-			broker.StreamSpec{Name: p.Input.Stream + "_DLQ", Subjects: []string{p.Name + ".dlq"}, Retention: broker.RetentionLimits,
+			broker.StreamSpec{Name: natsjs.DLQStream(p.Input.Stream), Subjects: []string{natsjs.DLQSubject(p.Name)}, Retention: broker.RetentionLimits,
 				Discard: broker.DiscardNew},
-			broker.StreamSpec{Name: p.Input.Stream + "_LATE", Subjects: []string{p.Name + ".late"}, Retention: broker.RetentionLimits,
+			broker.StreamSpec{Name: natsjs.LateStream(p.Input.Stream), Subjects: []string{natsjs.LateSubject(p.Name)}, Retention: broker.RetentionLimits,
 				Discard: broker.DiscardNew},
 			// Fleet windows' partials, replayed by shard owners from their
 			// checkpoints: limits retention, kept.
-			broker.StreamSpec{Name: partialsStream(p), Subjects: []string{p.Name + ".partials.>"}, Retention: broker.RetentionLimits,
+			broker.StreamSpec{Name: natsjs.PartialsStream(p.Input.Stream), Subjects: []string{natsjs.PartialsSubjects(p.Name)}, Retention: broker.RetentionLimits,
 				Discard: broker.DiscardNew})
 		backoff := make([]time.Duration, len(d.BackOff))
 		for i, b := range d.BackOff {
@@ -183,9 +183,13 @@ func (n *Node) newDelivery(ctx context.Context, pc plan.Pipeline, reg *plan.Regi
 		return nil, fmt.Errorf("%w: pipeline %q: the window system on pcs-node needs [catalog] (its state is checkpointed)", ErrConfig, pc.Name)
 	}
 	log := n.log.With("pipeline", pc.Name)
-	d := &delivery{cfg: pc, plan: pl, log: log, m: n.metrics, js: n.js, cat: n.cat}
-	if d.cons, err = n.js.Consumer(ctx, pc.Input.Stream, pc.Input.Consumer); err != nil {
+	d := &delivery{cfg: pc, plan: pl, log: log, m: n.metrics, cat: n.cat}
+	cons, err := n.js.Consumer(ctx, pc.Input.Stream, pc.Input.Consumer)
+	if err != nil {
 		return nil, fmt.Errorf("consumer %s/%s: %w", pc.Input.Stream, pc.Input.Consumer, err)
+	}
+	if d.cons, err = natsjs.NewConsumer(n.js, cons); err != nil {
+		return nil, err
 	}
 	sink, err := n.js.Stream(ctx, pc.Output.Stream)
 	if err != nil {
@@ -209,7 +213,7 @@ func (n *Node) newDelivery(ctx context.Context, pc plan.Pipeline, reg *plan.Regi
 		return d, err
 	}
 	if pl.LateSchema() != nil {
-		if out.late, err = publisher(pc.Name + ".late"); err != nil {
+		if out.late, err = publisher(natsjs.LateSubject(pc.Name)); err != nil {
 			return d, err
 		}
 	}
@@ -217,21 +221,22 @@ func (n *Node) newDelivery(ctx context.Context, pc plan.Pipeline, reg *plan.Regi
 	if pl.Shards() > 0 {
 		sh := &shards{pipeline: pc.Name, late: out, cat: n.cat}
 		for s := range pl.Shards() {
-			p, err := publisher(partialsSubject(pc.Name, s))
+			p, err := publisher(natsjs.PartialsSubject(pc.Name, s))
 			if err != nil {
 				return d, err
 			}
 			sh.partials = append(sh.partials, p)
 		}
 		d.emit = sh
-		d.owners = &shardOwners{pipeline: pc.Name, node: n.cfg.Node.ID, stream: partialsStream(pc), shards: pl.Shards(),
+		d.owners = &shardOwners{pipeline: pc.Name, node: n.cfg.Node.ID, stream: natsjs.PartialsStream(pc.Input.Stream), shards: pl.Shards(),
 			every: time.Duration(pc.CheckpointInterval), plan: pl, js: n.js, cat: n.cat, out: out, m: n.metrics, log: log}
 	}
 	rec := recorder{cat: n.cat, pipeline: pc.Name, node: n.cfg.Node.ID}
 	d.settle = &settler{pipeline: pc.Name, rec: rec, m: n.metrics, log: log}
 	d.fail = &failures{pipeline: pc.Name, node: n.cfg.Node.ID, delivery: pc.Delivery, js: n.js, rec: rec, m: n.metrics, log: log}
 	d.ckpt, err = newCheckpointer(ctx, &checkpointer{pipeline: pc.Name, node: n.cfg.Node.ID, nakDelay: time.Duration(pc.Delivery.NakDelay),
-		states: pl.States(), cat: n.cat, settle: d.settle, m: n.metrics, log: log}, n.js)
+		ackWait: time.Duration(pc.Delivery.AckWait),
+		states:  pl.States(), cat: n.cat, settle: d.settle, m: n.metrics, log: log}, n.js)
 	if err != nil {
 		return d, err
 	}
@@ -301,6 +306,12 @@ func (n *Node) Close(ctx context.Context) error {
 	for _, d := range n.pipelines {
 		for _, p := range d.publishers {
 			errs = append(errs, p.Close(ctx))
+		}
+		if d.cons != nil {
+			errs = append(errs, d.cons.Close())
+		}
+		if d.ckpt != nil {
+			d.ckpt.close()
 		}
 	}
 	if n.cp != nil {

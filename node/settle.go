@@ -11,14 +11,14 @@ import (
 )
 
 // completed is a partition whose outputs are published: what settling it
-// needs.
+// needs, without its body (a checkpoint may hold many).
 type completed struct {
-	p             *natsjs.Partition
-	id            string
-	rows, rowsOut int64 // input rows (recorded), output rows (metric)
-	outputs       []string
-	start         time.Time // fetched
-	stop          func()    // its InProgress heartbeats
+	h       *natsjs.AckHandle
+	id      string
+	record  catalog.PartitionRecord // status done
+	rowsOut int64                   // output rows (metric)
+	start   time.Time               // fetched
+	stop    func()                  // its InProgress heartbeats (idempotent)
 }
 
 // settler settles a pipeline's partitions: the one place that records
@@ -37,7 +37,7 @@ type settler struct {
 func (s *settler) record(ctx context.Context, batch ...completed) error {
 	recs := make([]catalog.PartitionRecord, len(batch))
 	for i, c := range batch {
-		recs[i] = s.rec.of(c.p, c.id, catalog.StatusDone, c.rows, c.outputs, nil)
+		recs[i] = c.record
 	}
 	if err := s.rec.record(ctx, recs...); err != nil {
 		return fmt.Errorf("catalog: record %d partitions: %w", len(batch), err)
@@ -52,7 +52,7 @@ func (s *settler) ack(batch ...completed) {
 	for _, c := range batch {
 		c.stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := c.p.Ack(ctx)
+		err := c.h.Ack(ctx)
 		cancel()
 		if err != nil {
 			s.log.Warn("ack failed; the partition will be redelivered", "partition", c.id, "err", err)
@@ -61,7 +61,7 @@ func (s *settler) ack(batch ...completed) {
 		s.m.processed.WithLabelValues(s.pipeline).Inc()
 		s.m.rowsOut.WithLabelValues(s.pipeline).Add(float64(c.rowsOut))
 		s.m.pipelineSecond.WithLabelValues(s.pipeline).Observe(time.Since(c.start).Seconds())
-		s.log.Debug("processed", "partition", c.id, "rows_in", c.rows, "rows_out", c.rowsOut, "took", time.Since(c.start))
+		s.log.Debug("processed", "partition", c.id, "rows_in", c.record.Rows, "rows_out", c.rowsOut, "took", time.Since(c.start))
 	}
 }
 
@@ -70,7 +70,7 @@ func (s *settler) ack(batch ...completed) {
 func (s *settler) nak(delay time.Duration, batch ...completed) {
 	for _, c := range batch {
 		c.stop()
-		if err := c.p.Nak(delay); err != nil {
+		if err := c.h.Nak(delay); err != nil {
 			s.log.Warn("nak failed; the server redelivers after ack_wait", "partition", c.id, "err", err)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,14 +37,6 @@ import (
 // failure restores the checkpoint and replays from the next sequence: the
 // same partials in the same order fire the same results under the same
 // ids, which JetStream's duplicate window drops.
-
-// partialsSubject is shard s's subject of a pipeline.
-func partialsSubject(pipeline string, s int) string {
-	return pipeline + ".partials." + strconv.Itoa(s)
-}
-
-// partialsStream is the stream holding a pipeline's partials.
-func partialsStream(pc plan.Pipeline) string { return pc.Input.Stream + "_PARTIALS" }
 
 // shardOwners runs the owner side of a fleet window pipeline on a node:
 // the leader assigns shards, every node runs the owners of its shards.
@@ -172,12 +163,11 @@ func (so *shardOwners) own(ctx context.Context, s int) error {
 		}
 		start, last = cp.Covers+1, cp.Object.Name
 	}
-	cons, err := so.js.OrderedConsumer(ctx, so.stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{partialsSubject(so.pipeline, s)},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy, OptStartSeq: start})
+	r, err := natsjs.OpenOrdered(ctx, so.js, so.stream, natsjs.PartialsSubject(so.pipeline, s), start)
 	if err != nil {
 		return fmt.Errorf("shard %d consumer: %w", s, err)
 	}
+	defer r.Close()
 	so.log.Info("shard owner started", "shard", s, "from_seq", start)
 	covered := start - 1
 	checkpoint := func(seq uint64) error {
@@ -202,63 +192,30 @@ func (so *shardOwners) own(ctx context.Context, s int) error {
 		so.m.checkpoints.WithLabelValues(so.pipeline).Inc()
 		return nil
 	}
-	every := so.every
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("shard %d consumer: %w", s, err)
-	}
-	defer it.Stop()
-	// Next blocks until a message arrives: wake it for checkpoints and
-	// to stop.
-	wake := time.NewTicker(every)
-	defer wake.Stop()
-	stopped := make(chan struct{})
-	defer close(stopped)
-	go func() {
-		select {
-		case <-ctx.Done():
-			it.Stop()
-		case <-stopped:
-		}
-	}()
-	msgs := make(chan jetstream.Msg)
-	errc := make(chan error, 1)
-	go func() {
-		for {
-			msg, err := it.Next()
-			if err != nil {
-				errc <- err
-				return
-			}
-			select {
-			case msgs <- msg:
-			case <-stopped:
-				return
-			}
-		}
-	}()
+	// Merge in stream order; checkpoint every interval between two
+	// partitions (Next returns at the checkpoint time if none arrives).
 	seq := covered
+	next := time.Now().Add(so.every)
 	for {
-		var msg jetstream.Msg
-		select {
-		case <-wake.C:
+		nctx, cancel := context.WithDeadline(ctx, next)
+		p, err := r.Next(nctx)
+		cancel()
+		if time.Now().After(next) {
 			if err := checkpoint(seq); err != nil {
 				return err
 			}
+			next = time.Now().Add(so.every)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil // stopped
+		case errors.Is(err, context.DeadlineExceeded):
 			continue
-		case err := <-errc:
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			return err
-		case msg = <-msgs:
-		}
-		md, err := msg.Metadata()
-		if err != nil {
+		case err != nil:
 			return err
 		}
-		seq = md.Sequence.Stream
-		if err := so.merge(ctx, op, s, seq, natsjs.NewPartition(msg)); err != nil {
+		seq = p.StreamSeq()
+		if err := so.merge(ctx, op, s, seq, p); err != nil {
 			return fmt.Errorf("shard %d, partials seq %d: %w", s, seq, err)
 		}
 	}
@@ -277,7 +234,7 @@ func (so *shardOwners) merge(ctx context.Context, op *window.Operator, s int, se
 			source = source[:i]
 		}
 	}
-	recs, err := p.Decode(ctx, so.js, memory.DefaultAllocator)
+	recs, err := p.Decode(ctx, nil, memory.DefaultAllocator)
 	if err != nil {
 		return err
 	}
@@ -286,8 +243,7 @@ func (so *shardOwners) merge(ctx context.Context, op *window.Operator, s int, se
 		if err != nil {
 			return err
 		}
-		prefix := fmt.Sprintf("%s/w%d/%d/", so.pipeline, s, seq)
-		_, err = so.out.publish(ctx, prefix+strconv.Itoa(k), prefix+strconv.Itoa(k+1), p.ID(), out.Results, out.Late)
+		_, err = so.out.publish(ctx, natsjs.WindowOutputID(so.pipeline, s, seq, k), natsjs.WindowOutputID(so.pipeline, s, seq, k+1), p.ID(), out.Results, out.Late)
 		k += 2
 		return err
 	}
@@ -302,7 +258,7 @@ func (so *shardOwners) merge(ctx context.Context, op *window.Operator, s int, se
 	}
 	if !m.Watermark.IsZero() {
 		t := m.Watermark.UnixMilli()
-		if isFinal(m.Watermark) {
+		if m.IsEndOfInput() {
 			t = math.MaxInt64
 		}
 		return publish(op.Observe(ctx, source, t))

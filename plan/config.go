@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
 // File is a pipeline file: its [[pipeline]] sections, as `pcs run` reads
@@ -274,10 +275,9 @@ type UseConfig struct {
 
 // SetDefaults fills every unset field with its documented default.
 func (p *Pipeline) SetDefaults() {
-	up := strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(p.Name))
-	def(&p.Input.Stream, "PCS_"+up+"_IN")
+	def(&p.Input.Stream, natsjs.InputStream(p.Name))
 	def(&p.Input.Consumer, p.Name)
-	def(&p.Output.Stream, "PCS_"+up+"_OUT")
+	def(&p.Output.Stream, natsjs.OutputStream(p.Name))
 	def(&p.Output.Compression, "none")
 	def(&p.Output.MaxBytes, 1<<30)
 	def(&p.Output.Retention, "limits")

@@ -15,6 +15,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/pcs-dev/pcs/node"
 )
 
 // Exit codes of run.
@@ -102,9 +104,10 @@ func (e *env) rootCommand() *cobra.Command {
 		Use:   "pcs",
 		Short: "PCS command line: publish and consume Arrow partitions on NATS JetStream",
 		Long: `pcs publishes Parquet and Arrow files to NATS JetStream subjects as PCS
-partitions (Arrow IPC streams, see DESIGN section 4), consumes subjects back
+partitions (Arrow IPC streams with Pcs-* headers), consumes subjects back
 into files or a table preview, runs an embedded broker, runs pipelines
 file-in/file-out, and shows a pcs-node's status and the fleet's catalog.
+docs/cli.md in the repository is the reference of every command.
 
 Exit codes: 0 success, 1 failure, 2 usage error.`,
 		SilenceErrors:              true,
@@ -123,15 +126,22 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 			return usageError{errors.New(msg + "; run 'pcs --help'")}
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usagef("missing command (publish, consume, broker, inspect, run or status); run 'pcs --help'")
+			return usagef("missing command (publish, consume, broker, inspect, run, status or version); run 'pcs --help'")
 		},
+		Version: node.Version(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usagef("%v (see 'pcs %s --help')", err, cmd.Name())
+		return usagef("%v (see '%s --help')", err, cmd.CommandPath())
 	})
-	root.AddCommand(e.publishCommand(), e.consumeCommand(), e.brokerCommand(), e.inspectCommand(), e.runCommand(), e.statusCommand())
+	root.AddCommand(e.publishCommand(), e.consumeCommand(), e.brokerCommand(), e.inspectCommand(), e.runCommand(), e.statusCommand(),
+		&cobra.Command{Use: "version", Short: "Print the module version and commit this binary was built from", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				_, err := fmt.Fprintln(e.stdout, node.Version())
+				return err
+			}})
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}

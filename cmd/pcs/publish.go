@@ -94,7 +94,7 @@ one, e.g. 'nats stream add --subjects SUBJECT').`,
 	f.StringVar(&o.sourceID, "source-id", "", "source id of the partition ids (default: each file's base name without extension; with several files, one sequence across them)")
 	f.StringVar(&o.objectBucket, "object-bucket", natsjs.DefaultObjectBucket, "object store bucket for partitions above the inline limit (created if missing)")
 	f.StringVar(&o.rowID, "row-id", "", "add an int64 column of this name: each row's 0-based position in the input (across batches and files)")
-	f.BoolVar(&o.endOfInput, "end-of-input", false, "publish a last, empty partition whose Pcs-Watermark is the final watermark (9999-12-31): window pipelines then fire every window")
+	f.BoolVar(&o.endOfInput, "end-of-input", false, "publish a last, empty partition whose Pcs-Watermark is the final watermark (natsjs.EndOfInput, 9999-01-01T00:00:00Z): window pipelines then fire every window")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
 	return cmd
 }
@@ -384,8 +384,7 @@ func publishEnd(ctx context.Context, pub *natsjs.Publisher, schema *arrow.Schema
 	rec := b.NewRecordBatch()
 	b.Release()
 	defer rec.Release()
-	final := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-	if err := pub.Publish(ctx, []arrow.RecordBatch{rec}, natsjs.Meta{ID: id, Watermark: final}); err != nil {
+	if err := pub.Publish(ctx, []arrow.RecordBatch{rec}, natsjs.Meta{ID: id, Watermark: natsjs.EndOfInput}); err != nil {
 		return fmt.Errorf("publish the end of input %s: %w", id, err)
 	}
 	return nil
