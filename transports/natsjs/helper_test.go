@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pcs-dev/pcs/broker/brokertest"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -19,40 +20,12 @@ import (
 // that bypasses the network. Both are closed by t.Cleanup.
 func startJetStream(tb testing.TB, tweaks ...func(*server.Options)) jetstream.JetStream {
 	tb.Helper()
-	opts := &server.Options{
-		JetStream: true,
-		StoreDir:  tb.TempDir(),
-		Port:      -1,
-		NoSigs:    true,
-		NoLog:     true,
-	}
-	for _, f := range tweaks {
-		f(opts)
-	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		tb.Fatal("nats-server not ready")
-	}
-	nc, err := nats.Connect(ns.ClientURL(), nats.InProcessServer(ns))
-	if err != nil {
-		ns.Shutdown()
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		nc.Close()
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return js
+	b := brokertest.Start(tb, brokertest.WithServerOptions(func(o *server.Options) {
+		for _, f := range tweaks {
+			f(o)
+		}
+	}))
+	return brokertest.JetStream(tb, b)
 }
 
 // createStream creates a stream over subjects with a 2-minute duplicate
