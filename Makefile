@@ -22,10 +22,11 @@ demo:
 demo-fleet:
 	$(GO) run ./examples/fleet
 
-## lint: gofmt, go vet, staticcheck (pinned) and a tidy go.mod
+## lint: gofmt, go vet, the import rules of the layout (.ci/imports), staticcheck (pinned) and a tidy go.mod
 lint: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	bash .ci/imports
 	$(GOBIN)/staticcheck ./...
 	$(GO) mod tidy -diff
 

@@ -30,16 +30,33 @@ func fleetConfig(t *testing.T, url string, i int) node.Config {
 	return cfg
 }
 
+// startFleet starts an in-process fleet of n nodes, node i configured by
+// config(i) (node 0 bootstraps the catalog; fleetConfig), and waits until
+// every node's catalog knows all n members. Nodes stop when the test ends.
+func startFleet(t *testing.T, n int, config func(i int) node.Config, reg *plan.Registry) []*running {
+	t.Helper()
+	var nodes []*running
+	for i := range n {
+		nodes = append(nodes, startNode(t, config(i), reg))
+	}
+	waitFor(t, func() bool {
+		for _, r := range nodes {
+			if len(r.Catalog().Status().Servers) != n {
+				return false
+			}
+		}
+		return true
+	})
+	return nodes
+}
+
 // TestFleetCatalog runs three nodes with a Raft catalog on one broker:
 // every row is processed exactly once across the fleet, every node's
 // catalog counts the partitions, a partition the catalog already has as
 // done is acked without being processed, and /v1/status shows it all.
 func TestFleetCatalog(t *testing.T) {
 	b := standalone(t)
-	var nodes []*running
-	for i := 0; i < 3; i++ {
-		nodes = append(nodes, startNode(t, fleetConfig(t, b.ClientURL(), i), registry(nil)))
-	}
+	nodes := startFleet(t, 3, func(i int) node.Config { return fleetConfig(t, b.ClientURL(), i) }, registry(nil))
 	nc, err := b.Connect()
 	if err != nil {
 		t.Fatal(err)

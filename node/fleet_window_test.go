@@ -58,12 +58,7 @@ func readings(i int) arrow.RecordBatch {
 // twice.
 func TestFleetWindow(t *testing.T) {
 	b := standalone(t)
-	reg := plan.NewRegistry()
-	plan.RegisterBuiltins(reg)
-	var nodes []*running
-	for i := 0; i < 3; i++ {
-		nodes = append(nodes, startNode(t, fleetWindowConfig(t, b.ClientURL(), i), reg))
-	}
+	nodes := startFleet(t, 3, func(i int) node.Config { return fleetWindowConfig(t, b.ClientURL(), i) }, plan.DefaultRegistry())
 	nc, err := b.Connect()
 	if err != nil {
 		t.Fatal(err)
