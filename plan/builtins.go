@@ -121,12 +121,7 @@ func RegisterBuiltins(reg *Registry) {
 		return defined(o)(ops.Project(orDefault(opts.Name, "project"), c, opts.Into, opts.Fields))
 	})
 	reg.System("rename", func(o Options) (pcs.System, error) {
-		var opts struct {
-			Name      string            `toml:"name"`
-			Component string            `toml:"component"`
-			Into      string            `toml:"into"`
-			Fields    map[string]string `toml:"fields"`
-		}
+		var opts fieldMapOptions
 		c, err := decodeOn(o, &opts, &opts.Component)
 		if err != nil {
 			return nil, err
@@ -134,12 +129,7 @@ func RegisterBuiltins(reg *Registry) {
 		return defined(o)(ops.Rename(orDefault(opts.Name, "rename"), c, opts.Into, opts.Fields))
 	})
 	reg.System("cast", func(o Options) (pcs.System, error) {
-		var opts struct {
-			Name      string            `toml:"name"`
-			Component string            `toml:"component"`
-			Into      string            `toml:"into"`
-			Fields    map[string]string `toml:"fields"`
-		}
+		var opts fieldMapOptions
 		c, err := decodeOn(o, &opts, &opts.Component)
 		if err != nil {
 			return nil, err
@@ -174,6 +164,15 @@ func RegisterBuiltins(reg *Registry) {
 		return ops.RunningTotals(orDefault(opts.Name, "totals"), c, opts.Keys, opts.Value, into, opts.Out)
 	})
 	reg.Resource("table", loadTable)
+}
+
+// fieldMapOptions are the options of rename and cast: a field map from
+// the component's fields to new names or types, into a new component.
+type fieldMapOptions struct {
+	Name      string            `toml:"name"`
+	Component string            `toml:"component"`
+	Into      string            `toml:"into"`
+	Fields    map[string]string `toml:"fields"`
 }
 
 // decodeOn decodes o into opts and resolves the component *name names.
