@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // This file is the part of PCS's wire contract that is not the partition
@@ -58,8 +59,24 @@ const MaxErrorBytes = 1024
 // on subject DLQSubject(pipeline). The headers are copied: p is not
 // modified. The message shares p's body; do not modify it.
 func DeadLetter(p *Partition, pipeline, node, reason string, cause error) *nats.Msg {
+	return deadLetter(p.msg.Headers(), p.msg.Data(), p.Key(), p.stream, p.seq, p.Delivered(), pipeline, node, reason, cause)
+}
+
+// DeadLetterStored is DeadLetter for a partition read from its stream by
+// sequence (jetstream.Stream.GetMsg) rather than delivered by a consumer:
+// one past max_deliver that a MAX_DELIVERIES advisory names, delivered
+// deliveries times. Its key is its Nats-Msg-Id, else "<stream>/<seq>".
+func DeadLetterStored(m *jetstream.RawStreamMsg, stream string, deliveries uint64, pipeline, node, reason string, cause error) *nats.Msg {
+	key := m.Header.Get(HeaderMsgID)
+	if key == "" {
+		key = stream + "/" + strconv.FormatUint(m.Sequence, 10)
+	}
+	return deadLetter(m.Header, m.Data, key, stream, m.Sequence, deliveries, pipeline, node, reason, cause)
+}
+
+func deadLetter(orig nats.Header, data []byte, key, stream string, seq, deliveries uint64, pipeline, node, reason string, cause error) *nats.Msg {
 	h := nats.Header{}
-	for k, v := range p.msg.Headers() {
+	for k, v := range orig {
 		h[k] = append([]string(nil), v...)
 	}
 	errText := ""
@@ -68,14 +85,14 @@ func DeadLetter(p *Partition, pipeline, node, reason string, cause error) *nats.
 	}
 	h.Set(HeaderError, errText)
 	h.Set(HeaderErrorReason, reason)
-	h.Set(HeaderDeliveries, strconv.FormatUint(p.Delivered(), 10))
+	h.Set(HeaderDeliveries, strconv.FormatUint(deliveries, 10))
 	h.Set(HeaderNode, node)
-	if p.stream != "" {
-		h.Set(HeaderSourceStream, p.stream)
-		h.Set(HeaderSourceSeq, strconv.FormatUint(p.seq, 10))
+	if stream != "" {
+		h.Set(HeaderSourceStream, stream)
+		h.Set(HeaderSourceSeq, strconv.FormatUint(seq, 10))
 	}
-	h.Set(HeaderMsgID, pipeline+"/"+p.Key()+"/dlq")
-	return &nats.Msg{Subject: DLQSubject(pipeline), Header: h, Data: p.msg.Data()}
+	h.Set(HeaderMsgID, pipeline+"/"+key+"/dlq")
+	return &nats.Msg{Subject: DLQSubject(pipeline), Header: h, Data: data}
 }
 
 // cutUTF8 returns s cut to at most n bytes, without splitting a UTF-8
@@ -136,6 +153,18 @@ func PartialsSubject(pipeline string, shard int) string {
 // PartialsSubjects returns the wildcard of every shard's PartialsSubject:
 // "<pipeline>.partials.>".
 func PartialsSubjects(pipeline string) string { return pipeline + ".partials.>" }
+
+// MaxDeliveriesAdvisory is the subject of the server's advisory for a
+// message of stream that consumer delivered max_deliver times without an
+// ack ($JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>).
+func MaxDeliveriesAdvisory(stream, consumer string) string {
+	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream + "." + consumer
+}
+
+// AdvisoryStream is the stream that keeps a pipeline's MAX_DELIVERIES
+// advisories (core NATS messages, lost when no node listens) until a node
+// has dead-lettered the partition each names.
+func AdvisoryStream(inputStream string) string { return inputStream + "_ADVISORIES" }
 
 // PartialsStream returns the stream that holds PartialsSubjects:
 // "<inputStream>_PARTIALS".
