@@ -114,3 +114,52 @@ func TestWindowConfigErrors(t *testing.T) {
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestRunLocalSessionRowsGapApart: devices reporting every 30 s with
+// session(30s) give one session per device (rows exactly gap apart are one
+// session, as in Flink), across three input files.
+func TestRunLocalSessionRowsGapApart(t *testing.T) {
+	dir := t.TempDir()
+	for f := 0; f < 3; f++ {
+		in := "ts,device,v\n"
+		for i := 7 * f; i < 7*(f+1); i++ {
+			for _, d := range []string{"d1", "d2"} {
+				in += itoa64(int64(30*i)) + "," + d + ",1\n"
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "in"+itoa64(int64(f))+".csv"), []byte(in), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const toml = `
+[[pipeline]]
+name = "s"
+input = { files = ["DIR/in*.csv"], component = "reading" }
+output = { file = "DIR/out.csv" }
+
+[[pipeline.component]]
+name = "reading"
+fields = ["ts: int64", "device: string", "v: int64"]
+
+[[pipeline.system]]
+use = "window"
+options = { time = "ts", time_unit = "s", window = "session(30s)", keys = ["device"], aggregates = ["count(*) as n"] }
+`
+	cfg, err := plan.ParseFile("s.toml", []byte(strings.ReplaceAll(toml, "DIR", dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.Run(context.Background(), cfg.Pipelines, plan.DefaultRegistry(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "device,window_start,window_end,n,is_update\n" +
+		"d1,1970-01-01 00:00:00Z,1970-01-01 00:10:30Z,21,false\n" +
+		"d2,1970-01-01 00:00:00Z,1970-01-01 00:10:30Z,21,false\n"
+	if string(got) != want {
+		t.Errorf("out.csv:\n%s\nwant\n%s", got, want)
+	}
+}

@@ -121,7 +121,7 @@ func TestWindows(t *testing.T) {
 			slices.Sort(ts)
 			s := session{first: ts[0], last: ts[0], n: 1}
 			for _, x := range ts[1:] {
-				if x-s.last >= gap {
+				if x-s.last > gap { // rows exactly gap apart are one session (Flink)
 					want[key(origin, s.first)] = s
 					s = session{first: x, last: x}
 				}

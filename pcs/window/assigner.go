@@ -37,8 +37,9 @@ func (k Kind) String() string {
 // Windows are half-open [start, end) in event time. Tumbling and sliding
 // windows start at Offset + k*Slide (Slide = Size for tumbling) and are
 // aligned to the Unix epoch plus Offset. A session window of one key is
-// [first row, last row + Gap): a row extends the session it falls into and
-// a row that falls into two sessions merges them.
+// [first row, last row + Gap): a row at t opens [t, t+Gap), which merges
+// with every session it intersects, touching included (Flink's
+// TimeWindow.intersects), so rows exactly Gap apart are one session.
 //
 // Sliding windows are computed from panes of gcd(Size, Slide): a row
 // updates one pane and a window is the merge of its Size/gcd panes when it

@@ -33,8 +33,9 @@
 // windows are computed from panes of gcd(size, slide): each row updates
 // the partial of its one pane and a window merges its size/gcd panes when
 // it fires, so the cost per row does not grow with size/slide. [Session]
-// windows are per key, [first, last + gap); a row that falls into two
-// sessions merges them (rows exactly gap apart do not). [ParseAssigner]
+// windows are per key, [first, last + gap); a row whose [t, t + gap)
+// intersects two sessions merges them. As in Flink, intervals that touch
+// intersect: rows exactly gap apart are one session. [ParseAssigner]
 // reads "tumbling(1h)", "sliding(7d, 1d)", "session(30m)".
 //
 // Calendar windows ([TumblingMonths], "tumbling(1mo)", "tumbling(1y)",

@@ -223,7 +223,7 @@ func oracle(rows []rrow, a window.Assigner, keys []string, aggs []window.Agg, un
 			}
 			for _, x := range rs {
 				t := msOf(x)
-				if len(cur) > 0 && t < end {
+				if len(cur) > 0 && t <= end { // touching intervals merge (Flink)
 					cur = append(cur, x)
 					end = max(end, t+gap)
 					continue

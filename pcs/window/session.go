@@ -8,10 +8,12 @@ import (
 
 // Session windows: per key, a sorted list of sessions [start, end) with
 // end = last row + gap. A row (or a partial session) whose interval
-// [t, t + gap) overlaps sessions merges with them; intervals that only
-// touch (one ends where the other starts) stay apart, so a gap of exactly
-// Gap between two rows closes the session. The state of a session is a
-// slot of one shared stateSet, recycled through a free list.
+// [t, t + gap) intersects sessions merges with them. As in Flink
+// (TimeWindow.intersects: start <= other.end && end >= other.start),
+// intervals that only touch (one ends where the other starts) intersect,
+// so rows exactly Gap apart are one session and a session closes only
+// after more than Gap without rows. The state of a session is a slot of
+// one shared stateSet, recycled through a free list.
 
 type sess struct {
 	start, end int64
@@ -81,7 +83,7 @@ func (s *sessions) local(times []int64, keep, slots []int32, gap int64) int {
 		l := s.llist[k]
 		hit := -1
 		for i := 0; i < len(l); i++ {
-			if l[i].start < end && start < l[i].end {
+			if intersects(l[i].start, l[i].end, start, end) {
 				if hit < 0 {
 					hit = i
 					l[i].start, l[i].end = min(l[i].start, start), max(l[i].end, end)
@@ -129,7 +131,7 @@ func (s *sessions) insert(key []byte, h uint64, start, end, lateness, w int64, m
 	l := s.list[gid]
 	var hits []int
 	for i := range l {
-		if l[i].start < end && start < l[i].end {
+		if intersects(l[i].start, l[i].end, start, end) {
 			hits = append(hits, i)
 		}
 	}
@@ -162,6 +164,12 @@ func (s *sessions) insert(key []byte, h uint64, start, end, lateness, w int64, m
 	}
 	s.list[gid] = l
 	return true
+}
+
+// intersects reports whether the session intervals [s1, e1) and [s2, e2)
+// merge: they overlap or touch, as Flink's TimeWindow.intersects.
+func intersects(s1, e1, s2, e2 int64) bool {
+	return s1 <= e2 && e1 >= s2
 }
 
 func cmpInt(a, b int64) int {

@@ -179,3 +179,92 @@ func TestLateUpdates(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionRowsGapApart: rows exactly gap apart are one session (Flink's
+// TimeWindow.intersects merges touching intervals), in one batch, one row
+// per batch, and through Partials, ShardOf and MergePartials on several
+// operators.
+func TestSessionRowsGapApart(t *testing.T) {
+	const gap, n = 30_000, 20 // a device reporting every 30 s, gap 30 s
+	keys := []string{"a", "b", "c"}
+	var ts, vals []int64
+	var ks []string
+	for i := range n {
+		for _, k := range keys {
+			ts, ks, vals = append(ts, int64(i*gap)), append(ks, k), append(vals, 1)
+		}
+	}
+	want := []string{"a|0|600000|20|20|false", "b|0|600000|20|20|false", "c|0|600000|20|20|false"}
+	spec := sumSpec(window.Session(gap * time.Millisecond))
+	spec.Keys = []string{"k"}
+	spec.Aggs = append(spec.Aggs, window.Agg{Func: "count"})
+
+	t.Run("one batch", func(t *testing.T) {
+		mem := checkedMem(t)
+		got, _ := collect(t, mustNew(t, spec, simpleSchema, mem), "s", []arrow.RecordBatch{simpleBatch(mem, ts, ks, vals)}, true)
+		if !slices.Equal(got, want) {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	})
+	// one batch per instant: the watermark reaches each session's end
+	// exactly when the touching rows arrive
+	t.Run("batch per instant", func(t *testing.T) {
+		mem := checkedMem(t)
+		var recs []arrow.RecordBatch
+		for i := range n {
+			lo, hi := i*len(keys), (i+1)*len(keys)
+			recs = append(recs, simpleBatch(mem, ts[lo:hi], ks[lo:hi], vals[lo:hi]))
+		}
+		got, late := collect(t, mustNew(t, spec, simpleSchema, mem), "s", recs, true)
+		if !slices.Equal(got, want) || late != 0 {
+			t.Fatalf("got %v (%d late), want %v", got, late, want)
+		}
+	})
+	t.Run("partials across shards", func(t *testing.T) {
+		mem := checkedMem(t)
+		nodes := []*window.Operator{mustNew(t, spec, simpleSchema, mem), mustNew(t, spec, simpleSchema, mem), mustNew(t, spec, simpleSchema, mem)}
+		shards := []*window.Operator{mustNew(t, spec, simpleSchema, mem), mustNew(t, spec, simpleSchema, mem)}
+		var got []string
+		emit := func(out window.Output, err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Late != nil {
+				t.Fatalf("late partials: %d", out.Late.NumRows())
+			}
+			got = append(got, resultLines(out.Results)...)
+			out.Release()
+		}
+		// each node sees every third instant: its own partials are one
+		// session per row (3 gaps apart), only the shards can join them
+		for i := range n {
+			lo, hi := i*len(keys), (i+1)*len(keys)
+			rec := simpleBatch(mem, ts[lo:hi], ks[lo:hi], vals[lo:hi])
+			node := nodes[i%len(nodes)]
+			out, err := node.Partials(ctx, rec)
+			rec.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			part := out.Results
+			sh, err := node.ShardOf(part, len(shards), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s, op := range shards {
+				sub := filterRows(t, mem, part, func(r int) bool { return int(sh[r]) == s })
+				emit(op.MergePartials(ctx, "n", sub))
+				sub.Release()
+			}
+			part.Release()
+		}
+		for _, op := range shards {
+			emit(op.Flush(ctx))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	})
+}
