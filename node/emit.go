@@ -22,8 +22,11 @@ type emitter interface {
 	emit(ctx context.Context, p *natsjs.Partition, id string, out plan.Output) ([]string, error)
 }
 
-// outputs publishes results to the sink subject (id <pipeline>/<input>/0)
-// and late rows to <pipeline>.late (id <pipeline>/<input>/1).
+// outputs publishes results to the sink subject (ids <pipeline>/<input>/<j>
+// for parts j = 0..n-1, one part unless the output exceeds the server's
+// max_payload) and late rows to <pipeline>.late (ids
+// <pipeline>/<input>/<1+j>: the late stream holds only late rows, so the
+// two numberings never meet in one stream's duplicate window).
 type outputs struct {
 	pipeline string
 	results  *natsjs.Publisher
@@ -32,13 +35,26 @@ type outputs struct {
 }
 
 func (o *outputs) emit(ctx context.Context, _ *natsjs.Partition, id string, out plan.Output) ([]string, error) {
-	return o.publish(ctx, natsjs.OutputID(o.pipeline, id, 0), natsjs.OutputID(o.pipeline, id, 1), id, out.Results, out.Late)
+	return o.publishParts(ctx,
+		func(j int) string { return natsjs.OutputID(o.pipeline, id, j) },
+		func(j int) string { return natsjs.OutputID(o.pipeline, id, 1+j) },
+		id, out.Results, out.Late)
 }
 
-// publish publishes results and late rows under their ids, each unless
-// nil or empty, with lineage, waits for their acks, releases both and
-// returns the ids published.
+// publish publishes results and late rows under their ids (the parts of
+// an output too large for one message get natsjs.PartID ids), each
+// unless nil or empty, with lineage, waits for their acks, releases both
+// and returns the ids published.
 func (o *outputs) publish(ctx context.Context, resultsID, lateID, lineage string, results, late arrow.RecordBatch) ([]string, error) {
+	return o.publishParts(ctx,
+		func(j int) string { return natsjs.PartID(resultsID, j) },
+		func(j int) string { return natsjs.PartID(lateID, j) },
+		lineage, results, late)
+}
+
+// publishParts is publish with the id of each part j of the results and
+// of the late rows given by resultsID(j) and lateID(j).
+func (o *outputs) publishParts(ctx context.Context, resultsID, lateID func(int) string, lineage string, results, late arrow.RecordBatch) ([]string, error) {
 	var done []string
 	for _, rec := range []arrow.RecordBatch{results, late} {
 		if rec != nil {
@@ -46,21 +62,25 @@ func (o *outputs) publish(ctx context.Context, resultsID, lateID, lineage string
 		}
 	}
 	for _, b := range []struct {
-		id  string
+		id  func(int) string
 		rec arrow.RecordBatch
 		pub *natsjs.Publisher
 	}{{resultsID, results, o.results}, {lateID, late, o.late}} {
 		if b.rec == nil || b.rec.NumRows() == 0 {
 			continue
 		}
-		pending, err := b.pub.PublishAsync(ctx, []arrow.RecordBatch{b.rec}, natsjs.Meta{ID: b.id, Lineage: []string{lineage}})
-		if err == nil {
-			_, err = pending.Wait(ctx)
+		pds, err := b.pub.PublishParts(ctx, []arrow.RecordBatch{b.rec}, natsjs.Meta{Lineage: []string{lineage}}, b.id)
+		for _, pd := range pds {
+			if _, werr := pd.Wait(ctx); werr != nil && err == nil {
+				err = werr
+			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("publish %s: %w", b.id, err)
+			return nil, fmt.Errorf("publish %s: %w", b.id(0), err)
 		}
-		done = append(done, b.id)
+		for _, pd := range pds {
+			done = append(done, pd.ID())
+		}
 		if b.pub == o.late {
 			o.m.lateRows.WithLabelValues(o.pipeline).Add(float64(b.rec.NumRows()))
 		}
@@ -71,8 +91,9 @@ func (o *outputs) publish(ctx context.Context, resultsID, lateID, lineage string
 // shards routes a partition's partial aggregates to the shard subjects
 // <pipeline>.partials.<s> (ids <pipeline>/<input>/<2+s>, every shard,
 // empty ones too, carrying the rows' event-time bound in Pcs-Watermark so
-// each owner's watermark moves), then publishes its late rows as outputs
-// does.
+// each owner's watermark moves; never cut into parts: a partial too large
+// for one message goes through the claim check, which the shard owners
+// read), then publishes its late rows as outputs does.
 type shards struct {
 	pipeline string
 	partials []*natsjs.Publisher // index = shard
@@ -111,7 +132,7 @@ func (s *shards) emit(ctx context.Context, p *natsjs.Partition, id string, out p
 		}
 		ids = append(ids, outID)
 	}
-	late, err := s.late.publish(ctx, "", natsjs.OutputID(s.pipeline, id, 1), id, nil, out.Late)
+	late, err := s.late.publishParts(ctx, nil, func(j int) string { return natsjs.OutputID(s.pipeline, id, 1+j) }, id, nil, out.Late)
 	return append(ids, late...), err
 }
 

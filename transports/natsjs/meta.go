@@ -34,6 +34,14 @@ const (
 	HeaderObject = "Pcs-Object"
 	// HeaderLineage is the comma-separated list of input partition ids.
 	HeaderLineage = "Pcs-Lineage"
+	// HeaderPart says that the message is part k of n of one output that
+	// did not fit in one message: "<k>/<n>", decimal, k from 1 to n. Each
+	// part is a complete Arrow IPC stream of the same schema; a message
+	// without it is a whole output.
+	HeaderPart = "Pcs-Part"
+	// HeaderPartOf is the id (Nats-Msg-Id) of part 1 of the output a part
+	// belongs to: consumers that regroup parts group by it.
+	HeaderPartOf = "Pcs-Part-Of"
 )
 
 // timeLayout is the layout of the event-time and watermark headers.
@@ -116,6 +124,12 @@ type Meta struct {
 	// Lineage lists the ids of the input partitions this partition was
 	// computed from (Pcs-Lineage).
 	Lineage []string
+	// Part and Parts say that this message is part Part (from 1) of Parts
+	// of one output (Pcs-Part); both 0 for a whole output. PartOf is the
+	// id of part 1 (Pcs-Part-Of). Publisher.PublishParts sets them.
+	Part, Parts int
+	// PartOf is the id of the output's part 1 (Pcs-Part-Of), when Parts > 0.
+	PartOf string
 }
 
 // Header renders m as NATS headers, omitting absent fields. Times are
@@ -145,6 +159,12 @@ func (m Meta) Header() nats.Header {
 	}
 	if len(m.Lineage) > 0 {
 		h.Set(HeaderLineage, strings.Join(m.Lineage, ","))
+	}
+	if m.Parts > 0 {
+		h.Set(HeaderPart, strconv.Itoa(m.Part)+"/"+strconv.Itoa(m.Parts))
+		if m.PartOf != "" {
+			h.Set(HeaderPartOf, m.PartOf)
+		}
 	}
 	return h
 }
@@ -192,6 +212,15 @@ func ParseMeta(h nats.Header) (Meta, error) {
 			}
 		}
 	}
+	if v := h.Get(HeaderPart); v != "" {
+		k, n, ok := strings.Cut(v, "/")
+		part, err1 := strconv.Atoi(k)
+		parts, err2 := strconv.Atoi(n)
+		if !ok || err1 != nil || err2 != nil || part < 1 || part > parts {
+			return bad(HeaderPart, v, "want <k>/<n> with 1 <= k <= n")
+		}
+		m.Part, m.Parts, m.PartOf = part, parts, h.Get(HeaderPartOf)
+	}
 	return m, nil
 }
 
@@ -205,6 +234,19 @@ func PartitionID(sourceID string, seq uint64) string {
 // compute the same ids, so JetStream deduplicates republished outputs.
 func OutputID(pipeline, input string, k int) string {
 	return pipeline + "/" + input + "/" + strconv.Itoa(k)
+}
+
+// PartID returns the id of part j (from 0) of an output whose whole
+// (or first part's) id is id: id itself for j = 0, and for j > 0
+// id + "." + j ("flights/w0/7/2" -> "flights/w0/7/2.1"). The node numbers
+// the parts of its sink and late outputs itself (OutputID with k = j and
+// k = 1+j, see the package documentation); PartID is the scheme for
+// every other caller of PublishParts.
+func PartID(id string, j int) string {
+	if j == 0 {
+		return id
+	}
+	return id + "." + strconv.Itoa(j)
 }
 
 // WindowOutputID returns the id "<pipeline>/w<shard>/<seq>/<k>" of the

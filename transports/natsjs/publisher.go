@@ -367,24 +367,167 @@ func (pd *Pending) Wait(ctx context.Context) (*jetstream.PubAck, error) {
 }
 
 func (p *Publisher) publish(ctx context.Context, recs []arrow.RecordBatch, meta Meta, sticky bool) (*Pending, error) {
+	if err := p.check(ctx, sticky, meta); err != nil {
+		return nil, err
+	}
+	msg, meta, size, err := p.encode(recs, meta)
+	if err != nil {
+		return nil, err
+	}
+	if msg, meta, err = p.fit(ctx, msg, meta); err != nil {
+		return nil, err
+	}
+	return p.send(ctx, msg, meta, size, sticky)
+}
+
+// PublishParts publishes recs as one output that stock Arrow readers can
+// decode without a claim check: when the message (headers plus body)
+// would exceed the inline limit (the server's max_payload), recs are cut
+// by rows into n parts, each a complete Arrow IPC stream of the same
+// schema, published in order as messages with id partID(j) (j from 0),
+// Pcs-Part "<j+1>/<n>" and Pcs-Part-Of partID(0). A whole output that
+// fits is one message with id partID(0) and no part headers. A part of
+// a single row that still does not fit goes through the claim check.
+//
+// The cut depends only on the batches, the encoding options and the
+// limit, so a replay of the same output publishes the same ids, which
+// JetStream deduplicates. meta is as for Publish (its ID is ignored;
+// event-time bounds are computed per part unless meta sets them). The
+// returned Pendings, one per part in order, are waited for by the
+// caller as with PublishAsync. On an error, parts already sent stay
+// sent (a replay publishes them again under the same ids).
+func (p *Publisher) PublishParts(ctx context.Context, recs []arrow.RecordBatch, meta Meta, partID func(j int) string) ([]*Pending, error) {
+	meta.ID = partID(0)
+	if err := p.check(ctx, false, meta); err != nil {
+		return nil, err
+	}
+	msg, whole, size, err := p.encode(recs, meta)
+	if err != nil {
+		return nil, err
+	}
+	limit := p.limit()
+	if payloadSize(msg) <= limit || whole.Rows <= 1 {
+		if msg, whole, err = p.fit(ctx, msg, whole); err != nil {
+			return nil, err
+		}
+		pd, err := p.send(ctx, msg, whole, size, false)
+		if err != nil {
+			return nil, err
+		}
+		return []*Pending{pd}, nil
+	}
+	// Headroom for the part headers and longer ids of later parts.
+	probe := whole
+	probe.ID = partID(0) + ".999999"
+	probe.Part, probe.Parts, probe.PartOf = 999999, 999999, partID(0)
+	room := limit - payloadSize(&nats.Msg{Header: probe.Header()}) - 64
+	type part struct {
+		msg  *nats.Msg
+		meta Meta
+		size int64
+	}
+	var parts []part
+	// cut encodes rows [a, b) as one part, halving ranges that do not fit.
+	var cut func(a, b int64) error
+	cut = func(a, b int64) error {
+		slices := sliceRows(recs, a, b)
+		defer releaseAll(slices)
+		msg, m, size, err := p.encode(slices, meta)
+		if err != nil {
+			return err
+		}
+		if len(msg.Data) > room && b-a > 1 {
+			mid := a + (b-a)/2
+			if err := cut(a, mid); err != nil {
+				return err
+			}
+			return cut(mid, b)
+		}
+		parts = append(parts, part{msg, m, size})
+		return nil
+	}
+	// First guess: rows per part from the whole body's bytes per row.
+	per := max(1, int64(float64(room)*0.9*float64(whole.Rows)/float64(len(msg.Data))))
+	for a := int64(0); a < whole.Rows; a += per {
+		if err := cut(a, min(a+per, whole.Rows)); err != nil {
+			return nil, err
+		}
+	}
+	pds := make([]*Pending, 0, len(parts))
+	for j, pt := range parts {
+		pt.meta.ID, pt.meta.Part, pt.meta.Parts, pt.meta.PartOf = partID(j), j+1, len(parts), partID(0)
+		if err := ValidateID(pt.meta.ID); err != nil {
+			return pds, fmt.Errorf("natsjs: publish: %w", err)
+		}
+		pt.msg.Header = pt.meta.Header()
+		msg, m, err := p.fit(ctx, pt.msg, pt.meta)
+		if err != nil {
+			return pds, err
+		}
+		pd, err := p.send(ctx, msg, m, pt.size, false)
+		if err != nil {
+			return pds, err
+		}
+		pds = append(pds, pd)
+	}
+	return pds, nil
+}
+
+// sliceRows returns the batches holding rows [a, b) of recs counted
+// across batches; the caller releases them.
+func sliceRows(recs []arrow.RecordBatch, a, b int64) []arrow.RecordBatch {
+	var out []arrow.RecordBatch
+	off := int64(0)
+	for _, r := range recs {
+		n := r.NumRows()
+		lo, hi := max(a-off, 0), min(b-off, n)
+		if lo < hi {
+			out = append(out, r.NewSlice(lo, hi))
+		}
+		off += n
+	}
+	if len(out) == 0 {
+		out = append(out, recs[0].NewSlice(0, 0))
+	}
+	return out
+}
+
+// check refuses a publish on a closed or (sticky) failed Publisher, a
+// cancelled ctx and invalid ids.
+func (p *Publisher) check(ctx context.Context, sticky bool, meta Meta) error {
 	p.mu.Lock()
 	closed, stickyErr := p.closed, p.err
 	p.mu.Unlock()
 	if closed {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	if sticky && stickyErr != nil {
-		return nil, stickyErr
+		return stickyErr
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err // a cancelled call publishes nothing
+		return err // a cancelled call publishes nothing
 	}
 	if err := ValidateID(meta.ID); err != nil {
-		return nil, fmt.Errorf("natsjs: publish: %w", err)
+		return fmt.Errorf("natsjs: publish: %w", err)
 	}
+	lineage := meta.Lineage
+	if len(lineage) == 0 {
+		lineage = p.cfg.lineage
+	}
+	for _, id := range lineage {
+		if err := ValidateID(id); err != nil {
+			return fmt.Errorf("natsjs: publish %s: lineage: %w", meta.ID, err)
+		}
+	}
+	return nil
+}
+
+// encode describes and encodes recs into an inline message with meta's
+// headers and returns it, the completed meta and the body size.
+func (p *Publisher) encode(recs []arrow.RecordBatch, meta Meta) (*nats.Msg, Meta, int64, error) {
 	d, err := Describe(recs, p.cfg.eventTime)
 	if err != nil {
-		return nil, fmt.Errorf("natsjs: publish %s: %w", meta.ID, err)
+		return nil, meta, 0, fmt.Errorf("natsjs: publish %s: %w", meta.ID, err)
 	}
 	meta.Rows, meta.Schema, meta.Object = d.Rows, d.Schema, nil
 	if meta.EventMin.IsZero() && meta.EventMax.IsZero() {
@@ -393,16 +536,16 @@ func (p *Publisher) publish(ctx context.Context, recs []arrow.RecordBatch, meta 
 	if len(meta.Lineage) == 0 {
 		meta.Lineage = p.cfg.lineage
 	}
-	for _, id := range meta.Lineage {
-		if err := ValidateID(id); err != nil {
-			return nil, fmt.Errorf("natsjs: publish %s: lineage: %w", meta.ID, err)
-		}
-	}
 	body, err := Encode(recs, p.cfg.enc)
 	if err != nil {
-		return nil, fmt.Errorf("natsjs: publish %s: %w", meta.ID, err)
+		return nil, meta, 0, fmt.Errorf("natsjs: publish %s: %w", meta.ID, err)
 	}
-	msg := &nats.Msg{Subject: p.subject, Header: meta.Header(), Data: body}
+	return &nats.Msg{Subject: p.subject, Header: meta.Header(), Data: body}, meta, int64(len(body)), nil
+}
+
+// limit is the largest inline message: the configured inline limit
+// capped by the server's max_payload.
+func (p *Publisher) limit() int {
 	limit := p.cfg.inlineLimit
 	if mp := p.js.Conn().MaxPayload(); mp > 0 && (limit == 0 || int64(limit) > mp) {
 		limit = int(mp)
@@ -410,18 +553,30 @@ func (p *Publisher) publish(ctx context.Context, recs []arrow.RecordBatch, meta 
 	if limit == 0 {
 		limit = DefaultInlineLimit
 	}
-	if payloadSize(msg) > limit {
-		ref, err := p.putObject(ctx, meta.ID, body)
-		if err != nil {
-			return nil, fmt.Errorf("natsjs: publish %s: claim check: %w", meta.ID, err)
-		}
-		meta.Object = &ref
-		msg.Header, msg.Data = meta.Header(), nil
-		if n := payloadSize(msg); n > limit {
-			return nil, fmt.Errorf("natsjs: publish %s: headers alone are %d bytes, above the %d-byte limit", meta.ID, n, limit)
-		}
-	}
+	return limit
+}
 
+// fit moves msg's body to the object store (claim check) when msg is
+// larger than the limit.
+func (p *Publisher) fit(ctx context.Context, msg *nats.Msg, meta Meta) (*nats.Msg, Meta, error) {
+	limit := p.limit()
+	if payloadSize(msg) <= limit {
+		return msg, meta, nil
+	}
+	ref, err := p.putObject(ctx, meta.ID, msg.Data)
+	if err != nil {
+		return nil, meta, fmt.Errorf("natsjs: publish %s: claim check: %w", meta.ID, err)
+	}
+	meta.Object = &ref
+	msg.Header, msg.Data = meta.Header(), nil
+	if n := payloadSize(msg); n > limit {
+		return nil, meta, fmt.Errorf("natsjs: publish %s: headers alone are %d bytes, above the %d-byte limit", meta.ID, n, limit)
+	}
+	return msg, meta, nil
+}
+
+// send publishes msg once a slot is free and watches its ack.
+func (p *Publisher) send(ctx context.Context, msg *nats.Msg, meta Meta, size int64, sticky bool) (*Pending, error) {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -447,7 +602,7 @@ func (p *Publisher) publish(ctx context.Context, recs []arrow.RecordBatch, meta 
 		p.finish(pd, nil, fmt.Errorf("natsjs: publish %s to %s: %w", meta.ID, p.subject, err), false)
 		return nil, pd.err
 	}
-	go p.watch(pd, msg, paf, err, sticky, meta.Rows, int64(len(body)), meta.Object != nil)
+	go p.watch(pd, msg, paf, err, sticky, meta.Rows, size, meta.Object != nil)
 	return pd, nil
 }
 
