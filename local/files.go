@@ -12,18 +12,15 @@ import (
 	"github.com/pcs-dev/pcs/transports/files"
 )
 
-// openInput opens an input file of `pcs run` (files.Open); a Parquet file
-// is read with only the input component's columns, decoded in parallel
-// (the others would be dropped by the plan's conformance anyway).
+// openInput opens an input file of `pcs run` (files.Open) with the input
+// component's schema: CSV and JSON Lines parse each declared column as
+// its declared type (a string stays a string, a date or timestamp reads
+// every form inference reads) and a declared column the file lacks reads
+// as nulls; Parquet reads only those columns, decoded in parallel; a
+// Parquet or Arrow file that lacks one is an error naming the column, the
+// file and its columns.
 func openInput(path string, schema *arrow.Schema) (transports.Source, error) {
-	if f, err := files.Sniff(path); err != nil || f != files.Parquet {
-		return files.Open(path)
-	}
-	names := make([]string, schema.NumFields())
-	for i, f := range schema.Fields() {
-		names[i] = f.Name
-	}
-	return files.Open(path, files.WithColumns(names...), files.WithParallel(true))
+	return files.Open(path, files.WithSchema(schema), files.WithParallel(true))
 }
 
 // createOutput creates output.file (files.Create: by extension, renamed

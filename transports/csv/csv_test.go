@@ -228,7 +228,7 @@ func TestBadValueReportsLineAndColumn(t *testing.T) {
 		{"int", strings.Replace(good, "n250,250,", "n250,2x0,", 1), 253, 1, "count", "2x0", csv.ErrBadValue, nil},
 		{"int overflow in the first batch", strings.Replace(good, "n3,3,", "n3,3000000000,", 1), 5, 1, "count", "3000000000", csv.ErrBadValue, nil},
 		{"timestamp", strings.Replace(good, "n150,150,2026-11-01T00:00:30.5Z", "n150,150,yesterday", 1), 153, 2, "when", "yesterday", csv.ErrBadValue, nil},
-		{"timestamp without zone", strings.Replace(good, "n151,151,2026-11-01T00:00:31.5Z", "n151,151,2026-11-01T00:00:31.5", 1), 154, 2, "when", "2026-11-01T00:00:31.5", csv.ErrBadValue, nil},
+		{"timestamp layout out of range", strings.Replace(good, "n151,151,2026-11-01T00:00:31.5Z", "n151,151,2026/13/01 00:00:31", 1), 154, 2, "when", "2026/13/01 00:00:31", csv.ErrBadValue, nil},
 		{"too many fields", strings.Replace(good, "n200,200,", "n200,200,x,", 1), 203, -1, "", "", csv.ErrFieldCount, nil},
 		{"too few fields", strings.Replace(good, "n20,20,2026-11-01T00:00:20.5Z", "n20,20", 1), 22, -1, "", "", csv.ErrFieldCount, nil},
 		{"bare quote", strings.Replace(good, "n280,", "n2\"80,", 1), 283, -1, "", "", csv.ErrSyntax, nil},
@@ -258,7 +258,8 @@ func TestBadValueReportsLineAndColumn(t *testing.T) {
 }
 
 // TestBadValueInferred: bad values after the inferred rows in a column
-// converted by the Source ("2015/01/01 01:00:00") and in one parsed by
+// converted by the Source ("2015/01/01 01:00:00": a later ISO value is
+// read, a value of no accepted form is not) and in one parsed by
 // arrow-go.
 func TestBadValueInferred(t *testing.T) {
 	var b strings.Builder
@@ -266,11 +267,12 @@ func TestBadValueInferred(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		fmt.Fprintf(&b, "2015/01/%02d 01:00:00;%d\n", i%28+1, i)
 	}
-	b.WriteString("2015-01-01 01:00:00;100\n") // line 102
+	b.WriteString("2015-01-01 01:00:00;100\n") // line 102: ISO, read
+	b.WriteString("2015/01/32 01:00:00;101\n") // line 103: no such day
 	err := readErr(t, writeFile(t, "g.csv", b.String()), csv.WithDelimiter(';'), csv.WithInferRows(50), csv.WithBatchRows(30))
 	var pe *csv.ParseError
-	if !errors.As(err, &pe) || pe.Line != 102 || pe.Name != "time" || pe.Column != 0 || pe.Row != 100 {
-		t.Fatalf("error %v (%+v), want line 102, column 0 \"time\"", err, pe)
+	if !errors.As(err, &pe) || pe.Line != 103 || pe.Name != "time" || pe.Column != 0 || pe.Row != 101 {
+		t.Fatalf("error %v (%+v), want line 103, column 0 \"time\"", err, pe)
 	}
 }
 
@@ -607,4 +609,83 @@ func TestRealData(t *testing.T) {
 			t.Errorf("precipitation[1] = %v", p.Value(1))
 		}
 	})
+}
+
+// TestDeclaredTypesReadWhatInferenceReads: a column declared date32,
+// date64 or timestamp (WithSchema, WithColumnTypes) reads every form that
+// inference reads: the ISO forms and each layout of the package doc
+// ("2015/01/01 01:00:00", "Jan 1 2000", ...), a value without a zone as
+// UTC, a value with one as that instant.
+func TestDeclaredTypesReadWhatInferenceReads(t *testing.T) {
+	utc := func(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, time.UTC) }
+	for _, tc := range []struct {
+		value string
+		want  time.Time // in UTC; dates at 00:00
+	}{
+		{"2015/01/02 01:00:00", utc(2015, 1, 2, 1, 0)},
+		{"2015/01/02 01:30", utc(2015, 1, 2, 1, 30)},
+		{"2015/01/02", utc(2015, 1, 2, 0, 0)},
+		{"Jan 2 2000", utc(2000, 1, 2, 0, 0)},
+		{"Jan 2, 2000", utc(2000, 1, 2, 0, 0)},
+		{"2 Jan 2000", utc(2000, 1, 2, 0, 0)},
+		{"January 2 2000", utc(2000, 1, 2, 0, 0)},
+		{"January 2, 2000", utc(2000, 1, 2, 0, 0)},
+		{"2000-01-02", utc(2000, 1, 2, 0, 0)},
+		{"2000-01-02T03:04:00", utc(2000, 1, 2, 3, 4)},
+		{"2000-01-02 03:04:00Z", utc(2000, 1, 2, 3, 4)},
+		{"2000-01-02T05:04:00+02:00", utc(2000, 1, 2, 3, 4)},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			path := writeFile(t, "t.csv", "t,n\n\""+tc.value+"\",1\n\"\",2\n")
+			// inference reads it as a date or a timestamp
+			sc, _ := open(t, path)
+			if id := sc.Field(0).Type.ID(); id != arrow.DATE32 && id != arrow.TIMESTAMP {
+				t.Fatalf("inferred %s", sc.Field(0).Type)
+			}
+			day := tc.want.Truncate(24 * time.Hour)
+			for _, d := range []struct {
+				dt   arrow.DataType
+				want int64
+			}{
+				{arrow.FixedWidthTypes.Date32, int64(arrow.Date32FromTime(day))},
+				{arrow.FixedWidthTypes.Date64, int64(arrow.Date64FromTime(day))},
+				{&arrow.TimestampType{Unit: arrow.Microsecond}, tc.want.UnixMicro()},
+				{&arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}, tc.want.UnixMilli()},
+			} {
+				schema := arrow.NewSchema([]arrow.Field{{Name: "t", Type: d.dt, Nullable: true}, {Name: "n", Type: arrow.PrimitiveTypes.Int64}}, nil)
+				for name, opt := range map[string]csv.SourceOption{
+					"WithSchema":      csv.WithSchema(schema),
+					"WithColumnTypes": csv.WithColumnTypes(map[string]arrow.DataType{"t": d.dt}),
+				} {
+					_, tbl := open(t, path, opt)
+					c := col(t, tbl, "t")
+					if !arrow.TypeEqual(c.DataType(), d.dt) || c.IsNull(0) || !c.IsNull(1) {
+						t.Fatalf("%s %s: column %s %v", name, d.dt, c.DataType(), c)
+					}
+					var got int64
+					switch c := c.(type) {
+					case *array.Date32:
+						got = int64(c.Value(0))
+					case *array.Date64:
+						got = int64(c.Value(0))
+					case *array.Timestamp:
+						got = int64(c.Value(0))
+					}
+					if got != d.want {
+						t.Errorf("%s %s: %d, want %d", name, d.dt, got, d.want)
+					}
+				}
+			}
+		})
+	}
+	// a value without a zone is read as UTC whatever the declared zone
+	// (as arrow-go reads ISO values, and as a cast of an inferred
+	// zoneless column keeps its values)
+	path := writeFile(t, "p.csv", "t\n2015/07/01 12:00:00\n2015-07-01 12:00:00\n")
+	dt := &arrow.TimestampType{Unit: arrow.Second, TimeZone: "Europe/Paris"}
+	_, tbl := open(t, path, csv.WithColumnTypes(map[string]arrow.DataType{"t": dt}))
+	want := time.Date(2015, 7, 1, 12, 0, 0, 0, time.UTC).Unix()
+	if c := col(t, tbl, "t").(*array.Timestamp); int64(c.Value(0)) != want || int64(c.Value(1)) != want {
+		t.Errorf("Europe/Paris: %v, want %d twice", c, want)
+	}
 }

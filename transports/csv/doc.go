@@ -42,7 +42,7 @@
 //     "Jan 2, 2006", "2 Jan 2006", "January 2 2006" and
 //     "January 2, 2006" as date32. Ambiguous layouts such as
 //     "01/02/2006" (US or European?) are not guessed: they stay utf8,
-//     and WithColumnTypes cannot parse them either.
+//     and a declared type cannot parse them either.
 //  7. utf8, also for columns with no value among the inferred rows (all
 //     empty).
 //
@@ -54,11 +54,16 @@
 //
 // Cells are parsed by arrow-go's rules for the column's type, given or
 // inferred: integers and floats as strconv parses them; bool as
-// strconv.ParseBool (1, t, T, TRUE, true, True, 0, f, ...); dates as
-// "2006-01-02"; binary types as base64 (standard, padded); timestamps in
-// the ISO forms above, with an offset exactly when the type has a time
-// zone, or as an integer count of the type's unit; decimals in plain
-// notation.
+// strconv.ParseBool (1, t, T, TRUE, true, True, 0, f, ...); binary types
+// as base64 (standard, padded); decimals in plain notation. Date and
+// timestamp columns whose type is given (WithSchema, WithColumnTypes)
+// read every form inference reads (points 4 to 6: the ISO forms and the
+// layouts), or an integer count of the type's days, milliseconds (date64)
+// or unit; a value with an offset is that instant, one without is read
+// as UTC (what arrow-go and a cast of an inferred zoneless column do),
+// and a timestamp read into a date column is its UTC day. A column
+// inferred from a layout reads the other forms too. So declaring a
+// column's type never rejects a value that inference would read.
 //
 // A value after the inferred rows that does not fit the inferred type
 // (a float in an int64 column at row 20,000) is a read error: widen the

@@ -14,36 +14,16 @@ import (
 	"github.com/pcs-dev/pcs/transports/internal/textinfer"
 )
 
-// layout is a date or time format that arrow-go's CSV reader does not
-// parse: columns inferred with it are read as text and converted by the
-// Source.
-type layout struct {
-	format string // time.Parse layout
-	date   bool   // date only: the column becomes date32
-}
-
-// layouts are tried in order after the ISO forms; see the package doc.
-var layouts = []layout{
-	{format: "2006/01/02 15:04:05"},
-	{format: "2006/01/02 15:04"},
-	{format: "2006/01/02", date: true},
-	{format: "Jan 2 2006", date: true},
-	{format: "Jan 2, 2006", date: true},
-	{format: "2 Jan 2006", date: true},
-	{format: "January 2 2006", date: true},
-	{format: "January 2, 2006", date: true},
-}
-
 // colInfer accumulates what the values of one column can be.
 type colInfer struct {
 	seen                   int
 	isInt, isFloat, isBool bool
 	temporal               textinfer.Temporal // dates, ISO 8601 / RFC 3339 timestamps
-	layouts                []bool
+	layouts                []bool             // per textinfer.Layouts: every value parses
 }
 
 func newColInfer() *colInfer {
-	c := &colInfer{isInt: true, isFloat: true, isBool: true, layouts: make([]bool, len(layouts))}
+	c := &colInfer{isInt: true, isFloat: true, isBool: true, layouts: make([]bool, len(textinfer.Layouts))}
 	for i := range c.layouts {
 		c.layouts[i] = true
 	}
@@ -73,7 +53,7 @@ func (c *colInfer) add(v string) {
 	c.temporal.Add(v)
 	for i, ok := range c.layouts {
 		if ok {
-			if _, err := time.Parse(layouts[i].format, v); err != nil {
+			if _, err := time.Parse(textinfer.Layouts[i].Format, v); err != nil {
 				c.layouts[i] = false
 			}
 		}
@@ -98,7 +78,7 @@ func (c *colInfer) result() (arrow.DataType, int) {
 	}
 	for i, ok := range c.layouts {
 		if ok {
-			if layouts[i].date {
+			if textinfer.Layouts[i].Date {
 				return arrow.FixedWidthTypes.Date32, i
 			}
 			return &arrow.TimestampType{Unit: textinfer.TimestampUnit}, i
@@ -132,11 +112,11 @@ func checkSupported(schema *arrow.Schema) error {
 }
 
 // checkCell parses v as arrow-go's CSV reader parses a cell of type dt
-// (or as the Source converts a layout column), and returns the error it
-// would meet. It is used to find a bad cell after a read failed.
-func checkCell(dt arrow.DataType, lay int, v string) error {
-	if lay >= 0 {
-		_, err := time.Parse(layouts[lay].format, v)
+// (or as the Source converts a temporal column with tp), and returns the
+// error it would meet. It is used to find a bad cell after a read failed.
+func checkCell(dt arrow.DataType, tp *textinfer.TimeParser, v string) error {
+	if tp != nil {
+		_, err := tp.Parse(v)
 		return err
 	}
 	var err error

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -20,6 +19,7 @@ import (
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/internal/fileopt"
 	"github.com/pcs-dev/pcs/transports/internal/infile"
+	"github.com/pcs-dev/pcs/transports/internal/textinfer"
 )
 
 // Source reads a CSV file as record batches. It implements
@@ -32,11 +32,14 @@ type Source struct {
 	cfg    sourceConfig
 	schema *arrow.Schema // what Read returns
 	// readSchema is what arrow-go's reader builds: schema, with the
-	// columns of lay >= 0 as utf8 (converted by Read).
+	// columns of conv[i] != nil as utf8 (converted by Read).
 	readSchema *arrow.Schema
-	lay        []int // per column: index in layouts, or -1
-	convert    bool  // some lay >= 0
-	nulls      []string
+	// conv: per column, the parser of a declared date or timestamp
+	// column or of one inferred from a textinfer.Layouts layout; nil
+	// where arrow-go parses the column itself.
+	conv    []*textinfer.TimeParser
+	convert bool // some conv[i] != nil
+	nulls   []string
 
 	f         *os.File
 	dataStart int64 // offset of the first record (after a BOM)
@@ -125,17 +128,17 @@ func (s *Source) init() error {
 			}
 		}
 		s.schema = s.cfg.Schema
-		s.lay = make([]int, s.schema.NumFields())
-		for i := range s.lay {
-			s.lay[i] = -1
+		s.conv = make([]*textinfer.TimeParser, s.schema.NumFields())
+		for i, f := range s.schema.Fields() {
+			s.conv[i] = declaredParser(f.Type)
 		}
 	} else if err := s.infer(cr, header); err != nil {
 		return err
 	}
 
 	fields := s.schema.Fields()
-	for i, l := range s.lay {
-		if l >= 0 {
+	for i, p := range s.conv {
+		if p != nil {
 			fields[i].Type = arrow.BinaryTypes.String
 			s.convert = true
 		}
@@ -173,8 +176,22 @@ func (s *Source) checkHeader(header []string) error {
 	return nil
 }
 
+// declaredParser returns the parser of a column declared as dt (so that
+// it reads what inference reads: textinfer.TimeParser), or nil when
+// arrow-go parses dt itself.
+func declaredParser(dt arrow.DataType) *textinfer.TimeParser {
+	if !textinfer.IsTemporal(dt) {
+		return nil
+	}
+	p, err := textinfer.NewTimeParser(dt)
+	if err != nil { // checked by supported
+		return nil
+	}
+	return p
+}
+
 // infer reads up to cfg.InferRows data records with cr and sets schema
-// and lay.
+// and conv.
 func (s *Source) infer(cr *stdcsv.Reader, header []string) error {
 	var cols []*colInfer
 	ncols := -1
@@ -213,7 +230,7 @@ func (s *Source) infer(cr *stdcsv.Reader, header []string) error {
 		ncols = 0 // empty file
 	}
 	fields := make([]arrow.Field, ncols)
-	s.lay = make([]int, ncols)
+	s.conv = make([]*textinfer.TimeParser, ncols)
 	for i := range fields {
 		name := fmt.Sprintf("f%d", i)
 		if header != nil {
@@ -224,7 +241,15 @@ func (s *Source) infer(cr *stdcsv.Reader, header []string) error {
 			c = cols[i]
 		}
 		fields[i] = arrow.Field{Name: name, Nullable: true}
-		fields[i].Type, s.lay[i] = c.result()
+		var lay int
+		fields[i].Type, lay = c.result()
+		if lay >= 0 {
+			p, err := textinfer.NewTimeParser(fields[i].Type)
+			if err != nil {
+				return err
+			}
+			s.conv[i] = p.WithHint(lay)
+		}
 	}
 	for name, dt := range s.cfg.types {
 		i := slices.IndexFunc(fields, func(f arrow.Field) bool { return f.Name == name })
@@ -234,7 +259,7 @@ func (s *Source) infer(cr *stdcsv.Reader, header []string) error {
 		if !supported(dt) {
 			return fmt.Errorf("%w: column %q (index %d) has type %s", ErrUnsupportedType, name, i, dt)
 		}
-		fields[i].Type, s.lay[i] = dt, -1
+		fields[i].Type, s.conv[i] = dt, declaredParser(dt)
 	}
 	s.schema = arrow.NewSchema(fields, nil)
 	return nil
@@ -309,7 +334,7 @@ func next(r *arrowcsv.Reader) (ok bool, err error) {
 	return r.Next(), nil
 }
 
-// convertBatch replaces the text columns of layout columns by their
+// convertBatch replaces the text of the columns with a parser by their
 // dates or timestamps.
 func (s *Source) convertBatch(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	cols := slices.Clone(rec.Columns())
@@ -319,11 +344,11 @@ func (s *Source) convertBatch(rec arrow.RecordBatch) (arrow.RecordBatch, error) 
 			a.Release()
 		}
 	}()
-	for i, l := range s.lay {
-		if l < 0 {
+	for i, p := range s.conv {
+		if p == nil {
 			continue
 		}
-		a, err := convertColumn(s.cfg.Mem, cols[i].(*array.String), layouts[l], s.schema.Field(i).Type)
+		a, err := convertColumn(s.cfg.Mem, cols[i].(*array.String), p, s.schema.Field(i).Type)
 		if err != nil {
 			return nil, err
 		}
@@ -333,7 +358,7 @@ func (s *Source) convertBatch(rec arrow.RecordBatch) (arrow.RecordBatch, error) 
 	return array.NewRecordBatch(s.schema, cols, rec.NumRows()), nil
 }
 
-func convertColumn(mem memory.Allocator, col *array.String, lay layout, dt arrow.DataType) (arrow.Array, error) {
+func convertColumn(mem memory.Allocator, col *array.String, p *textinfer.TimeParser, dt arrow.DataType) (arrow.Array, error) {
 	b := array.NewBuilder(mem, dt)
 	defer b.Release()
 	b.Reserve(col.Len())
@@ -342,19 +367,17 @@ func convertColumn(mem memory.Allocator, col *array.String, lay layout, dt arrow
 			b.AppendNull()
 			continue
 		}
-		t, err := time.Parse(lay.format, col.Value(i))
+		v, err := p.Parse(col.Value(i))
 		if err != nil {
 			return nil, err
 		}
 		switch b := b.(type) {
 		case *array.Date32Builder:
-			b.Append(arrow.Date32FromTime(t))
+			b.Append(arrow.Date32(v))
+		case *array.Date64Builder:
+			b.Append(arrow.Date64(v))
 		case *array.TimestampBuilder:
-			ts, err := arrow.TimestampFromTime(t, dt.(*arrow.TimestampType).Unit)
-			if err != nil {
-				return nil, err
-			}
-			b.Append(ts)
+			b.Append(arrow.Timestamp(v))
 		}
 	}
 	return b.NewArray(), nil
@@ -409,7 +432,7 @@ func (s *Source) locate(from int64, cause error) error {
 			if slices.Contains(s.nulls, v) {
 				continue
 			}
-			if err := checkCell(fields[i].Type, s.lay[i], v); err != nil {
+			if err := checkCell(fields[i].Type, s.conv[i], v); err != nil {
 				line, _ := cr.FieldPos(i)
 				return &ParseError{Format: "csv", Path: s.path, Line: line, Row: row, Column: i, Name: fields[i].Name,
 					Type: fields[i].Type, Value: v, Kind: ErrBadValue, Err: err}

@@ -45,7 +45,7 @@ func Open(path string, opts ...Option) (transports.Source, error) {
 			cfg.columns[i] = f.Name
 		}
 		if format == CSV || format == JSONL {
-			fill = cfg.schema
+			fill = textSchema(cfg.schema)
 		}
 	}
 	var src transports.Source
@@ -99,7 +99,7 @@ func Open(path string, opts ...Option) (transports.Source, error) {
 			jo = append(jo, jsonl.WithBatchRows(int(min(cfg.batchRows, 1<<31-1))))
 		}
 		if cfg.schema != nil {
-			jo = append(jo, jsonl.WithSchema(cfg.schema))
+			jo = append(jo, jsonl.WithSchema(textSchema(cfg.schema)))
 		}
 		if src, err = jsonl.NewSource(path, jo...); err != nil {
 			return nil, err
@@ -197,12 +197,42 @@ func csvTypes(path string, co []csv.SourceOption, schema *arrow.Schema) (map[str
 	}
 	defer head.Close()
 	types := map[string]arrow.DataType{}
-	for _, f := range schema.Fields() {
+	for _, f := range textSchema(schema).Fields() {
 		if head.Schema().HasField(f.Name) {
 			types[f.Name] = f.Type
 		}
 	}
 	return types, nil
+}
+
+// textSchema returns schema with the types that CSV and JSONL cannot
+// parse replaced by the ones whose text they hold: a dictionary by its
+// value type, a duration by int64 (a count of its unit). Converting them
+// to the declared types is the caller's business, as for Parquet and
+// Arrow files.
+func textSchema(schema *arrow.Schema) *arrow.Schema {
+	fields := schema.Fields()
+	changed := false
+	for i, f := range fields {
+		if t := textType(f.Type); t != f.Type {
+			fields[i].Type, changed = t, true
+		}
+	}
+	if !changed {
+		return schema
+	}
+	md := schema.Metadata()
+	return arrow.NewSchema(fields, &md)
+}
+
+func textType(dt arrow.DataType) arrow.DataType {
+	switch dt := dt.(type) {
+	case *arrow.DictionaryType:
+		return textType(dt.ValueType)
+	case *arrow.DurationType:
+		return arrow.PrimitiveTypes.Int64
+	}
+	return dt
 }
 
 // prepare applies opts for call (forOpen or forCreate) on path and

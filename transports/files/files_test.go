@@ -611,3 +611,50 @@ func TestOpenSchema(t *testing.T) {
 		t.Errorf("nil schema: %v", err)
 	}
 }
+
+// TestOpenSchemaTextTypes: through WithSchema, CSV and JSONL read a
+// declared date or timestamp in every form inference reads (the layouts
+// "2015/01/02 01:00:00" and "Jan 2 2000" too), a declared dictionary as
+// its value type and a duration as int64 (the text they hold, for the
+// caller to convert), present or missing.
+func TestOpenSchemaTextTypes(t *testing.T) {
+	declared := arrow.NewSchema([]arrow.Field{
+		{Name: "at", Type: &arrow.TimestampType{Unit: arrow.Second}, Nullable: true},
+		{Name: "day", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+		{Name: "city", Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}, Nullable: true},
+		{Name: "took", Type: &arrow.DurationType{Unit: arrow.Second}, Nullable: true},
+		{Name: "gone", Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}, Nullable: true},
+	}, nil)
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"t.csv":   "at,day,city,took\n2015/01/02 01:00:00,Jan 2 2000,Paris,5\n2015-01-02T01:00:00Z,2000/01/02,Oslo,6\n",
+		"t.jsonl": `{"at": "2015/01/02 01:00:00", "day": "Jan 2 2000", "city": "Paris", "took": 5}` + "\n" + `{"at": "2015-01-02T01:00:00Z", "day": "2000/01/02", "city": "Oslo", "took": 6}` + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			src, err := files.Open(path, files.WithAllocator(mem), files.WithSchema(declared))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			var types []string
+			for _, f := range src.Schema().Fields() {
+				types = append(types, f.Type.String())
+			}
+			want := []string{"timestamp[s]", "date32", "utf8", "int64", "utf8"}
+			if !slices.Equal(types, want) {
+				t.Fatalf("types %v, want %v", types, want)
+			}
+			got := readAll(t, src)
+			defer release(got)
+			if rows, want := rowStrings(got), []string{"2015-01-02T01:00:00|2000-01-02|Paris|5|null", "2015-01-02T01:00:00|2000-01-02|Oslo|6|null"}; !slices.Equal(rows, want) {
+				t.Errorf("rows %q, want %q", rows, want)
+			}
+		})
+	}
+}

@@ -136,8 +136,11 @@ func WithBatchRows(n int64) Option {
 // WithSchema makes Open return exactly the columns of schema, in its
 // order: the schema a caller declared (a component's fields). CSV and
 // JSONL parse each declared column as its declared type instead of
-// inferring one (so that a string stays a string), and a declared column
-// the file lacks reads as nulls. Parquet and Arrow files keep their own
+// inferring one (so that a string stays a string; a date or timestamp
+// reads every form inference reads), and a declared column the file
+// lacks reads as nulls. A dictionary column of a CSV or JSONL file
+// reads as its value type and a duration as int64 (the text they hold),
+// present or missing: converting them is the caller's business. Parquet and Arrow files keep their own
 // types (converting them is the caller's business), Parquet reads only
 // those columns, and a declared column the file lacks is an error
 // wrapping ErrUnknownColumn that names it, the file and the file's

@@ -56,11 +56,15 @@
 // no line or column, accepts values spread over lines or several on
 // one, and cannot keep nested values as text. What each type accepts is
 // arrow-go's: numbers (or numeric strings) for numeric types, true/false
-// for bool, base64 strings for binary types, "2006-01-02" (or a day
-// count) for dates, "15:04:05.999" for times, decimal strings or
-// numbers for decimals, and for timestamps an ISO string whose offset is
-// present exactly when the type has a time zone, or an integer count of
-// the type's unit.
+// for bool, base64 strings for binary types, "15:04:05.999" for times,
+// decimal strings or numbers for decimals. Dates and timestamps are
+// PCS's (the parser package csv uses for declared types): a string in
+// any form that inference reads in this package or in package csv (ISO
+// 8601 / RFC 3339, and the layouts "2006/01/02 15:04:05", "Jan 2 2006",
+// ... of the csv package doc), or an integer count of days (date32),
+// milliseconds (date64) or the timestamp's unit; a string with an offset
+// is that instant, one without is read as UTC whatever the type's zone,
+// and a timestamp read into a date column is its UTC day.
 //
 // # Errors
 //

@@ -192,7 +192,8 @@ func TestBadValueReportsLineAndColumn(t *testing.T) {
 	}{
 		{"string for int", `"count": 70,`, `"count": "many",`, 72, 1, "count", `"many"`, jsonl.ErrBadValue},
 		{"int overflow", `"count": 3,`, `"count": 3000000000,`, 4, 1, "count", `3000000000`, jsonl.ErrBadValue},
-		{"timestamp without zone", `"at": "2026-11-01T00:00:20Z"`, `"at": "2026-11-01T00:00:20"`, 21, 2, "at", `"2026-11-01T00:00:20"`, jsonl.ErrBadValue},
+		{"timestamp of no form", `"at": "2026-11-01T00:00:20Z"`, `"at": "2026-11-01 at noon"`, 21, 2, "at", `"2026-11-01 at noon"`, jsonl.ErrBadValue},
+		{"float timestamp", `"at": "2026-11-01T00:00:21Z"`, `"at": 1.5`, 22, 2, "at", `1.5`, jsonl.ErrBadValue},
 		{"nested", `"pt": {"x": 90.5}`, `"pt": {"x": "far"}`, 92, 3, "pt", `{"x": "far"}`, jsonl.ErrBadValue},
 		{"not an object", `{"name": "n60 \"quoted\"", "count": 60, "at": "2026-11-01T00:00:00Z", "pt": {"x": 60.5}}`, `[1, 2]`, 62, -1, "", "", jsonl.ErrSyntax},
 		{"malformed", `"count": 10,`, `"count": 10,,`, 11, -1, "", "", jsonl.ErrSyntax},
@@ -324,5 +325,36 @@ func TestSinkFormat(t *testing.T) {
 		`{"s":null,"f":0.000001,"ts":null,"b":null,"l":null}` + "\n"
 	if string(got) != want {
 		t.Errorf("file:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestDeclaredTemporalTypes: a column declared date32 or timestamp reads
+// the forms inference reads (ISO with or without an offset) and the
+// layouts package csv infers ("2015/01/02 01:00:00", "Jan 2 2000"), and
+// integers as raw values; a declared string keeps a timestamp's text.
+func TestDeclaredTemporalTypes(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "day", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+		{Name: "at", Type: &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}, Nullable: true},
+		{Name: "text", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	content := `{"day": "2000-01-02", "at": "2000-01-02T03:04:05Z", "text": "2024-01-01T00:00:00Z"}
+{"day": "Jan 2 2000", "at": "2000/01/02 03:04:05"}
+{"day": "2000/01/02", "at": "2000-01-02T05:04:05+02:00"}
+{"day": 10958, "at": 946782245}
+{"day": null, "at": "2000-01-02 03:04:05"}
+`
+	_, rec := mustRead(t, content, jsonl.WithSchema(schema))
+	day, at, text := rec.Column(0).(*array.Date32), rec.Column(1).(*array.Timestamp), rec.Column(2).(*array.String)
+	for i := 0; i < 5; i++ {
+		if i < 4 && (day.IsNull(i) || day.Value(i) != 10958) {
+			t.Errorf("row %d: day %v, want 10958 (2000-01-02)", i, day.ValueStr(i))
+		}
+		if at.IsNull(i) || at.Value(i) != 946782245 {
+			t.Errorf("row %d: at %v, want 946782245 (2000-01-02T03:04:05Z)", i, at.ValueStr(i))
+		}
+	}
+	if !day.IsNull(4) || text.Value(0) != "2024-01-01T00:00:00Z" || !text.IsNull(1) {
+		t.Errorf("day[4] %v, text %v", day.ValueStr(4), text)
 	}
 }

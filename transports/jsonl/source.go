@@ -17,6 +17,7 @@ import (
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/internal/fileopt"
 	"github.com/pcs-dev/pcs/transports/internal/infile"
+	"github.com/pcs-dev/pcs/transports/internal/textinfer"
 )
 
 // Source reads a file of newline-delimited JSON objects as record
@@ -99,6 +100,12 @@ func (s *Source) init() error {
 		b := s.bld.Field(i)
 		if isText(f.Type) {
 			s.dec[i] = func(dec *json.Decoder) error { return s.decodeText(dec, b) }
+		} else if textinfer.IsTemporal(f.Type) {
+			p, err := textinfer.NewTimeParser(f.Type)
+			if err != nil {
+				return err
+			}
+			s.dec[i] = func(dec *json.Decoder) error { return decodeTemporal(dec, b, p) }
 		} else {
 			s.dec[i] = b.UnmarshalOne
 		}
@@ -268,6 +275,41 @@ func (s *Source) decodeText(dec *json.Decoder, b array.Builder) error {
 		b.Append(v)
 	case *array.LargeStringBuilder:
 		b.Append(v)
+	}
+	return nil
+}
+
+// decodeTemporal appends the next value to a date32, date64 or
+// timestamp builder: a JSON string as p parses it (the forms inference
+// reads, see textinfer.TimeParser), an integer as the raw value, null as
+// null.
+func decodeTemporal(dec *json.Decoder, b array.Builder, p *textinfer.TimeParser) error {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return err
+	}
+	if raw[0] == 'n' {
+		b.AppendNull()
+		return nil
+	}
+	text := string(raw)
+	if raw[0] == '"' {
+		var err error
+		if text, err = unquote(raw); err != nil {
+			return err
+		}
+	}
+	v, err := p.Parse(text)
+	if err != nil {
+		return err
+	}
+	switch b := b.(type) {
+	case *array.Date32Builder:
+		b.Append(arrow.Date32(v))
+	case *array.Date64Builder:
+		b.Append(arrow.Date64(v))
+	case *array.TimestampBuilder:
+		b.Append(arrow.Timestamp(v))
 	}
 	return nil
 }

@@ -1,7 +1,9 @@
 package textinfer
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
@@ -33,5 +35,27 @@ func TestTemporal(t *testing.T) {
 				t.Errorf("Type() = %v, %v; want %v", got, ok, tt.want)
 			}
 		})
+	}
+}
+
+func TestTimeParser(t *testing.T) {
+	d32, err := NewTimeParser(arrow.FixedWidthTypes.Date32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range Layouts {
+		v := time.Date(2000, 1, 2, 3, 4, 5, 0, time.UTC).Format(l.Format)
+		if got, err := d32.Parse(v); err != nil || got != 10958 {
+			t.Errorf("layout %q: %q -> %d, %v; want 10958", l.Format, v, got, err)
+		}
+	}
+	if _, err := d32.Parse("3000000000"); err == nil || !strings.Contains(err.Error(), "range of date32") {
+		t.Errorf("days beyond int32: %v", err)
+	}
+	if _, err := d32.Parse("01/02/2000"); err == nil || !strings.Contains(err.Error(), `"Jan 2 2006"`) {
+		t.Errorf("ambiguous layout: %v, want an error listing the layouts", err)
+	}
+	if _, err := NewTimeParser(arrow.BinaryTypes.String); err == nil {
+		t.Error("a parser for utf8")
 	}
 }
