@@ -23,7 +23,9 @@ var (
 	// ErrUndeclaredAccess: a system read or wrote a field, component or
 	// resource that its SystemMeta does not declare. Never retried.
 	ErrUndeclaredAccess = errors.New("pcs: undeclared access")
-	// ErrNoResource: a resource type that is not in the dataset.
+	// ErrNoResource: a resource type that is not in the dataset (for
+	// instance inserted as *T and read as T). A programming error: never
+	// retried.
 	ErrNoResource = errors.New("pcs: no such resource")
 	// ErrBuild: an invalid pipeline or scheduler definition.
 	ErrBuild = errors.New("pcs: invalid definition")
@@ -48,10 +50,13 @@ func Permanent(err error) error {
 }
 
 // IsPermanent reports whether err is marked permanent ([Permanent]) or is
-// an undeclared access, which no retry can fix.
+// a programming error that no retry can fix: an undeclared access
+// ([ErrUndeclaredAccess]) or a missing resource ([ErrNoResource]; a
+// system's failed attempt leaves no resource behind, so a retry would
+// find none either).
 func IsPermanent(err error) bool {
 	var p *PermanentError
-	return errors.As(err, &p) || errors.Is(err, ErrUndeclaredAccess)
+	return errors.As(err, &p) || errors.Is(err, ErrUndeclaredAccess) || errors.Is(err, ErrNoResource)
 }
 
 // SystemError is returned by Pipeline.Run when a system fails: after its

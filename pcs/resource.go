@@ -36,9 +36,11 @@ func InsertResource[T any](ds *Dataset, v T) error {
 }
 
 // GetResource returns a copy of the resource of type T. Errors:
-// ErrNoResource if there is none, ErrUndeclaredAccess inside a system that
-// does not declare it. Inside a system it sees the system's own pending
-// write.
+// ErrNoResource if there is none (a hint names a *T or T the dataset
+// holds instead), ErrUndeclaredAccess inside a system that does not
+// declare it; both are programming errors, permanent ([IsPermanent]):
+// a pipeline does not retry them. Inside a system it sees the system's
+// own pending write.
 func GetResource[T any](ds *Dataset) (T, error) {
 	p, err := resourcePtr[T](ds, false)
 	if err != nil {
@@ -77,7 +79,34 @@ func resourcePtr[T any](ds *Dataset, write bool) (*T, error) {
 	}
 	v, ok := ds.st.resources[t]
 	if !ok {
-		return nil, fmt.Errorf("%w: %v", ErrNoResource, t)
+		return nil, noResource(ds, t)
 	}
 	return v.(*T), nil
+}
+
+// noResource is ErrNoResource for type t, with a hint when the dataset
+// holds the pointer type of t or the type t points to (a resource
+// inserted as *T and read as T, or the reverse).
+func noResource(ds *Dataset, t reflect.Type) error {
+	has := func(u reflect.Type) bool {
+		if _, ok := ds.st.resources[u]; ok {
+			return true
+		}
+		if ds.sc != nil {
+			_, ok := ds.sc.res[u]
+			return ok
+		}
+		return false
+	}
+	var other reflect.Type
+	if p := reflect.PointerTo(t); has(p) {
+		other = p
+	} else if t.Kind() == reflect.Pointer && has(t.Elem()) {
+		other = t.Elem()
+	}
+	if other == nil {
+		return fmt.Errorf("%w: %v (insert it with InsertResource before the pipeline runs, or from a system of an earlier stage that declares Write(pcs.Resource[%v]()))", ErrNoResource, t, t)
+	}
+	return fmt.Errorf("%w: %v, but there is a %v: resources are keyed by their exact type, so a pointer and a value are different resources; insert and read the same type (InsertResource(ds, v) with v a %v, or GetResource[%v])",
+		ErrNoResource, t, other, t, other)
 }

@@ -1,6 +1,7 @@
 package pcs_test
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"strings"
@@ -167,5 +168,51 @@ func TestResourceClone(t *testing.T) {
 	}
 	if h, _ := pcs.GetResource[hitCount](ds); h != 1 {
 		t.Errorf("mutating the clone's resource changed the original's: %v", h)
+	}
+}
+
+// TestMissingResourceIsPermanent: a system that reads a resource the
+// dataset lacks fails at once (one attempt, not the default retries):
+// no retry can insert it. Inserted as *T and read as T, the error says
+// that a pointer and a value are different resources.
+func TestMissingResourceIsPermanent(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		insert func(ds *pcs.Dataset) error
+		want   []string
+	}{
+		{"missing", func(*pcs.Dataset) error { return nil }, []string{"no such resource: pcs_test.limits", "InsertResource"}},
+		{"pointer inserted", func(ds *pcs.Dataset) error { return pcs.InsertResource(ds, &limits{Max: 1}) },
+			[]string{"no such resource: pcs_test.limits, but there is a *pcs_test.limits", "pointer and a value", "GetResource[*pcs_test.limits]"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			ds := pcs.NewDataset(mem)
+			defer ds.Release()
+			if err := tc.insert(ds); err != nil {
+				t.Fatal(err)
+			}
+			attempts := 0
+			p, err := pcs.NewPipeline("p").Add(pcs.SystemFunc(pcs.Meta("reader").Read(pcs.Resource[limits]()),
+				func(_ context.Context, ds *pcs.Dataset) error {
+					attempts++
+					_, err := pcs.GetResource[limits](ds)
+					return err
+				})).Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Run(context.Background(), ds)
+			var se *pcs.SystemError
+			if !errors.As(err, &se) || !errors.Is(err, pcs.ErrNoResource) || !pcs.IsPermanent(err) || se.Attempts != 1 || attempts != 1 {
+				t.Fatalf("err = %v (attempts %d), want one permanent attempt failing with ErrNoResource", err, attempts)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
 	}
 }
