@@ -26,6 +26,10 @@
 // a failed attempt leaves nothing behind. Failures are retried with
 // exponential backoff ([RetryPolicy]) unless marked [Permanent].
 //
+// A system is a type with Meta and Run, a function ([SystemFunc]), or a
+// row-wise rule over one or two fields ([Map1], [Map2]: `valid = amount >
+// 0` is one call that declares its access and builds the column).
+//
 // [ParallelRows] lets one system spread its work over zero-copy row slices.
 // A [Scheduler] runs several pipelines with order and data edges and
 // bounded queues between them (backpressure: producers block, nothing is

@@ -1,4 +1,5 @@
-// Quickstart: a component, two systems, a pipeline, one run.
+// Quickstart: a component, two systems (a one-line rule with pcs.Map1 and
+// a SystemFunc), a pipeline, one run.
 package main
 
 import (
@@ -31,22 +32,10 @@ func main() {
 	hot := pcs.MustField[*array.Boolean](readings, "hot")
 	sensor := pcs.MustField[*array.String](readings, "sensor")
 
-	// flag reads celsius and writes hot; report reads both and writes Hottest.
-	flag := pcs.SystemFunc(pcs.Meta("flag").Read(celsius).Write(hot),
-		func(ctx context.Context, ds *pcs.Dataset) error {
-			c, err := celsius.Get(ds)
-			if err != nil {
-				return err
-			}
-			b := array.NewBooleanBuilder(ds.Allocator())
-			defer b.Release()
-			for _, v := range c.Float64Values() {
-				b.Append(v > 30)
-			}
-			out := b.NewBooleanArray()
-			defer out.Release()
-			return hot.Set(ds, out)
-		})
+	// flag is the one-line rule hot = celsius > 30: Map1 declares the read
+	// and the write and builds the column. report, a SystemFunc, reads
+	// both columns and writes the Hottest resource.
+	flag := pcs.Map1("flag", celsius, hot, func(c float64) bool { return c > 30 })
 	report := pcs.SystemFunc(pcs.Meta("report").Read(celsius, sensor).Write(pcs.Resource[Hottest]()),
 		func(ctx context.Context, ds *pcs.Dataset) error {
 			c, err := celsius.Get(ds)

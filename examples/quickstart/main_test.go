@@ -49,6 +49,10 @@ func TestREADMEShowsQuickstart(t *testing.T) {
 		t.Fatal("README lacks the quickstart block")
 	}
 	block, _, _ = strings.Cut(block, "```\n")
+	// the one-line rule is written with the Map helper, not by hand
+	if !strings.Contains(string(src), "pcs.Map1(") {
+		t.Error("the quickstart does not show pcs.Map1")
+	}
 	if block != string(src) {
 		t.Error("README's quickstart block differs from examples/quickstart/main.go; copy the file into the README")
 	}
