@@ -1,10 +1,14 @@
-# PCS: make test | make demo | make bench | make lint | make fmt
+# PCS: make build | make test | make demo | make bench | make lint | make fmt
 GO          ?= go
 GOBIN       := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2026.2.2
 TEST_FLAGS  ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: test bench lint fmt demo demo-fleet tools
+.PHONY: build test bench lint fmt demo demo-fleet tools
+
+## build: pcs and pcs-node into ./bin
+build:
+	$(GO) build -o bin/ ./cmd/pcs ./cmd/pcs-node
 
 ## test: every package with the race detector, tests in random order
 test:
@@ -16,6 +20,7 @@ bench:
 
 ## demo: the main job: flights-3m through the embedded broker and pcs-node
 demo:
+	@echo "demo: compiling examples/flights (go run; about 2 minutes on a cold cache, then it builds pcs and pcs-node and says so)"
 	$(GO) run ./examples/flights
 
 ## demo-fleet: a broker and three pcs-node with a Raft catalog; one node is killed mid-run and restarted; exactly-once checked by row id

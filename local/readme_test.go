@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,5 +42,48 @@ func TestREADMEConfigParses(t *testing.T) {
 	}
 	if st[0].RowsIn != 50000 || st[0].RowsOut == 0 || st[0].RowsOut > st[0].RowsIn {
 		t.Errorf("stats %+v", st[0])
+	}
+}
+
+// TestREADMEInstall: the README's Install section installs the module's
+// commands (go install <module>/cmd/...@latest: exactly pcs and pcs-node)
+// and `make build` builds both into ./bin.
+func TestREADMEInstall(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, install, ok := strings.Cut(string(readme), "\n## Install\n")
+	if !ok {
+		t.Fatal("README has no Install section")
+	}
+	install, _, _ = strings.Cut(install, "\n## ")
+	mod, err := exec.Command("go", "list", "-m").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	goInstall := "go install " + strings.TrimSpace(string(mod)) + "/cmd/...@latest"
+	for _, want := range []string{goInstall, "make build", "./bin/pcs version"} {
+		if !strings.Contains(install, want) {
+			t.Errorf("Install section lacks %q:\n%s", want, install)
+		}
+	}
+	cmds, err := exec.Command("go", "list", "-f", "{{.Name}} {{.ImportPath}}", "../cmd/...").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "main " + strings.TrimSpace(string(mod)) + "/cmd/pcs\nmain " + strings.TrimSpace(string(mod)) + "/cmd/pcs-node\n"
+	if string(cmds) != want {
+		t.Errorf("cmd/... holds\n%s\nwant\n%s", cmds, want)
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	out, err := exec.Command("make", "-C", "..", "-n", "build").Output()
+	if err != nil {
+		t.Fatalf("make -n build: %v", err)
+	}
+	if !strings.Contains(string(out), "build -o bin/ ./cmd/pcs ./cmd/pcs-node") {
+		t.Errorf("make -n build prints %q, want a go build of ./cmd/pcs and ./cmd/pcs-node into bin/", out)
 	}
 }

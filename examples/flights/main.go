@@ -26,6 +26,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -80,10 +82,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	if o.bin == "" {
 		o.bin = filepath.Join(work, "bin")
-		build := exec.CommandContext(ctx, "go", "build", "-o", o.bin+"/", "./cmd/pcs", "./cmd/pcs-node")
-		build.Dir, build.Stderr = o.repo, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("go build: %w", err)
+		build := exec.CommandContext(ctx, "go", "build", "-v", "-o", o.bin+"/", "./cmd/pcs", "./cmd/pcs-node")
+		build.Dir = o.repo
+		if err := buildBinaries(build, out, 10*time.Second); err != nil {
+			return err
 		}
 	}
 	in, err := parquet.NewSource(o.flights)
@@ -277,6 +279,74 @@ func waitProcessed(ctx context.Context, server string, exited <-chan error) erro
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// buildBinaries runs build (go build -v of pcs and pcs-node) and says what
+// it is doing on out: a line before it starts, one every interval with
+// the packages compiled so far (go build -v names each as it compiles
+// it; a warm cache compiles none), and one when it is done. On failure
+// the error carries go build's output.
+func buildBinaries(build *exec.Cmd, out io.Writer, interval time.Duration) error {
+	fmt.Fprintln(out, "building:      pcs and pcs-node (go build; the first build on a cold cache takes about 2 minutes)")
+	start := time.Now()
+	var compiled atomic.Int64
+	var log strings.Builder
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	build.Stdout, build.Stderr = w, w
+	if err := build.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return fmt.Errorf("go build: %w", err)
+	}
+	w.Close()
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		buf := make([]byte, 4096)
+		var line []byte
+		for {
+			n, err := r.Read(buf)
+			for _, c := range buf[:n] {
+				if c != '\n' {
+					line = append(line, c)
+					continue
+				}
+				log.Write(line)
+				log.WriteByte('\n')
+				if l := string(line); l != "" && !strings.ContainsAny(l, " :#") {
+					compiled.Add(1) // a package path
+				}
+				line = line[:0]
+			}
+			if err != nil {
+				log.Write(line)
+				return
+			}
+		}
+	}()
+	done := make(chan error, 1)
+	go func() {
+		<-read
+		r.Close()
+		done <- build.Wait()
+	}()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("go build: %w\n%s", err, log.String())
+			}
+			fmt.Fprintf(out, "built:         pcs and pcs-node in %s (%d packages compiled)\n", time.Since(start).Round(100*time.Millisecond), compiled.Load())
+			return nil
+		case <-tick.C:
+			fmt.Fprintf(out, "building:      %d packages compiled so far (%s)\n", compiled.Load(), time.Since(start).Round(time.Second))
 		}
 	}
 }
