@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/pcs-dev/pcs/broker"
 	"github.com/pcs-dev/pcs/node"
 )
 
@@ -126,7 +127,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 			return usageError{errors.New(msg + "; run 'pcs --help'")}
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usagef("missing command (publish, consume, broker, inspect, run, status or version); run 'pcs --help'")
+			return usagef("missing command (publish, consume, dlq, broker, inspect, run, status or version); run 'pcs --help'")
 		},
 		Version: node.Version(),
 	}
@@ -136,7 +137,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usagef("%v (see '%s --help')", err, cmd.CommandPath())
 	})
-	root.AddCommand(e.publishCommand(), e.consumeCommand(), e.brokerCommand(), e.inspectCommand(), e.runCommand(), e.statusCommand(),
+	root.AddCommand(e.publishCommand(), e.consumeCommand(), e.brokerCommand(), e.inspectCommand(), e.runCommand(), e.statusCommand(), e.dlqCommand(),
 		&cobra.Command{Use: "version", Short: "Print the module version and commit this binary was built from", Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				_, err := fmt.Fprintln(e.stdout, node.Version())
@@ -159,24 +160,36 @@ func (e *env) defaultServer() string {
 	return defaultServerURL
 }
 
-// connect dials the NATS server at url. The error names the URL and says
-// how to start a server.
+// connect dials the NATS server at url with the credentials and TLS
+// settings of the environment (PCS_NATS_CREDS, PCS_NATS_NKEY,
+// PCS_NATS_USER/PCS_NATS_PASSWORD, PCS_NATS_TOKEN, PCS_NATS_TLS_CA,
+// PCS_NATS_TLS_CERT/PCS_NATS_TLS_KEY, PCS_NATS_TLS_SERVER_NAME:
+// broker.ClientConfig.FromEnv). The error names the URL (without user
+// information) and says how to start a server; it never shows a secret.
 func connect(ctx context.Context, url, name string) (*nats.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect(url,
+	client := broker.ClientConfig{}.FromEnv(clientEnv)
+	opts, err := client.Options()
+	if err != nil {
+		return nil, usagef("NATS client settings (PCS_NATS_*): %v", err)
+	}
+	nc, err := nats.Connect(url, append(opts,
 		nats.Name(name),
 		nats.Timeout(connectTimeout),
 		// A CLI run should not hang on a server that went away.
 		nats.MaxReconnects(5),
 		nats.ReconnectWait(time.Second),
-	)
+	)...)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to NATS server %s: %v (start one with 'pcs broker' or pcs-node, or set --server / $PCS_SERVER)", redactURL(url), err)
+		return nil, fmt.Errorf("cannot connect to NATS server %s (%s): %v (start one with 'pcs broker' or pcs-node, or set --server / $PCS_SERVER; credentials and TLS come from $PCS_NATS_*)", redactURL(url), client, err)
 	}
 	return nc, nil
 }
+
+// clientEnv is how connect reads the environment.
+var clientEnv = os.Getenv
 
 // redactURL hides the passwords and tokens of a (comma-separated) server URL list
 // for messages.

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pcs-dev/pcs/transports/files"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -96,12 +96,15 @@ func (e *env) consume(ctx context.Context, o consumeOptions) error {
 	if o.previewRows < 0 || o.previewPartitions < 0 {
 		return usagef("consume: --preview-rows and --preview-partitions must not be negative")
 	}
-	var kind outputKind
+	var format files.Format
 	if o.out != "" {
 		var err error
-		if kind, err = outputKindOf(o.out); err != nil {
-			return err
+		if format, err = files.FormatOf(o.out); err != nil {
+			return usagef("consume: --out %q: want a .parquet, .arrow (.ipc, .feather), .arrows, .csv (.tsv) or .jsonl (.ndjson) file", o.out)
 		}
+	}
+	if strings.HasSuffix(o.subject, ".dlq") {
+		return usagef("consume: %s is a dead-letter subject: its partitions failed (many are undecodable); use 'pcs dlq list --pipeline %s'", o.subject, strings.TrimSuffix(o.subject, ".dlq"))
 	}
 	if o.durable != "" && strings.ContainsFunc(o.durable, func(r rune) bool {
 		return r <= ' ' || r == 0x7f || strings.ContainsRune(`.*>/\`, r)
@@ -122,6 +125,9 @@ func (e *env) consume(ctx context.Context, o consumeOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkConsumable(ctx, js, stream, o); err != nil {
+		return err
+	}
 
 	c := &consumer{o: o, js: js, stream: stream}
 	if err := c.open(ctx); err != nil {
@@ -136,7 +142,7 @@ func (e *env) consume(ctx context.Context, o consumeOptions) error {
 	defer src.Close() // naks what was fetched and not written (--limit)
 
 	if o.out != "" {
-		c.out = &fileOutput{path: o.out, kind: kind}
+		c.out = &fileOutput{path: o.out, format: format}
 		c.prog = e.newProgress("consume", -1, o.quiet)
 	} else {
 		c.out = &previewOutput{w: e.stdout, rows: o.previewRows, partitions: o.previewPartitions}
@@ -221,7 +227,7 @@ func (c *consumer) open(ctx context.Context) error {
 			MaxResetAttempts: 3,
 		})
 		if err != nil {
-			return fmt.Errorf("create ordered consumer on stream %s: %w", c.stream, err)
+			return fmt.Errorf("create ordered consumer on stream %s: %w", c.stream, explainAPIError(err, c.stream, c.o.subject))
 		}
 		c.cons = cons
 		return nil
@@ -240,7 +246,7 @@ func (c *consumer) open(ctx context.Context) error {
 			MaxAckPending: -1,
 		})
 		if err != nil {
-			return fmt.Errorf("create durable consumer %s on stream %s: %w", c.o.durable, c.stream, err)
+			return fmt.Errorf("create durable consumer %s on stream %s: %w", c.o.durable, c.stream, explainAPIError(err, c.stream, c.o.subject))
 		}
 	case err != nil:
 		return fmt.Errorf("durable consumer %s on stream %s: %w", c.o.durable, c.stream, err)
@@ -378,23 +384,50 @@ func truncate(recs []arrow.RecordBatch, n int64) []arrow.RecordBatch {
 	return out
 }
 
-// outputKind is the format of --out.
-type outputKind int
-
-const (
-	outParquet outputKind = iota
-	outArrowFile
-	outArrowStream
-)
-
-func outputKindOf(path string) (outputKind, error) {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".parquet":
-		return outParquet, nil
-	case ".arrow", ".ipc", ".feather":
-		return outArrowFile, nil
-	case ".arrows":
-		return outArrowStream, nil
+// checkConsumable refuses, in one line, what JetStream would refuse with
+// a raw API error: an ordered read of a work-queue stream (10084: such
+// streams take only consumers with explicit acks, e.g. a pipeline's
+// input) and a wildcard whose subjects are spread over several streams.
+func checkConsumable(ctx context.Context, js jetstream.JetStream, stream string, o consumeOptions) error {
+	names := js.StreamNames(ctx, jetstream.WithStreamListSubject(o.subject))
+	var all []string
+	for n := range names.Name() {
+		all = append(all, n)
 	}
-	return 0, usagef("consume: --out %q: want a .parquet, .arrow, .ipc or .arrows file", path)
+	if len(all) > 1 {
+		slices.Sort(all)
+		return fmt.Errorf("subject %q spans streams %s: consume the subjects of one stream at a time (e.g. a pipeline's sink subject)", o.subject, strings.Join(all, ", "))
+	}
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", stream, err)
+	}
+	cfg := st.CachedInfo().Config
+	if cfg.Retention == jetstream.WorkQueuePolicy && o.durable == "" {
+		return fmt.Errorf("stream %s is a work queue (a pipeline's input: each partition goes to one consumer and is deleted once processed), so it cannot be read without taking partitions from its pipeline; consume the pipeline's output subject instead", stream)
+	}
+	return nil
+}
+
+// explainAPIError turns the JetStream API errors a consume run can meet
+// into one line that says what to do; other errors are returned as they
+// are.
+func explainAPIError(err error, stream, subject string) error {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return err
+	}
+	// JetStream error codes (nats-server's JSConsumerWQ* errors).
+	const (
+		wqRequiresExplicitAck = 10084
+		wqMultipleUnfiltered  = 10099
+		wqConsumerNotUnique   = 10100
+	)
+	switch apiErr.ErrorCode {
+	case wqRequiresExplicitAck:
+		return fmt.Errorf("stream %s is a work queue: it accepts only consumers with explicit acks (use --durable NAME, and only if nothing else reads %s)", stream, subject)
+	case wqMultipleUnfiltered, wqConsumerNotUnique:
+		return fmt.Errorf("stream %s is a work queue and another consumer (e.g. the pipeline's) already reads %s: each partition goes to one consumer; consume the pipeline's output subject instead", stream, subject)
+	}
+	return err
 }

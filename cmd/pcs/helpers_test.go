@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/broker"
+	"github.com/pcs-dev/pcs/broker/brokertest"
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/arrowfile"
 	"github.com/pcs-dev/pcs/transports/parquet"
@@ -34,24 +35,8 @@ type testBroker struct {
 
 func startBroker(t *testing.T) *testBroker {
 	t.Helper()
-	ctx := context.Background()
-	cfg := broker.DefaultConfig()
-	cfg.StoreDir = t.TempDir()
-	cfg.Listen, cfg.Port = true, broker.RandomPort
-	b, err := broker.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	nc, err := b.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	b := brokertest.Start(t, brokertest.WithListener())
+	nc := brokertest.Conn(t, b)
 	js, err := b.JetStream(nc)
 	if err != nil {
 		t.Fatal(err)

@@ -31,20 +31,20 @@ type output interface {
 // so that no file (and no schema) could be written.
 var errNothingWritten = errors.New("nothing written")
 
-// fileOutput writes all rows to one Parquet or Arrow file (files.Create:
+// fileOutput writes all rows to one file of any files.Format (files.Create:
 // a hidden temporary file in the same directory, renamed to path once
 // complete). The sink is created on the first batch, with its schema;
 // later partitions must have the same one.
 type fileOutput struct {
-	path string
-	kind outputKind
-	sink transports.Sink
+	path   string
+	format files.Format
+	sink   transports.Sink
 }
 
 func (f *fileOutput) write(ctx context.Context, _ *natsjs.Partition, recs []arrow.RecordBatch) error {
 	for _, r := range recs {
 		if f.sink == nil {
-			s, err := files.Create(f.path, r.Schema(), files.WithFormat(f.kind.format()))
+			s, err := files.Create(f.path, r.Schema(), files.WithFormat(f.format))
 			if err != nil {
 				return fmt.Errorf("create %s: %w", f.path, err)
 			}
@@ -79,17 +79,6 @@ func (f *fileOutput) abort() {
 		_ = f.sink.Close(ctx)
 		f.sink = nil
 	}
-}
-
-// format returns the file format of an output kind.
-func (k outputKind) format() files.Format {
-	switch k {
-	case outArrowFile:
-		return files.ArrowFile
-	case outArrowStream:
-		return files.ArrowStream
-	}
-	return files.Parquet
 }
 
 // previewOutput prints the first rows of the first partitions as aligned

@@ -500,7 +500,7 @@ func TestUsageErrors(t *testing.T) {
 		{"same source id", []string{"publish", "-s", "a", file, file}, "--source-id"},
 		{"consume missing subject", []string{"consume"}, "missing --subject"},
 		{"consume argument", []string{"consume", "-s", "a", "out.parquet"}, "--out"},
-		{"consume bad out", []string{"consume", "-s", "a", "-o", "out.csv"}, ".parquet"},
+		{"consume bad out", []string{"consume", "-s", "a", "-o", "out.txt"}, ".parquet"},
 		{"consume negative limit", []string{"consume", "-s", "a", "--limit", "-1"}, "--limit"},
 		{"consume bad durable", []string{"consume", "-s", "a", "--durable", "a.b"}, "--durable"},
 		{"broker bad listen", []string{"broker", "--listen", "4222"}, "--listen"},

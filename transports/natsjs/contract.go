@@ -18,12 +18,13 @@ import (
 // Dead-letter headers, added to the original partition's headers on the
 // message sent to <pipeline>.dlq (part of the public contract).
 const (
-	HeaderError        = "Pcs-Error"         // the error message (at most 1 KiB)
-	HeaderErrorReason  = "Pcs-Error-Reason"  // corrupt, schema, permanent or max_deliver
-	HeaderSourceStream = "Pcs-Source-Stream" // stream of the original message
-	HeaderSourceSeq    = "Pcs-Source-Seq"    // its stream sequence
-	HeaderDeliveries   = "Pcs-Deliveries"    // delivery attempts so far
-	HeaderNode         = "Pcs-Node"          // node that dead-lettered it
+	HeaderError         = "Pcs-Error"          // the error message (at most 1 KiB)
+	HeaderErrorReason   = "Pcs-Error-Reason"   // corrupt, schema, permanent or max_deliver
+	HeaderSourceStream  = "Pcs-Source-Stream"  // stream of the original message
+	HeaderSourceSeq     = "Pcs-Source-Seq"     // its stream sequence
+	HeaderSourceSubject = "Pcs-Source-Subject" // its subject (pcs dlq replay publishes there)
+	HeaderDeliveries    = "Pcs-Deliveries"     // delivery attempts so far
+	HeaderNode          = "Pcs-Node"           // node that dead-lettered it
 )
 
 // Reasons a partition is dead-lettered (label of
@@ -50,6 +51,7 @@ const MaxErrorBytes = 1024
 //     ReasonPermanent or ReasonMaxDeliver);
 //   - Pcs-Deliveries: p.Delivered();
 //   - Pcs-Node: node, the id of the node that dead-letters it;
+//   - Pcs-Source-Subject: the subject p was read from;
 //   - Pcs-Source-Stream, Pcs-Source-Seq: where p was read (omitted for a
 //     message without JetStream metadata);
 //   - Nats-Msg-Id: "<pipeline>/<key>/dlq" with key p.Key(), so that a
@@ -59,7 +61,7 @@ const MaxErrorBytes = 1024
 // on subject DLQSubject(pipeline). The headers are copied: p is not
 // modified. The message shares p's body; do not modify it.
 func DeadLetter(p *Partition, pipeline, node, reason string, cause error) *nats.Msg {
-	return deadLetter(p.msg.Headers(), p.msg.Data(), p.Key(), p.stream, p.seq, p.Delivered(), pipeline, node, reason, cause)
+	return deadLetter(p.msg.Headers(), p.msg.Data(), p.Key(), p.msg.Subject(), p.stream, p.seq, p.Delivered(), pipeline, node, reason, cause)
 }
 
 // DeadLetterStored is DeadLetter for a partition read from its stream by
@@ -71,10 +73,10 @@ func DeadLetterStored(m *jetstream.RawStreamMsg, stream string, deliveries uint6
 	if key == "" {
 		key = stream + "/" + strconv.FormatUint(m.Sequence, 10)
 	}
-	return deadLetter(m.Header, m.Data, key, stream, m.Sequence, deliveries, pipeline, node, reason, cause)
+	return deadLetter(m.Header, m.Data, key, m.Subject, stream, m.Sequence, deliveries, pipeline, node, reason, cause)
 }
 
-func deadLetter(orig nats.Header, data []byte, key, stream string, seq, deliveries uint64, pipeline, node, reason string, cause error) *nats.Msg {
+func deadLetter(orig nats.Header, data []byte, key, subject, stream string, seq, deliveries uint64, pipeline, node, reason string, cause error) *nats.Msg {
 	h := nats.Header{}
 	for k, v := range orig {
 		h[k] = append([]string(nil), v...)
@@ -87,6 +89,9 @@ func deadLetter(orig nats.Header, data []byte, key, stream string, seq, deliveri
 	h.Set(HeaderErrorReason, reason)
 	h.Set(HeaderDeliveries, strconv.FormatUint(deliveries, 10))
 	h.Set(HeaderNode, node)
+	if subject != "" {
+		h.Set(HeaderSourceSubject, subject)
+	}
 	if stream != "" {
 		h.Set(HeaderSourceStream, stream)
 		h.Set(HeaderSourceSeq, strconv.FormatUint(seq, 10))
