@@ -75,6 +75,10 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		// No listener; keep the unused port from suggesting one.
 		opts.Port = RandomPort
 	}
+	if err := applySecurity(opts, cfg); err != nil {
+		unlock()
+		return nil, err
+	}
 	if cfg.ServerOptions != nil {
 		cfg.ServerOptions(opts)
 	}
@@ -215,4 +219,38 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("broker: shutdown: %w", ctx.Err())
 	}
+}
+
+// applySecurity sets the server's authorization and TLS from cfg.
+func applySecurity(opts *server.Options, cfg Config) error {
+	a := cfg.Auth
+	opts.Authorization = a.Token
+	perms := func(p Permissions) *server.Permissions {
+		if len(p.Publish) == 0 && len(p.Subscribe) == 0 {
+			return nil
+		}
+		sp := &server.Permissions{}
+		if len(p.Publish) > 0 {
+			sp.Publish = &server.SubjectPermission{Allow: p.Publish}
+		}
+		if len(p.Subscribe) > 0 {
+			sp.Subscribe = &server.SubjectPermission{Allow: p.Subscribe}
+		}
+		return sp
+	}
+	for _, u := range a.Users {
+		opts.Users = append(opts.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: perms(u.Permissions)})
+	}
+	for _, u := range a.NKeys {
+		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: u.PublicKey, Permissions: perms(u.Permissions)})
+	}
+	if cfg.TLS.Enabled() {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key, CaFile: cfg.TLS.CA, Verify: cfg.TLS.VerifyClients})
+		if err != nil {
+			return fmt.Errorf("%w: tls: %v", ErrStartFailed, err)
+		}
+		opts.TLSConfig, opts.TLS, opts.TLSVerify = tc, true, cfg.TLS.VerifyClients
+		opts.TLSTimeout = 2
+	}
+	return nil
 }

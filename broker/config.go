@@ -2,8 +2,11 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,6 +129,78 @@ type Config struct {
 	// what Start itself relies on (JetStream, StoreDir, NoSigs, DontListen)
 	// is unsupported.
 	ServerOptions func(*server.Options) `toml:"-" json:"-"`
+
+	// Auth makes clients authenticate (TCP and in-process alike). Default:
+	// none, which Validate allows only on a loopback listener (or without
+	// one) unless AllowNoAuth is set.
+	Auth Auth `toml:"auth"`
+
+	// TLS serves the client listener over TLS. Default off. In-process
+	// connections (Broker.Connect) never need TLS.
+	TLS ServerTLS `toml:"tls"`
+
+	// AllowNoAuth lets a listener on a non-loopback address start without
+	// Auth: anyone who reaches the port can then read and write every
+	// stream. Default false: Validate refuses that combination.
+	AllowNoAuth bool `toml:"allow_no_auth"`
+}
+
+// Auth is the embedded server's authorization: a token, or users with
+// passwords, or nkey users. Set at most one of Token and Users/NKeys.
+type Auth struct {
+	// Token every client must present. Never logged.
+	Token string `toml:"token" json:"-"`
+	// Users with passwords, each optionally limited to subjects.
+	Users []User `toml:"users"`
+	// NKeys are users that sign a server nonce with their nkey seed.
+	NKeys []NKeyUser `toml:"nkeys"`
+}
+
+// User is one user of Auth.Users.
+type User struct {
+	// Name and Password the client presents. Password is never logged.
+	Name     string `toml:"name"`
+	Password string `toml:"password" json:"-"`
+	// Permissions limits the subjects the user may use; zero: all.
+	Permissions Permissions `toml:"permissions"`
+}
+
+// NKeyUser is one user of Auth.NKeys, known by its public nkey ("U...").
+type NKeyUser struct {
+	PublicKey   string      `toml:"public_key"`
+	Permissions Permissions `toml:"permissions"`
+}
+
+// Permissions are allow lists of subjects (wildcards allowed); an empty
+// list allows everything. Note that JetStream API calls ($JS.API.>) and
+// replies (_INBOX.>) are subjects too.
+type Permissions struct {
+	Publish   []string `toml:"publish"`
+	Subscribe []string `toml:"subscribe"`
+}
+
+// Set reports whether any authorization is configured.
+func (a Auth) Set() bool { return a.Token != "" || len(a.Users) > 0 || len(a.NKeys) > 0 }
+
+// ServerTLS is the client listener's TLS: Cert and Key (PEM files) are the
+// server's; CA (PEM) verifies client certificates when VerifyClients is set.
+type ServerTLS struct {
+	Cert          string `toml:"cert"`
+	Key           string `toml:"key"`
+	CA            string `toml:"ca"`
+	VerifyClients bool   `toml:"verify_clients"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t ServerTLS) Enabled() bool { return t.Cert != "" || t.Key != "" }
+
+// loopback reports whether host names only the loopback interface.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // DefaultConfig returns a Config with every default set. StoreDir is empty
@@ -173,6 +248,28 @@ func (c Config) Validate() error {
 	}
 	if c.ReadyTimeout <= 0 {
 		errs = append(errs, configErr("ready_timeout", "%s must be > 0 (default %s)", c.ReadyTimeout, DefaultReadyTimeout))
+	}
+	if c.Auth.Token != "" && (len(c.Auth.Users) > 0 || len(c.Auth.NKeys) > 0) {
+		errs = append(errs, configErr("auth", "set a token or users/nkeys, not both"))
+	}
+	for i, u := range c.Auth.Users {
+		if u.Name == "" || u.Password == "" {
+			errs = append(errs, configErr(fmt.Sprintf("auth.users[%d]", i), "needs a name and a password"))
+		}
+	}
+	for i, u := range c.Auth.NKeys {
+		if !strings.HasPrefix(u.PublicKey, "U") {
+			errs = append(errs, configErr(fmt.Sprintf("auth.nkeys[%d]", i), "public_key must be a user nkey (U...)"))
+		}
+	}
+	if c.TLS.Enabled() && (c.TLS.Cert == "" || c.TLS.Key == "") {
+		errs = append(errs, configErr("tls", "needs both cert and key"))
+	}
+	if c.TLS.VerifyClients && c.TLS.CA == "" {
+		errs = append(errs, configErr("tls.verify_clients", "needs tls.ca"))
+	}
+	if c.Listen && !loopback(c.Host) && !c.Auth.Set() && !c.AllowNoAuth {
+		errs = append(errs, fmt.Errorf("%w: listener %s is not loopback and no authorization is configured: set auth (a token, users or nkeys), or allow_no_auth to accept anyone", ErrInvalidConfig, net.JoinHostPort(c.Host, strconv.Itoa(c.Port))))
 	}
 	return errors.Join(errs...)
 }

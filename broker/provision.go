@@ -222,6 +222,7 @@ func (st StreamSpec) config() jetstream.StreamConfig {
 		Duplicates: st.Duplicates,
 		Storage:    stor,
 		Replicas:   st.Replicas,
+		Placement:  st.Placement.js(),
 	}
 }
 
@@ -253,6 +254,7 @@ func streamConflict(st StreamSpec, have jetstream.StreamConfig) error {
 		}
 	}
 	d.int("replicas", int64(st.Replicas), int64(have.Replicas))
+	d.placement(st.Placement, have.Placement)
 	// Safety: whatever the spec sets, an existing stream that drops its
 	// oldest data when full is not acceptable unless the spec allows it.
 	if !st.AllowDiscardOld && have.Discard == jetstream.DiscardOld && st.Discard != DiscardNew &&
@@ -377,10 +379,11 @@ func provisionObjectStore(ctx context.Context, js jetstream.JetStream, o ObjectS
 
 	stor, _ := o.Storage.js()
 	_, err = js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:   o.Bucket,
-		MaxBytes: o.MaxBytes,
-		Storage:  stor,
-		Replicas: o.Replicas,
+		Bucket:    o.Bucket,
+		MaxBytes:  o.MaxBytes,
+		Storage:   stor,
+		Replicas:  o.Replicas,
+		Placement: o.Placement.js(),
 	})
 	switch {
 	case err == nil:
@@ -409,6 +412,7 @@ func objectStoreConflict(o ObjectStoreSpec, have jetstream.StreamConfig) error {
 		}
 	}
 	d.int("replicas", int64(o.Replicas), int64(have.Replicas))
+	d.placement(o.Placement, have.Placement)
 	if len(d) == 0 {
 		return nil
 	}

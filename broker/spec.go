@@ -112,6 +112,42 @@ type StreamSpec struct {
 	// Replicas is the number of copies in a cluster, 1..5. 0 = not set (1).
 	// A single (embedded) server refuses more than 1.
 	Replicas int `toml:"replicas"`
+	// Placement puts the stream's replicas on a cluster and on servers with
+	// tags. Zero = not set (the server chooses). Compared with an existing
+	// stream when set.
+	Placement Placement `toml:"placement"`
+}
+
+// Placement selects where a stream's replicas live: servers of Cluster
+// that carry every one of Tags (nats-server's server_tags).
+type Placement struct {
+	Cluster string   `toml:"cluster"`
+	Tags    []string `toml:"tags"`
+}
+
+// IsZero reports whether no placement is set.
+func (p Placement) IsZero() bool { return p.Cluster == "" && len(p.Tags) == 0 }
+
+func (p Placement) js() *jetstream.Placement {
+	if p.IsZero() {
+		return nil
+	}
+	return &jetstream.Placement{Cluster: p.Cluster, Tags: append([]string(nil), p.Tags...)}
+}
+
+// placementDiff adds a diff when p is set and differs from have.
+func (d *diffs) placement(p Placement, have *jetstream.Placement) {
+	if p.IsZero() {
+		return
+	}
+	var hc string
+	var ht []string
+	if have != nil {
+		hc, ht = have.Cluster, have.Tags
+	}
+	if (p.Cluster != "" && p.Cluster != hc) || (len(p.Tags) > 0 && !sameSet(p.Tags, ht)) {
+		d.add("placement", fmt.Sprintf("cluster=%q tags=%q", p.Cluster, p.Tags), fmt.Sprintf("cluster=%q tags=%q", hc, ht))
+	}
 }
 
 // ConsumerSpec declares one durable pull consumer with explicit acks, the
@@ -163,6 +199,8 @@ type ObjectStoreSpec struct {
 	Storage Storage `toml:"storage"`
 	// Replicas is the number of copies in a cluster, 1..5. 0 = not set (1).
 	Replicas int `toml:"replicas"`
+	// Placement of the bucket's backing stream; see StreamSpec.Placement.
+	Placement Placement `toml:"placement"`
 }
 
 // UnmarshalText accepts "limits", "workqueue", "interest" or "".

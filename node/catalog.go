@@ -28,6 +28,7 @@ func (n *Node) openCatalog(ctx context.Context) error {
 	cfg.HeartbeatTimeout = time.Duration(cc.ElectionTimeout)
 	cfg.ForwardTimeout = time.Duration(cc.ForwardTimeout)
 	cfg.HTTPAddr = n.httpAddr
+	cfg.TLS = catalog.TLSConfig{CAFile: cc.TLSCA, CertFile: cc.TLSCert, KeyFile: cc.TLSKey, ServerName: cc.TLSServerName}
 	cfg.Role = "worker"
 	cfg.Logger = n.log
 	cat, err := catalog.Open(ctx, cfg, catalog.NewNATSForwarder(n.nc, cc.Cluster))
@@ -44,7 +45,7 @@ func (n *Node) openCatalog(ctx context.Context) error {
 	if err := cat.CatchUp(ctx); err != nil {
 		return fmt.Errorf("node: catalog: %w", err)
 	}
-	n.log.Info("catalog open", "dir", cc.Dir, "raft", cat.Addr(), "leader", leader, "bootstrap", cc.Bootstrap)
+	n.log.Info("catalog open", "dir", cc.Dir, "raft", cat.Addr(), "leader", leader, "bootstrap", cc.Bootstrap, "tls", cfg.TLS.Enabled())
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pcs-dev/pcs/broker"
 	"github.com/pcs-dev/pcs/plan"
 )
 
@@ -75,6 +76,16 @@ type CatalogConfig struct {
 	// 1s): after the leader dies, a forward in flight waits this long
 	// before it is retried with the new leader, holding its partition.
 	ForwardTimeout plan.Duration `toml:"forward_timeout"`
+	// TLSCA, TLSCert and TLSKey (PEM files) turn on mutual TLS for the
+	// Raft transport: each node presents TLSCert and accepts only peers
+	// whose certificate TLSCA signed (a peer without one cannot take part).
+	// TLSServerName is the name checked in peers' certificates; default
+	// the host of the dialed Raft address (which must then be in the
+	// certificate's SANs).
+	TLSCA         string `toml:"tls_ca"`
+	TLSCert       string `toml:"tls_cert"`
+	TLSKey        string `toml:"tls_key"`
+	TLSServerName string `toml:"tls_server_name"`
 }
 
 // NodeConfig is the [node] section.
@@ -92,6 +103,18 @@ type NodeConfig struct {
 	// DrainTimeout bounds the graceful drain on SIGTERM: in-flight
 	// partitions get this long to finish, the rest are nak'ed; default 30s.
 	DrainTimeout plan.Duration `toml:"drain_timeout"`
+	// HTTPTokenFile holds the bearer token (one line) that /v1/* (and,
+	// with HTTPAuthMetrics, /metrics) require; the PCS_HTTP_TOKEN
+	// environment variable sets the token itself instead. Default: none,
+	// the control plane is open (it binds loopback by default).
+	// /healthz and /readyz stay open for probes.
+	HTTPTokenFile string `toml:"http_token_file"`
+	// HTTPAuthMetrics makes /metrics require the token too (Prometheus
+	// then needs authorization.credentials_file).
+	HTTPAuthMetrics bool `toml:"http_auth_metrics"`
+	// HTTPTLSCert and HTTPTLSKey serve the control plane over HTTPS.
+	HTTPTLSCert string `toml:"http_tls_cert"`
+	HTTPTLSKey  string `toml:"http_tls_key"`
 }
 
 // BrokerConfig is the [broker] section: an external NATS server (URL) or
@@ -116,6 +139,37 @@ type BrokerConfig struct {
 	// ObjectBucket is the JetStream object store bucket for claim checks;
 	// default "pcs-objects".
 	ObjectBucket string `toml:"object_bucket"`
+
+	// Replicas of every stream and object-store bucket the node
+	// provisions (input, output, dlq, late, partials, claim check,
+	// checkpoints): 1 (default), 3 or 5. More than 1 needs a NATS cluster
+	// (broker.url); an existing stream with another count is an error
+	// naming it (provisioning never changes existing streams).
+	Replicas int `toml:"replicas"`
+	// PlacementCluster and PlacementTags place those streams' replicas on
+	// a cluster and on servers with all the tags; default: the server
+	// chooses.
+	PlacementCluster string   `toml:"placement_cluster"`
+	PlacementTags    []string `toml:"placement_tags"`
+
+	// Client is how the node authenticates to NATS (creds, nkey,
+	// user/password or token) and checks its TLS (tls_ca, tls_cert,
+	// tls_key, tls_server_name); the keys sit directly in [broker]. Empty
+	// fields are read from PCS_NATS_* (broker.ClientConfig.FromEnv). With
+	// the embedded broker, a user/password or token here is also what the
+	// broker requires of every client.
+	broker.ClientConfig
+
+	// ListenTLSCert and ListenTLSKey serve the embedded broker's listener
+	// over TLS (PEM files); with ListenTLSCA clients must present a
+	// certificate signed by it.
+	ListenTLSCert string `toml:"listen_tls_cert"`
+	ListenTLSKey  string `toml:"listen_tls_key"`
+	ListenTLSCA   string `toml:"listen_tls_ca"`
+	// AllowNoAuth lets the embedded broker listen on a non-loopback
+	// address without authorization (anyone reaching the port can read
+	// and write every stream). Default false: the node refuses to start.
+	AllowNoAuth bool `toml:"allow_no_auth"`
 }
 
 // LoadConfig reads and decodes a config file (see Config), applies
@@ -141,6 +195,14 @@ func LoadConfig(path string) (Config, error) {
 		c.Broker.StoreDir = plan.Resolve(dir, c.Broker.StoreDir)
 	}
 	c.Catalog.Dir = plan.Resolve(dir, c.Catalog.Dir)
+	for _, p := range []*string{&c.Broker.Creds, &c.Broker.NKey, &c.Broker.TLSCA, &c.Broker.TLSCert, &c.Broker.TLSKey,
+		&c.Broker.ListenTLSCert, &c.Broker.ListenTLSKey, &c.Broker.ListenTLSCA,
+		&c.Node.HTTPTokenFile, &c.Node.HTTPTLSCert, &c.Node.HTTPTLSKey,
+		&c.Catalog.TLSCA, &c.Catalog.TLSCert, &c.Catalog.TLSKey} {
+		if *p != "" {
+			*p = plan.Resolve(dir, *p)
+		}
+	}
 	plan.ResolvePaths(c.Pipelines, dir)
 	return c, nil
 }
@@ -170,6 +232,7 @@ func (c *Config) SetDefaults() {
 	def(&c.Broker.StoreDir, "./pcs-data/broker")
 	def(&c.Broker.MaxPayload, 1<<20)
 	def(&c.Broker.ObjectBucket, "pcs-objects")
+	def(&c.Broker.Replicas, 1)
 	def(&c.Catalog.Bind, "127.0.0.1:7400")
 	def(&c.Catalog.Cluster, "pcs")
 	def(&c.Catalog.MaxVoters, 3)
@@ -200,8 +263,35 @@ func (c *Config) Validate() error {
 	default:
 		bad("node.log_format %q: want text or json", c.Node.LogFormat)
 	}
+	switch c.Broker.Replicas {
+	case 1, 3, 5:
+	default:
+		bad("broker.replicas %d: want 1, 3 or 5", c.Broker.Replicas)
+	}
+	if c.Broker.URL == "" && c.Broker.Replicas > 1 {
+		bad("broker.replicas %d needs a NATS cluster (broker.url): the embedded broker is a single server", c.Broker.Replicas)
+	}
+	if err := c.Broker.ClientConfig.Validate(); err != nil {
+		bad("broker: %v", err)
+	}
+	if (c.Node.HTTPTLSCert == "") != (c.Node.HTTPTLSKey == "") {
+		bad("node.http_tls_cert and node.http_tls_key: set both or neither")
+	}
+	if n := countSet(c.Catalog.TLSCA, c.Catalog.TLSCert, c.Catalog.TLSKey); n != 0 && n != 3 {
+		bad("catalog.tls_ca, tls_cert and tls_key: set all three (mutual TLS) or none")
+	}
 	if err := plan.SetupPipelines(c.Pipelines); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+func countSet(vals ...string) int {
+	n := 0
+	for _, v := range vals {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }

@@ -34,7 +34,7 @@ func listenControlPlane(addr string) (net.Listener, error) {
 }
 
 // startControlPlane serves on ln (see listenControlPlane).
-func startControlPlane(ln net.Listener, m *Metrics, status func(context.Context) Status) *controlPlane {
+func startControlPlane(ln net.Listener, m *Metrics, status func(context.Context) Status, auth httpAuth) *controlPlane {
 	cp := &controlPlane{ln: ln}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -54,7 +54,7 @@ func startControlPlane(ln net.Listener, m *Metrics, status func(context.Context)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(status(ctx))
 	})
-	cp.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	cp.srv = &http.Server{Handler: auth.wrap(mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = cp.srv.Serve(ln) }()
 	return cp
 }

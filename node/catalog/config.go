@@ -141,6 +141,10 @@ type Config struct {
 	// LocalAddr is advertised.
 	Transport raft.Transport `toml:"-"`
 
+	// TLS turns on mutual TLS for the Raft TCP transport (ignored when
+	// Transport is set). Default off: plain TCP.
+	TLS TLSConfig `toml:"tls"`
+
 	// Logger receives the catalog's and Raft's log lines. Default
 	// slog.Default().
 	Logger *slog.Logger `toml:"-"`
@@ -186,6 +190,9 @@ func (c Config) Validate() error {
 	}
 	if c.Transport == nil {
 		errs = append(errs, validateAddrs(c.BindAddr, c.AdvertiseAddr)...)
+		if err := c.TLS.validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.MaxVoters != 3 && c.MaxVoters != 5 {
 		errs = append(errs, configErr("max_voters", "%d must be 3 or 5", c.MaxVoters))
