@@ -4,7 +4,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2026.2.2
 TEST_FLAGS  ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: build test bench lint fmt demo demo-fleet tools
+.PHONY: build test bench lint fmt demo demo-fleet tools interop
 
 ## build: pcs and pcs-node into ./bin
 build:
@@ -41,3 +41,7 @@ fmt:
 
 tools:
 	@test -x $(GOBIN)/staticcheck && $(GOBIN)/staticcheck -version | grep -q 2026.2.2 || $(GO) install $(STATICCHECK)
+
+## interop: the JavaScript recipes of examples/js with npm (pinned): the schema fingerprint vectors of docs/wire-format.md
+interop:
+	cd examples/js && npm ci --no-audit --no-fund && npm test
