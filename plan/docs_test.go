@@ -3,9 +3,11 @@ package plan_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,5 +128,125 @@ func TestSystemsDoc(t *testing.T) {
 	}
 	if examples < 8 {
 		t.Errorf("%d examples, want one per built-in system at least", examples)
+	}
+	// every TOML block is part of an example that ran
+	for _, name := range names {
+		pending := false
+		for _, b := range blocks[name] {
+			switch {
+			case strings.HasPrefix(b.info, "toml") && b.info != "toml head":
+				pending = true
+			case b.info == "csv out":
+				pending = false
+			}
+			if pending && b.info == "toml head" {
+				pending = false
+			}
+		}
+		if pending {
+			t.Errorf("docs/systems.md: section %q ends with a TOML block and no csv out block after it: the block is not run", name)
+		}
+	}
+}
+
+// TestDocsTOMLRuns: every TOML block of the other docs/*.md pages parses
+// as a config and builds (TestSystemsDoc runs systems.md's).
+func TestDocsTOMLRuns(t *testing.T) {
+	pages, err := filepath.Glob("../docs/*.md")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("docs: %v %v", pages, err)
+	}
+	for _, page := range pages {
+		if filepath.Base(page) == "systems.md" {
+			continue
+		}
+		names, blocks := docSections(t, page)
+		for _, name := range names {
+			for _, b := range blocks[name] {
+				if !strings.HasPrefix(b.info, "toml") {
+					continue
+				}
+				cfg, err := plan.ParseFile(page, []byte(b.text))
+				if err == nil {
+					err = plan.SetupPipelines(cfg.Pipelines)
+				}
+				if err != nil {
+					t.Errorf("%s:%d: %v", page, b.line, err)
+				}
+			}
+		}
+	}
+}
+
+// TestCLIDocListsSystems: docs/cli.md's list of the systems `pcs run`
+// offers by name names every built-in system and the window system.
+func TestCLIDocListsSystems(t *testing.T) {
+	cli, err := os.ReadFile("../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, ok := strings.Cut(string(cli), "available by name: the built-ins of [systems.md](systems.md) (")
+	if !ok {
+		t.Fatal("docs/cli.md: no list of the systems available by name")
+	}
+	list, _, _ = strings.Cut(list, ")")
+	// the registry names its systems when asked for one it lacks
+	cfg, err := plan.ParseFile("x.toml", []byte(`
+[[pipeline]]
+name = "x"
+input = { files = ["in.csv"], component = "c" }
+output = { file = "out.csv" }
+
+[[pipeline.component]]
+name = "c"
+fields = ["v: int64"]
+
+[[pipeline.system]]
+use = "no such system"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = plan.Build(context.Background(), cfg.Pipelines[0], plan.DefaultRegistry())
+	_, registered, ok := strings.Cut(fmt.Sprint(err), "(registered: [")
+	if !ok {
+		t.Fatalf("error %v does not list the registered systems", err)
+	}
+	registered, _, _ = strings.Cut(registered, "]")
+	for _, name := range append(strings.Fields(registered), plan.WindowSystem) {
+		if !strings.Contains(list, "`"+name+"`") {
+			t.Errorf("docs/cli.md's list of systems for pcs run lacks %q: %s", name, list)
+		}
+	}
+}
+
+// TestWindowOptionsDocumented: every option of the window system
+// (windowOptions in window.go) is described in docs/systems.md's window
+// section.
+func TestWindowOptionsDocumented(t *testing.T) {
+	src, err := os.ReadFile("window.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, ok := strings.Cut(string(src), "type windowOptions struct {")
+	if !ok {
+		t.Fatal("window.go has no windowOptions")
+	}
+	body, _, _ = strings.Cut(body, "\n}")
+	doc, err := os.ReadFile("../docs/systems.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(doc), "\n## window\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	n := 0
+	for _, m := range regexp.MustCompile(`toml:"(\w+)"`).FindAllStringSubmatch(body, -1) {
+		n++
+		if !strings.Contains(section, "`"+m[1]+"`") {
+			t.Errorf("docs/systems.md's window section does not describe option %q", m[1])
+		}
+	}
+	if n < 8 {
+		t.Errorf("found %d window options in window.go", n)
 	}
 }

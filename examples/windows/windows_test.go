@@ -20,6 +20,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/pcs-dev/pcs/local"
+	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports/parquet"
 )
 
@@ -320,4 +322,52 @@ func readCSV(t *testing.T, path string) [][]string {
 		t.Fatal(err)
 	}
 	return recs[1:]
+}
+
+// TestTOMLDefaultsResolve: windows.toml runs as is (`pcs run --config
+// examples/windows/windows.toml` from any directory): its default input
+// paths, resolved against the file's directory, are the data sets in
+// ../shared/data beside the repository, and no pipeline needs a system
+// before its window nor a duration written in hours for want of "d".
+func TestTOMLDefaultsResolve(t *testing.T) {
+	t.Setenv("PCS_DATA", "") // restored after the test
+	os.Unsetenv("PCS_DATA")  // the default applies
+	t.Setenv("PCS_OUT", t.TempDir())
+	abs, err := filepath.Abs("windows.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := plan.LoadFile(abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(repo, "..", "shared", "data")
+	for _, p := range cfg.Pipelines {
+		for _, f := range p.Input.Files {
+			if want := filepath.Join(shared, filepath.Base(f)); filepath.Clean(f) != want {
+				t.Errorf("pipeline %q reads %s, want %s", p.Name, f, want)
+			}
+		}
+	}
+	src, err := os.ReadFile("windows.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stale := range []string{"needs a system before", "no \"d\"", "87840h"} {
+		if bytes.Contains(src, []byte(stale)) {
+			t.Errorf("windows.toml still says %q", stale)
+		}
+	}
+	// a window alone is a pipeline
+	alone := cfg.Pipelines[0]
+	alone.Systems = alone.Systems[len(alone.Systems)-1:]
+	alone.Input.Files = []string{filepath.Join(repo, "examples", "flights", "testdata", "flights-50k.parquet")}
+	alone.Output.File = filepath.Join(t.TempDir(), "out.parquet")
+	if _, err := local.Run(context.Background(), []plan.Pipeline{alone}, plan.DefaultRegistry(), nil, nil); err != nil {
+		t.Fatalf("window alone: %v", err)
+	}
 }
