@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -61,6 +62,7 @@ type pubConfig struct {
 	maxRetries  int
 	ackTimeout  time.Duration
 	retryWait   time.Duration
+	fence       string // WithFence: the fence subject prefix
 }
 
 // WithSourceID sets the producer's source id (required): Write publishes
@@ -245,6 +247,8 @@ type Publisher struct {
 	obs      jetstream.ObjectStore
 
 	partitions, duplicates, rows, bytes, claims, retries, failures atomic.Int64
+
+	fenceBody []byte // WithFence: an IPC stream of the empty schema
 }
 
 var _ transports.Sink = (*Publisher)(nil)
@@ -272,14 +276,24 @@ func NewPublisher(js jetstream.JetStream, subject string, opts ...Option) (*Publ
 	if cfg.sourceID == "" {
 		return nil, ErrNoSourceID
 	}
-	return &Publisher{
+	pub := &Publisher{
 		js:      js,
 		subject: subject,
 		cfg:     cfg,
 		slots:   make(chan struct{}, cfg.maxInFlight),
 		quit:    make(chan struct{}),
 		seq:     cfg.startSeq,
-	}, nil
+	}
+	if cfg.fence != "" {
+		empty := array.NewRecordBatch(arrow.NewSchema(nil, nil), nil, 0)
+		defer empty.Release()
+		body, err := Encode([]arrow.RecordBatch{empty}, EncodeOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("natsjs: fence body: %w", err)
+		}
+		pub.fenceBody = body
+	}
+	return pub, nil
 }
 
 // Subject returns the subject partitions are published to.
@@ -410,6 +424,9 @@ func (p *Publisher) PublishParts(ctx context.Context, recs []arrow.RecordBatch, 
 		if msg, whole, err = p.fit(ctx, msg, whole); err != nil {
 			return nil, err
 		}
+		if p.cfg.fence != "" {
+			return p.publishFenced(ctx, partID(0), []*nats.Msg{msg}, whole.Rows, size)
+		}
 		pd, err := p.send(ctx, msg, whole, size, false)
 		if err != nil {
 			return nil, err
@@ -454,6 +471,7 @@ func (p *Publisher) PublishParts(ctx context.Context, recs []arrow.RecordBatch, 
 		}
 	}
 	pds := make([]*Pending, 0, len(parts))
+	var fenced []*nats.Msg
 	for j, pt := range parts {
 		pt.meta.ID, pt.meta.Part, pt.meta.Parts, pt.meta.PartOf = partID(j), j+1, len(parts), partID(0)
 		if err := ValidateID(pt.meta.ID); err != nil {
@@ -464,11 +482,18 @@ func (p *Publisher) PublishParts(ctx context.Context, recs []arrow.RecordBatch, 
 		if err != nil {
 			return pds, err
 		}
+		if p.cfg.fence != "" {
+			fenced = append(fenced, msg)
+			continue
+		}
 		pd, err := p.send(ctx, msg, m, pt.size, false)
 		if err != nil {
 			return pds, err
 		}
 		pds = append(pds, pd)
+	}
+	if p.cfg.fence != "" {
+		return p.publishFenced(ctx, partID(0), fenced, whole.Rows, size)
 	}
 	return pds, nil
 }
