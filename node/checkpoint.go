@@ -323,7 +323,7 @@ func parseCheckpoint(data []byte) (ckptHeader, [][]byte, error) {
 // commit stores the object, commits its reference in the catalog and
 // records the covered partitions done, then deletes the previous object.
 func (c *checkpointer) commit(ctx context.Context, data []byte, batch []completed) error {
-	seq := c.seq + 1
+	t0, seq := time.Now(), c.seq+1
 	name := c.pipeline + "/" + c.node + "/" + strconv.FormatUint(seq, 10)
 	cp := catalog.Checkpoint{Pipeline: c.pipeline, Shard: c.shard, Covers: seq, Time: time.Now(), Object: catalog.ObjectRef{Name: name}}
 	if err := writeCheckpoint(ctx, c.obs, c.cat, cp, data); err != nil {
@@ -337,6 +337,7 @@ func (c *checkpointer) commit(ctx context.Context, data []byte, batch []complete
 	dropCheckpoint(ctx, c.obs, c.last, c.log)
 	c.seq, c.last, c.lastData = seq, name, data
 	c.m.checkpoints.WithLabelValues(c.pipeline).Inc()
+	c.m.checkpointed(c.pipeline, len(data), time.Since(t0))
 	c.log.Debug("checkpoint committed", "object", name, "bytes", len(data), "partitions", len(batch))
 	return nil
 }

@@ -55,6 +55,7 @@ type shardOwners struct {
 	mu      sync.Mutex
 	running map[int]context.CancelFunc
 	wg      sync.WaitGroup
+	stats   shardStats // for metrics and status (observe.go)
 }
 
 // run reconciles shard assignment and owners every 250 ms until ctx ends.
@@ -177,6 +178,7 @@ func (so *shardOwners) own(ctx context.Context, s int) error {
 		if a, ok := so.cat.ShardOwner(so.pipeline, s); !ok || a.Node != so.node {
 			return fmt.Errorf("shard %d: no longer the owner", s)
 		}
+		t0 := time.Now()
 		data, err := op.Snapshot()
 		if err != nil {
 			return err
@@ -190,6 +192,7 @@ func (so *shardOwners) own(ctx context.Context, s int) error {
 		dropCheckpoint(ctx, obs, last, so.log)
 		covered, last = seq, name
 		so.m.checkpoints.WithLabelValues(so.pipeline).Inc()
+		so.m.checkpointed(so.pipeline, len(data), time.Since(t0))
 		return nil
 	}
 	// Merge in stream order; checkpoint every interval between two
@@ -218,6 +221,7 @@ func (so *shardOwners) own(ctx context.Context, s int) error {
 		if err := so.merge(ctx, op, s, seq, p); err != nil {
 			return fmt.Errorf("shard %d, partials seq %d: %w", s, seq, err)
 		}
+		so.observe(s, op)
 	}
 }
 

@@ -32,28 +32,39 @@ const (
 )
 
 type statusOptions struct {
-	url     string
-	json    bool
-	timeout time.Duration
+	url      string
+	json     bool
+	timeout  time.Duration
+	watch    bool
+	interval time.Duration
 }
+
+// clearScreen moves the cursor home and clears the terminal (ANSI), so
+// --watch redraws in place.
+const clearScreen = "\x1b[H\x1b[2J"
 
 func (e *env) statusCommand() *cobra.Command {
 	o := statusOptions{}
 	cmd := &cobra.Command{
-		Use:   "status [--url URL] [--json]",
+		Use:   "status [--url URL] [--json] [--watch [--interval D]]",
 		Short: "Show a pcs-node's pipelines and the fleet's catalog",
 		Long: `Status asks one pcs-node for its status (GET <url>/v1/status, the node's
 [node] http address) and prints it: the node, and with a [catalog] the Raft
 leader, the voters and non-voters, the fleet's nodes with the age of their
-last heartbeat; then per pipeline the partitions the catalog has as done,
-failed and dead-lettered with the rows and bytes of the done ones, the
-partitions in flight (delivered, not yet acked) and pending (not yet
-delivered) on the pipeline's durable consumer (shared by the fleet, so the
-counts are fleet-wide), and the watermarks and checkpoints if any.
+last heartbeat; then per pipeline the partitions done, failed and
+dead-lettered with the rows and bytes of the done ones (the fleet's, from
+the catalog; without a [catalog], the node's own counters), the messages
+in the pipeline's dead-letter stream, the partitions in flight (delivered,
+not yet acked) and pending (not yet delivered) on the pipeline's durable
+consumer (shared by the fleet, so the counts are fleet-wide), and the
+watermarks and checkpoints if any.
 
 The catalog part is the answering node's copy: a follower's may lag the
-leader's by a few Raft entries. --json prints the node's JSON as it is.`,
+leader's by a few Raft entries. --json prints the node's JSON as it is.
+--watch redraws the status in place every --interval until interrupted.
+The node's console at its URL shows the same status in a browser.`,
 		Example: `  pcs status
+  pcs status --watch --interval 1s
   pcs status --url http://10.0.0.2:9464 --json | jq '.catalog.pipelines'`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -69,6 +80,8 @@ leader's by a few Raft entries. --json prints the node's JSON as it is.`,
 	f.StringVar(&o.url, "url", defaultStatusURL, "the node's control-plane URL ([node] http); http:// is assumed when missing")
 	f.BoolVar(&o.json, "json", false, "print the node's status JSON as it is")
 	f.DurationVar(&o.timeout, "timeout", statusTimeout, "bound on the request")
+	f.BoolVarP(&o.watch, "watch", "w", false, "redraw the status in place every --interval until interrupted")
+	f.DurationVar(&o.interval, "interval", 2*time.Second, "refresh period of --watch")
 	return cmd
 }
 
@@ -99,6 +112,41 @@ func (e *env) status(ctx context.Context, o statusOptions) error {
 	if o.timeout <= 0 {
 		return usagef("status: --timeout must be positive")
 	}
+	if !o.watch {
+		return e.statusOnce(ctx, url, o)
+	}
+	if o.interval <= 0 {
+		return usagef("status: --interval must be positive")
+	}
+	t := time.NewTicker(o.interval)
+	defer t.Stop()
+	for {
+		// Render first, then clear and write in one go: no flicker.
+		var b bytes.Buffer
+		w := e.stdout
+		e.stdout = &b
+		err := e.statusOnce(ctx, url, o)
+		e.stdout = w
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			fmt.Fprintf(&b, "pcs: %v\n", err)
+		}
+		fmt.Fprintf(&b, "\nevery %s; Ctrl-C to stop\n", o.interval)
+		if _, err := io.WriteString(w, clearScreen+b.String()); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// statusOnce fetches and prints the status once.
+func (e *env) statusOnce(ctx context.Context, url string, o statusOptions) error {
 	body, err := fetchStatus(ctx, url, o.timeout)
 	if err != nil {
 		return err
@@ -258,16 +306,23 @@ func printPipelines(w io.Writer, st node.Status) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PIPELINE\tDONE\tFAILED\tDEAD-LETTERED\tROWS\tBYTES\tIN FLIGHT\tPENDING\tREDELIVERED")
+	fmt.Fprintln(tw, "PIPELINE\tDONE\tFAILED\tDEAD-LETTERED\tDLQ\tROWS\tBYTES\tIN FLIGHT\tPENDING\tREDELIVERED")
 	var notes []string
 	for _, name := range names {
 		done, failed, dead, rows, size := "-", "-", "-", "-", "-"
 		if c, ok := catalogs[name]; ok || st.Catalog != nil { // none recorded yet: zeros
 			done, failed, dead = humanize.Comma(c.Counters.Done), humanize.Comma(c.Counters.Failed), humanize.Comma(c.Counters.DeadLettered)
 			rows, size = humanize.Comma(c.Counters.Rows), humanize.IBytes(uint64(max(c.Counters.Bytes, 0)))
+		} else if p := byName[name]; p != nil { // no catalog: this node's counters
+			c := p.Counters
+			done, failed, dead = humanize.Comma(c.Processed), humanize.Comma(c.Failed), humanize.Comma(c.DeadLettered)
+			rows, size = humanize.Comma(c.RowsIn), humanize.IBytes(uint64(max(c.BytesIn, 0)))
 		}
-		inFlight, pending, redelivered := "-", "-", "-"
+		dlq, inFlight, pending, redelivered := "-", "-", "-", "-"
 		if p := byName[name]; p != nil {
+			if p.DeadLetters.Error == "" && p.DeadLetters.Stream != "" {
+				dlq = humanize.Comma(int64(p.DeadLetters.Messages))
+			}
 			switch {
 			case p.Error != "":
 				notes = append(notes, fmt.Sprintf("%s: consumer counts unavailable: %s", name, p.Error))
@@ -280,11 +335,13 @@ func printPipelines(w io.Writer, st node.Status) {
 		} else {
 			notes = append(notes, name+": in the catalog, not run by this node")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, done, failed, dead, rows, size, inFlight, pending, redelivered)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, done, failed, dead, dlq, rows, size, inFlight, pending, redelivered)
 	}
 	_ = tw.Flush()
 	if st.Catalog == nil {
-		notes = append(notes, "done, failed, dead-lettered, rows and bytes come from the catalog ([catalog])")
+		notes = append(notes, "no [catalog]: done, failed, dead-lettered, rows and bytes are this node's own counters (rows and bytes in)")
+	} else {
+		notes = append(notes, "done, failed, dead-lettered, rows and bytes are the fleet's (the catalog's); DLQ is the dead-letter stream's messages")
 	}
 	for _, n := range notes {
 		fmt.Fprintln(w, "  note: "+n)

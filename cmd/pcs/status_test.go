@@ -102,8 +102,8 @@ func TestStatusNode(t *testing.T) {
 		// The HTTP column is the configured address (node/fleet.go passes
 		// [node] http, here port 0, not the bound one).
 		`(?m)^st1 +voter, leader +127\.0\.0\.1:\d+ +127\.0\.0\.1:\d+ +\d+(\.\d+)?m?s ago +\d{4}-`,
-		`(?m)^PIPELINE +DONE +FAILED +DEAD-LETTERED +ROWS +BYTES +IN FLIGHT +PENDING +REDELIVERED$`,
-		`(?m)^p +4 +0 +0 +1,000 +\d+(\.\d)? KiB +0 +0 +0$`,
+		`(?m)^PIPELINE +DONE +FAILED +DEAD-LETTERED +DLQ +ROWS +BYTES +IN FLIGHT +PENDING +REDELIVERED$`,
+		`(?m)^p +4 +0 +0 +0 +1,000 +\d+(\.\d)? KiB +0 +0 +0$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(r.stdout) {
 			t.Errorf("status lacks %s:\n%s", re, r.stdout)
@@ -165,7 +165,8 @@ func TestStatusRender(t *testing.T) {
 	st := node.Status{
 		Node: "n2", Time: now,
 		Pipelines: []node.PipelineStatus{
-			{Name: "flights", InFlight: 3, Pending: 12345, Redelivered: 1, Paused: true},
+			{Name: "flights", InFlight: 3, Pending: 12345, Redelivered: 1, Paused: true,
+				DeadLetters: node.DeadLetters{Stream: "PCS_FLIGHTS_DLQ", Messages: 1}},
 			{Name: "hourly", Error: "consumer not found"},
 		},
 		Catalog: &catalog.Status{
@@ -204,13 +205,14 @@ n2    voter          10.0.0.2:7400  -              1.5s ago        2026-11-21T11
 n4    nonvoter       -              -              1m35s ago       -
 n5    not a member   -              -              never           -
 
-PIPELINE  DONE   FAILED  DEAD-LETTERED  ROWS        BYTES    IN FLIGHT  PENDING  REDELIVERED
-flights   1,840  2       1              30,000,000  1.0 GiB  3          12,345   1
-hourly    7      0       0              700         0 B      -          -        -
-old       5      0       0              50          0 B      -          -        -
+PIPELINE  DONE   FAILED  DEAD-LETTERED  DLQ  ROWS        BYTES    IN FLIGHT  PENDING  REDELIVERED
+flights   1,840  2       1              1    30,000,000  1.0 GiB  3          12,345   1
+hourly    7      0       0              -    700         0 B      -          -        -
+old       5      0       0              -    50          0 B      -          -        -
   note: flights: fetching paused on this node (output stream above its high-water mark)
   note: hourly: consumer counts unavailable: consumer not found
   note: old: in the catalog, not run by this node
+  note: done, failed, dead-lettered, rows and bytes are the fleet's (the catalog's); DLQ is the dead-letter stream's messages
 
 watermarks of hourly: effective 2026-11-21T11:00:00.000Z
   a  2026-11-21T11:00:00.000Z
@@ -231,17 +233,43 @@ shards of hourly:
 		t.Errorf("--json: %s", r.stdout)
 	}
 
-	// Without a catalog: the consumer's counts only.
-	body, _ = json.Marshal(node.Status{Node: "solo", Time: now, Pipelines: []node.PipelineStatus{{Name: "p", Pending: 4}}})
+	// Without a catalog: the node's own counters.
+	body, _ = json.Marshal(node.Status{Node: "solo", Time: now, Pipelines: []node.PipelineStatus{{Name: "p", Pending: 4,
+		Counters:    node.Counters{Processed: 12, Failed: 3, DeadLettered: 2, RowsIn: 48_000, BytesIn: 3 << 20},
+		DeadLetters: node.DeadLetters{Stream: "PCS_P_DLQ", Messages: 2}}}})
 	r = mustPCS(t, "status", "--url", serve(t, http.StatusOK, string(body)))
 	for _, line := range []string{
 		"catalog:     none (the node runs without [catalog]: at-least-once, no fleet state)\n",
-		"\np         -     -       -              -     -      0          4        0\n",
-		"  note: done, failed, dead-lettered, rows and bytes come from the catalog ([catalog])\n",
+		"\np         12    3       2              2    48,000  3.0 MiB  0          4        0\n",
+		"  note: no [catalog]: done, failed, dead-lettered, rows and bytes are this node's own counters (rows and bytes in)\n",
 	} {
 		if !strings.Contains(r.stdout, line) {
 			t.Errorf("no catalog: output lacks %q:\n%s", line, r.stdout)
 		}
+	}
+}
+
+// TestStatusWatch redraws the status in place until the context ends.
+func TestStatusWatch(t *testing.T) {
+	body, _ := json.Marshal(node.Status{Node: "solo", Time: time.Now(), Pipelines: []node.PipelineStatus{{Name: "p"}}})
+	url := serve(t, http.StatusOK, string(body))
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	r := pcs(ctx, "status", "--url", url, "--watch", "--interval", "200ms")
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("--watch: %s", r)
+	}
+	frames := strings.Split(r.stdout, clearScreen)
+	if len(frames) < 3 || frames[0] != "" {
+		t.Fatalf("--watch drew %d frames, want at least 2 each after a clear:\n%q", len(frames)-1, r.stdout)
+	}
+	for _, f := range frames[1:] {
+		if !strings.HasPrefix(f, "node:        solo") || !strings.HasSuffix(f, "\nevery 200ms; Ctrl-C to stop\n") {
+			t.Errorf("frame %q", f)
+		}
+	}
+	if r := pcs(context.Background(), "status", "--url", url, "--watch", "--interval", "0s"); r.code != 2 {
+		t.Errorf("--interval 0s: %s", r)
 	}
 }
 

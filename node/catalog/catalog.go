@@ -61,6 +61,8 @@ type Catalog struct {
 
 	shutdownOnce sync.Once
 	shutdownErr  error
+
+	met *metrics // metrics.go
 }
 
 // maxInflightEntries bounds the Raft entries the batcher has proposed and
@@ -134,6 +136,7 @@ func Open(ctx context.Context, cfg Config, fwd Forwarder) (_ *Catalog, err error
 		ctx:      bg,
 		cancel:   cancel,
 		closing:  make(chan struct{}),
+		met:      newMetrics(),
 	}
 	defer func() {
 		if err != nil {
@@ -162,12 +165,7 @@ func Open(ctx context.Context, cfg Config, fwd Forwarder) (_ *Catalog, err error
 				return nil, configErr("advertise_addr", "%v", err)
 			}
 		}
-		var nt *raft.NetworkTransport
-		if cfg.TLS.Enabled() {
-			nt, err = newTLSTransport(cfg.TLS, cfg.BindAddr, adv, hlog)
-		} else {
-			nt, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, adv, 3, 10*time.Second, hlog)
-		}
+		nt, err := raft.NewTCPTransportWithLogger(cfg.BindAddr, adv, 3, 10*time.Second, hlog)
 		if err != nil {
 			return nil, fmt.Errorf("catalog: raft transport on %s: %w", cfg.BindAddr, err)
 		}
@@ -197,9 +195,10 @@ func Open(ctx context.Context, cfg Config, fwd Forwarder) (_ *Catalog, err error
 	rc.NoLegacyTelemetry = true
 	rc.NotifyCh = c.notifyCh
 	rc.Logger = hlog
-	if c.raft, err = raft.NewRaft(rc, c.fsm, c.wal, c.wal, snaps, trans); err != nil {
+	if c.raft, err = raft.NewRaft(rc, meteredFSM{c.fsm, c.met}, c.wal, c.wal, snaps, trans); err != nil {
 		return nil, fmt.Errorf("catalog: start raft: %w", err)
 	}
+	c.observeLeaders()
 	c.wg.Go(c.leadershipLoop)
 	c.wg.Go(c.batchLoop)
 	c.wg.Go(c.commitLoop)
@@ -400,6 +399,7 @@ func (c *Catalog) Apply(ctx context.Context, cmds ...Command) ([]Result, error) 
 		own[i] = cmd
 	}
 	var res []Result
+	defer c.met.observeApply(time.Now())
 	err := c.retry(ctx, func(actx context.Context) error {
 		var err error
 		res, err = c.applyOnce(actx, own)
