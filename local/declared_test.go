@@ -155,3 +155,54 @@ options = { time = "ts", time_unit = "s", window = "tumbling(1m)", keys = ["word
 		}
 	})
 }
+
+// TestRunDictionaryFieldFromText: a field declared dictionary[string]
+// read from CSV and JSON Lines (which hold plain strings) is
+// dictionary-encoded by the plan's conformance, not an error.
+func TestRunDictionaryFieldFromText(t *testing.T) {
+	for _, ext := range []string{"csv", "jsonl"} {
+		t.Run(ext, func(t *testing.T) {
+			in := map[string]string{"csv": "city,n\nOslo,1\nRome,2\nOslo,3\n",
+				"jsonl": `{"city":"Oslo","n":1}` + "\n" + `{"city":"Rome","n":2}` + "\n" + `{"city":"Oslo","n":3}` + "\n"}[ext]
+			dir, err := runTOML(t, `
+[[pipeline]]
+name = "d"
+input = { files = ["DIR/in.`+ext+`"], component = "row" }
+output = { file = "DIR/out.arrow" }
+
+[[pipeline.component]]
+name = "row"
+fields = ["city: dictionary[string]", "n: int64"]
+
+[[pipeline.system]]
+use = "filter"
+options = { component = "row", expression = "n > 0" }
+`, map[string]string{"in." + ext: in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, err := files.Open(filepath.Join(dir, "out.arrow"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			rec, err := src.Read(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rec.Release()
+			city, ok := rec.Column(0).(*array.Dictionary)
+			if !ok || rec.NumRows() != 3 {
+				t.Fatalf("column %s, %d rows", rec.Column(0).DataType(), rec.NumRows())
+			}
+			dict := city.Dictionary().(*array.String)
+			var got []string
+			for i := 0; i < city.Len(); i++ {
+				got = append(got, dict.Value(city.GetValueIndex(i)))
+			}
+			if strings.Join(got, ",") != "Oslo,Rome,Oslo" || dict.Len() != 2 {
+				t.Errorf("cities %v (dictionary of %d)", got, dict.Len())
+			}
+		})
+	}
+}

@@ -31,6 +31,15 @@ func conform(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch, s
 		col := rec.Column(idx[0])
 		if arrow.TypeEqual(col.DataType(), f.Type) {
 			col.Retain()
+		} else if dt, ok := f.Type.(*arrow.DictionaryType); ok && arrow.TypeEqual(col.DataType(), dt.ValueType) {
+			// Dictionary-encode the values (arrow compute casts no type
+			// to a dictionary): CSV and JSONL read a declared
+			// dictionary[string] field as strings.
+			enc, err := dictionaryEncode(mem, dt, col)
+			if err != nil {
+				return nil, fmt.Errorf("field %q: dictionary-encode %s: %w", f.Name, col.DataType(), err)
+			}
+			col = enc
 		} else {
 			cast, err := compute.CastToType(compute.WithAllocator(ctx, mem), col, f.Type)
 			if err != nil {
@@ -44,4 +53,15 @@ func conform(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch, s
 		}
 	}
 	return array.NewRecordBatch(schema, cols, rec.NumRows()), nil
+}
+
+// dictionaryEncode returns values encoded as dictionary type dt (values'
+// type is dt's value type); the caller releases it.
+func dictionaryEncode(mem memory.Allocator, dt *arrow.DictionaryType, values arrow.Array) (arrow.Array, error) {
+	b := array.NewDictionaryBuilder(mem, dt)
+	defer b.Release()
+	if err := b.AppendArray(values); err != nil {
+		return nil, err
+	}
+	return b.NewArray(), nil
 }
