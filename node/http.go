@@ -34,9 +34,9 @@ func listenControlPlane(addr string) (net.Listener, error) {
 }
 
 // startControlPlane serves on ln (see listenControlPlane).
-func startControlPlane(ln net.Listener, m *Metrics, status func(context.Context) Status) *controlPlane {
+func startControlPlane(ln net.Listener, m *Metrics, status func(context.Context) Status, auth httpAuth) *controlPlane {
 	cp := &controlPlane{ln: ln}
-	cp.srv = &http.Server{Handler: controlHandler(m, status, &cp.ready), ReadHeaderTimeout: 5 * time.Second}
+	cp.srv = &http.Server{Handler: auth.wrap(controlHandler(m, status, &cp.ready)), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = cp.srv.Serve(ln) }()
 	return cp
 }

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	neturl "net/url"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,11 +72,19 @@ func Start(ctx context.Context, cfg Config, reg *plan.Registry, log *slog.Logger
 		return nil, err
 	}
 	var ln net.Listener
+	var auth httpAuth
 	if cfg.Node.HTTP != "off" {
+		if auth, err = loadHTTPAuth(cfg.Node, os.Getenv); err != nil {
+			return nil, err
+		}
 		if ln, err = listenControlPlane(cfg.Node.HTTP); err != nil {
 			return nil, err
 		}
 		n.httpAddr = ln.Addr().String()
+		if ln, err = tlsListener(cfg.Node, ln); err != nil {
+			n.httpAddr = ""
+			return nil, err
+		}
 	}
 	if err := n.openCatalog(ctx); err != nil {
 		if ln != nil {
@@ -95,24 +106,42 @@ func Start(ctx context.Context, cfg Config, reg *plan.Registry, log *slog.Logger
 	}
 	n.startRates()
 	if ln != nil {
-		n.cp = startControlPlane(ln, n.metrics, n.Status)
+		n.cp = startControlPlane(ln, n.metrics, n.Status, auth)
 	}
 	return n, nil
 }
 
 func (n *Node) connect(ctx context.Context) error {
 	bc := n.cfg.Broker
+	client := bc.ClientConfig.FromEnv(nil)
 	var err error
 	if bc.URL != "" {
-		if n.nc, err = nats.Connect(bc.URL, nats.Name("pcs-node "+n.cfg.Node.ID), nats.MaxReconnects(-1)); err != nil {
-			return fmt.Errorf("node: connect %s: %w", bc.URL, err)
+		opts, err := client.Options()
+		if err != nil {
+			return fmt.Errorf("%w: broker: %v", ErrConfig, err)
 		}
+		opts = append(opts, nats.Name("pcs-node "+n.cfg.Node.ID), nats.MaxReconnects(-1))
+		if n.nc, err = nats.Connect(bc.URL, opts...); err != nil {
+			return fmt.Errorf("node: connect %s (%s): %w", redactURL(bc.URL), client, err)
+		}
+		n.log.Info("connected to NATS", "url", redactURL(bc.URL), "client", client.String())
 	} else {
 		bcfg := broker.DefaultConfig()
 		bcfg.StoreDir = bc.StoreDir
 		bcfg.SyncAlways = bc.SyncAlways
 		bcfg.MaxPayload = int64(bc.MaxPayload)
 		bcfg.Logger = n.log.With("component", "broker")
+		bcfg.AllowNoAuth = bc.AllowNoAuth
+		// The embedded broker requires what the node itself presents.
+		switch {
+		case client.Token != "":
+			bcfg.Auth.Token = client.Token
+		case client.User != "":
+			bcfg.Auth.Users = []broker.User{{Name: client.User, Password: client.Password}}
+		case client.Creds != "" || client.NKey != "":
+			return fmt.Errorf("%w: broker: creds and nkey need an external NATS server (broker.url); the embedded broker takes user/password or token", ErrConfig)
+		}
+		bcfg.TLS = broker.ServerTLS{Cert: bc.ListenTLSCert, Key: bc.ListenTLSKey, CA: bc.ListenTLSCA, VerifyClients: bc.ListenTLSCA != ""}
 		if bc.Listen != "" {
 			host, port, err := net.SplitHostPort(bc.Listen)
 			if err != nil {
@@ -129,10 +158,18 @@ func (n *Node) connect(ctx context.Context) error {
 		if n.broker, err = broker.Start(ctx, bcfg); err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
-		if n.nc, err = n.broker.Connect(nats.Name("pcs-node " + n.cfg.Node.ID)); err != nil {
+		// In-process: credentials only (the pipe needs no TLS).
+		inproc := client
+		inproc.TLSCA, inproc.TLSCert, inproc.TLSKey, inproc.TLSServerName = "", "", "", ""
+		opts, err := inproc.Options()
+		if err != nil {
+			return fmt.Errorf("%w: broker: %v", ErrConfig, err)
+		}
+		if n.nc, err = n.broker.Connect(append(opts, nats.Name("pcs-node "+n.cfg.Node.ID))...); err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
-		n.log.Info("embedded broker started", "store_dir", bc.StoreDir, "client_url", n.broker.ClientURL(), "sync_always", bc.SyncAlways)
+		n.log.Info("embedded broker started", "store_dir", bc.StoreDir, "client_url", n.broker.ClientURL(), "sync_always", bc.SyncAlways,
+			"auth", client.Auth(), "tls", bcfg.TLS.Enabled())
 	}
 	if n.js, err = jetstream.New(n.nc); err != nil {
 		return fmt.Errorf("node: jetstream: %w", err)
@@ -140,9 +177,26 @@ func (n *Node) connect(ctx context.Context) error {
 	return nil
 }
 
+// redactURL hides the user information (passwords, tokens) of a
+// comma-separated NATS URL list.
+func redactURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		u, err := neturl.Parse(strings.TrimSpace(p))
+		if err != nil || u.User == nil {
+			continue
+		}
+		u.User = neturl.User("redacted")
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
+}
+
 // provision creates (idempotently) what every pipeline needs.
 func (n *Node) provision(ctx context.Context) error {
-	spec := broker.Spec{ObjectStores: []broker.ObjectStoreSpec{{Bucket: n.cfg.Broker.ObjectBucket}, {Bucket: CheckpointBucket}}}
+	bc := n.cfg.Broker
+	place := broker.Placement{Cluster: bc.PlacementCluster, Tags: bc.PlacementTags}
+	spec := broker.Spec{ObjectStores: []broker.ObjectStoreSpec{{Bucket: bc.ObjectBucket}, {Bucket: CheckpointBucket}}}
 	for _, p := range n.cfg.Pipelines {
 		d := p.Delivery
 		spec.Streams = append(spec.Streams,
@@ -164,6 +218,14 @@ func (n *Node) provision(ctx context.Context) error {
 		}
 		spec.Consumers = append(spec.Consumers, broker.ConsumerSpec{Stream: p.Input.Stream, Durable: p.Input.Consumer,
 			AckWait: time.Duration(d.AckWait), MaxDeliver: d.MaxDeliver, MaxAckPending: d.MaxAckPending, BackOff: backoff})
+	}
+	// Every stream and bucket the node provisions gets the same replicas
+	// and placement.
+	for i := range spec.Streams {
+		spec.Streams[i].Replicas, spec.Streams[i].Placement = bc.Replicas, place
+	}
+	for i := range spec.ObjectStores {
+		spec.ObjectStores[i].Replicas, spec.ObjectStores[i].Placement = bc.Replicas, place
 	}
 	rep, err := broker.Provision(ctx, n.js, spec)
 	if err != nil {

@@ -165,7 +165,12 @@ func Open(ctx context.Context, cfg Config, fwd Forwarder) (_ *Catalog, err error
 				return nil, configErr("advertise_addr", "%v", err)
 			}
 		}
-		nt, err := raft.NewTCPTransportWithLogger(cfg.BindAddr, adv, 3, 10*time.Second, hlog)
+		var nt *raft.NetworkTransport
+		if cfg.TLS.Enabled() {
+			nt, err = newTLSTransport(cfg.TLS, cfg.BindAddr, adv, hlog)
+		} else {
+			nt, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, adv, 3, 10*time.Second, hlog)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("catalog: raft transport on %s: %w", cfg.BindAddr, err)
 		}
