@@ -223,6 +223,8 @@ func (st StreamSpec) config() jetstream.StreamConfig {
 		Storage:    stor,
 		Replicas:   st.Replicas,
 		Placement:  st.Placement.js(),
+
+		AllowAtomicPublish: st.AllowAtomicPublish,
 	}
 }
 
@@ -232,6 +234,9 @@ func streamConflict(st StreamSpec, have jetstream.StreamConfig) error {
 	var d diffs
 	if len(st.Subjects) > 0 && !sameSet(st.Subjects, have.Subjects) {
 		d.add("subjects", fmt.Sprintf("%q", st.Subjects), fmt.Sprintf("%q", have.Subjects))
+	}
+	if st.AllowAtomicPublish && !have.AllowAtomicPublish {
+		d.add("allow_atomic_publish", "true", "false")
 	}
 	if st.Retention != "" {
 		if want, _ := st.Retention.js(); want != have.Retention {

@@ -109,6 +109,10 @@ type StreamSpec struct {
 	Duplicates time.Duration `toml:"duplicates"`
 	// Storage: "file" or "memory". Empty = not set (file).
 	Storage Storage `toml:"storage"`
+	// AllowAtomicPublish lets clients publish atomic batches (all
+	// messages stored or none; JetStream ADR-50, nats-server 2.12+): the
+	// fences of natsjs.WithFence need it. false = not set.
+	AllowAtomicPublish bool `toml:"allow_atomic_publish"`
 	// Replicas is the number of copies in a cluster, 1..5. 0 = not set (1).
 	// A single (embedded) server refuses more than 1.
 	Replicas int `toml:"replicas"`

@@ -10,11 +10,13 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/broker"
 	"github.com/pcs-dev/pcs/broker/brokertest"
+	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/plan"
 )
 
@@ -36,8 +38,8 @@ func runChildNode(t *testing.T, src string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := plan.NewRegistry()
-	plan.RegisterBuiltins(reg)
+	reg := plan.DefaultRegistry()
+	reg.System("stall", stallSystem)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	n, err := Start(ctx, cfg, reg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
@@ -50,6 +52,33 @@ func runChildNode(t *testing.T, src string) {
 	if err := n.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// stallSystem is a test system (option component): on the partition whose
+// id is $PCS_TEST_STALL_ID it creates the file $PCS_TEST_STALL_FILE, then
+// sleeps 3 s (the test stops the process meanwhile); other partitions pass.
+func stallSystem(o plan.Options) (pcs.System, error) {
+	var opts struct {
+		Component string `toml:"component"`
+	}
+	if err := o.Decode(&opts); err != nil {
+		return nil, err
+	}
+	c, err := o.Component(opts.Component)
+	if err != nil {
+		return nil, err
+	}
+	return pcs.SystemFunc(pcs.Meta("stall").Read(c, pcs.Resource[pcs.PartitionID]()), func(ctx context.Context, ds *pcs.Dataset) error {
+		id, _ := pcs.GetResource[pcs.PartitionID](ds)
+		if string(id) != os.Getenv("PCS_TEST_STALL_ID") {
+			return nil
+		}
+		if err := os.WriteFile(os.Getenv("PCS_TEST_STALL_FILE"), nil, 0o644); err != nil {
+			return err
+		}
+		time.Sleep(3 * time.Second)
+		return nil
+	}), nil
 }
 
 // startChild starts the child test named test with env added; its output

@@ -76,6 +76,16 @@ type CatalogConfig struct {
 	// 1s): after the leader dies, a forward in flight waits this long
 	// before it is retried with the new leader, holding its partition.
 	ForwardTimeout plan.Duration `toml:"forward_timeout"`
+	// KeyFile holds the fleet key (at least 32 bytes, surrounding white
+	// space ignored; e.g. `openssl rand -hex 32 > fleet.key`), shared by
+	// every member:
+	// catalog requests between nodes carry an HMAC under it, and the
+	// catalog rejects (logs and counts) any request without a valid one,
+	// so a client with broker access but no key cannot change the catalog
+	// (mark partitions done, remove voters). $PCS_CATALOG_KEY_FILE sets it
+	// too. Empty: requests are not authenticated (a warning at start);
+	// then only NATS permissions on pcs.catalog.> protect the catalog.
+	KeyFile string `toml:"key_file"`
 	// TLSCA, TLSCert and TLSKey (PEM files) turn on mutual TLS for the
 	// Raft transport: each node presents TLSCert and accepts only peers
 	// whose certificate TLSCA signed (a peer without one cannot take part).

@@ -30,6 +30,8 @@ type delivery struct {
 	ckpt   *checkpointer // nil: settle acks at once
 	bp     *backpressure
 	owners *shardOwners // fleet windows only
+	// exhausted dead-letters partitions past max_deliver (exhausted.go).
+	exhausted *exhausted
 	// publishers are the pipeline's publishers (sink, late, shards),
 	// closed by Node.Close.
 	publishers []*natsjs.Publisher
@@ -42,7 +44,13 @@ func (d *delivery) run(ctx, work context.Context) {
 	slots := make(chan struct{}, d.cfg.MaxInFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer func() { // after the drain and the last checkpoint's acks (deferred below)
+		wg.Wait()
+		d.settle.wm.flush()
+	}()
 	go d.bp.watch(ctx)
+	go d.exhausted.run(ctx)
+	go d.settle.wm.run(ctx, time.Second)
 	if d.owners != nil {
 		done := make(chan struct{})
 		go func() { d.owners.run(ctx); close(done) }()
@@ -148,7 +156,8 @@ func (d *delivery) process(ctx context.Context, p *natsjs.Partition) {
 		d.fail.stepFailed(p, id, err)
 		return
 	}
-	done := completed{h: p.Handle(), id: id, start: t0, stop: stop}
+	done := completed{h: p.Handle(), id: id, start: t0, stop: stop, source: sourceOf(id)}
+	done.watermark, done.hasWatermark = watermarkOf(meta)
 	if out.Results != nil {
 		done.rowsOut = out.Results.NumRows()
 	}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -70,12 +71,7 @@ func (o *outputs) publishParts(ctx context.Context, resultsID, lateID func(int) 
 			continue
 		}
 		pds, err := b.pub.PublishParts(ctx, []arrow.RecordBatch{b.rec}, natsjs.Meta{Lineage: []string{lineage}}, b.id)
-		for _, pd := range pds {
-			if _, werr := pd.Wait(ctx); werr != nil && err == nil {
-				err = werr
-			}
-		}
-		if err != nil {
+		if err = waitParts(ctx, pds, err); err != nil {
 			return nil, fmt.Errorf("publish %s: %w", b.id(0), err)
 		}
 		for _, pd := range pds {
@@ -88,12 +84,37 @@ func (o *outputs) publishParts(ctx context.Context, resultsID, lateID func(int) 
 	return done, nil
 }
 
+// Fence kinds: every output a node publishes is fenced (natsjs.WithFence)
+// under natsjs.FencePrefix(pipeline, kind), so it is stored once, ever:
+// a node that lost its claim on a partition (paused past ack_wait, cut
+// off) and publishes its outputs after another node did is rejected by
+// the server, whenever it wakes up, not only within the duplicate window.
+const (
+	fenceOut      = "out"      // the sink's results (and fleet windows' results)
+	fenceLate     = "late"     // <pipeline>.late
+	fencePartials = "partials" // fleet windows' partials
+)
+
+// waitParts waits for the parts PublishParts returned. An output fenced
+// before (natsjs.ErrFenced: this partition's outputs were stored by an
+// earlier attempt) counts as published: its rows are in the stream.
+func waitParts(ctx context.Context, pds []*natsjs.Pending, err error) error {
+	for _, pd := range pds {
+		if _, werr := pd.Wait(ctx); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if errors.Is(err, natsjs.ErrFenced) {
+		return nil
+	}
+	return err
+}
+
 // shards routes a partition's partial aggregates to the shard subjects
-// <pipeline>.partials.<s> (ids <pipeline>/<input>/<2+s>, every shard,
-// empty ones too, carrying the rows' event-time bound in Pcs-Watermark so
-// each owner's watermark moves; never cut into parts: a partial too large
-// for one message goes through the claim check, which the shard owners
-// read), then publishes its late rows as outputs does.
+// <pipeline>.partials.<s> (ids <pipeline>/<input>/<2+s>, parts of a
+// large one natsjs.PartID of it, every shard, empty ones too, each
+// carrying the rows' event-time bound in Pcs-Watermark so each owner's
+// watermark moves), then publishes its late rows as outputs does.
 type shards struct {
 	pipeline string
 	partials []*natsjs.Publisher // index = shard
@@ -120,11 +141,9 @@ func (s *shards) emit(ctx context.Context, p *natsjs.Partition, id string, out p
 	var ids []string
 	for sh, batch := range out.Partials {
 		outID := natsjs.OutputID(s.pipeline, id, 2+sh)
-		pending, err := s.partials[sh].PublishAsync(ctx, []arrow.RecordBatch{batch}, natsjs.Meta{ID: outID, Lineage: []string{id}, Watermark: wm})
-		if err == nil {
-			_, err = pending.Wait(ctx)
-		}
-		if err != nil {
+		pds, err := s.partials[sh].PublishParts(ctx, []arrow.RecordBatch{batch}, natsjs.Meta{Lineage: []string{id}, Watermark: wm},
+			func(j int) string { return natsjs.PartID(outID, j) })
+		if err = waitParts(ctx, pds, err); err != nil {
 			if out.Late != nil {
 				out.Late.Release()
 			}

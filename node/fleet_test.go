@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +158,68 @@ func TestFleetCatalog(t *testing.T) {
 	}
 	if ps, _ := st.Catalog.Pipeline("p"); ps.Counters.Done != parts {
 		t.Errorf("catalog pipeline %+v", ps)
+	}
+}
+
+// TestForgedCatalogCommands: the fault campaign's attack on a fleet with a
+// fleet key: a NATS client with broker access but no key sends
+// partition_done for partitions before they are published. The catalog
+// rejects every forged command (counted in
+// pcs_catalog_rejected_requests_total), so the fleet processes every
+// partition: nothing is acked unprocessed.
+func TestForgedCatalogCommands(t *testing.T) {
+	b := standalone(t)
+	keyFile := filepath.Join(t.TempDir(), "fleet.key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("0123456789abcdef", 4)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nodes := startFleet(t, 3, func(i int) node.Config {
+		cfg := fleetConfig(t, b.ClientURL(), i)
+		cfg.Catalog.KeyFile = keyFile
+		return cfg
+	}, registry(nil))
+	nc, err := b.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const parts, per = 10, 100
+	for k := 1; k <= parts; k++ {
+		cmd := catalog.NewPartitionDone(catalog.PartitionRecord{Pipeline: "p", ID: natsjs.PartitionID("src", uint64(k)),
+			Status: catalog.StatusDone, Rows: per, Node: "mallory", Time: time.Now()})
+		forged, err := json.Marshal(map[string]any{"op": "apply", "commands": []catalog.Command{cmd}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nc.Request("pcs.catalog.pcs._any", forged, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range nodes {
+		if n.Catalog().IsDone("p", natsjs.PartitionID("src", 1)) {
+			t.Fatal("a forged partition_done was applied")
+		}
+	}
+	js := jsOf(t, nc)
+	mem := memory.NewGoAllocator()
+	var recs []arrow.RecordBatch
+	for k := 0; k < parts; k++ {
+		recs = append(recs, rows(mem, k*per, per, func(i int) float64 { return float64(i) }))
+	}
+	publish(t, js, "src", recs...)
+	if out := collect(t, js, "PCS_P_OUT", parts*per); len(out) != parts*per {
+		t.Fatalf("%d rows out, want %d", len(out), parts*per)
+	}
+	rejected := 0.0
+	for _, n := range nodes {
+		for _, line := range strings.Split(scrape(t, n.HTTPAddr()), "\n") {
+			if v, ok := strings.CutPrefix(line, "pcs_catalog_rejected_requests_total "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				rejected += f
+			}
+		}
+	}
+	if rejected != parts {
+		t.Errorf("pcs_catalog_rejected_requests_total summed over the fleet = %v, want %d", rejected, parts)
 	}
 }

@@ -202,22 +202,28 @@ func (n *Node) provision(ctx context.Context) error {
 		spec.Streams = append(spec.Streams,
 			broker.StreamSpec{Name: p.Input.Stream, Subjects: p.Input.Subjects, Retention: broker.RetentionWorkQueue,
 				Discard: broker.DiscardNew, MaxBytes: int64(p.Input.MaxBytes)},
-			broker.StreamSpec{Name: p.Output.Stream, Subjects: []string{p.Output.Subject}, Retention: broker.Retention(p.Output.Retention),
-				Discard: broker.DiscardNew, MaxBytes: int64(p.Output.MaxBytes)},
+			// Outputs are fenced (natsjs.WithFence): each stored once, ever.
+			broker.StreamSpec{Name: p.Output.Stream, Subjects: []string{p.Output.Subject, natsjs.FenceSubjects(natsjs.FencePrefix(p.Name, fenceOut))},
+				Retention: broker.Retention(p.Output.Retention), Discard: broker.DiscardNew, MaxBytes: int64(p.Output.MaxBytes), AllowAtomicPublish: true},
 			broker.StreamSpec{Name: natsjs.DLQStream(p.Input.Stream), Subjects: []string{natsjs.DLQSubject(p.Name)}, Retention: broker.RetentionLimits,
 				Discard: broker.DiscardNew},
-			broker.StreamSpec{Name: natsjs.LateStream(p.Input.Stream), Subjects: []string{natsjs.LateSubject(p.Name)}, Retention: broker.RetentionLimits,
-				Discard: broker.DiscardNew},
+			broker.StreamSpec{Name: natsjs.LateStream(p.Input.Stream), Subjects: []string{natsjs.LateSubject(p.Name), natsjs.FenceSubjects(natsjs.FencePrefix(p.Name, fenceLate))},
+				Retention: broker.RetentionLimits, Discard: broker.DiscardNew, AllowAtomicPublish: true},
 			// Fleet windows' partials, replayed by shard owners from their
 			// checkpoints: limits retention, kept.
-			broker.StreamSpec{Name: natsjs.PartialsStream(p.Input.Stream), Subjects: []string{natsjs.PartialsSubjects(p.Name)}, Retention: broker.RetentionLimits,
-				Discard: broker.DiscardNew})
+			broker.StreamSpec{Name: natsjs.PartialsStream(p.Input.Stream), Subjects: []string{natsjs.PartialsSubjects(p.Name), natsjs.FenceSubjects(natsjs.FencePrefix(p.Name, fencePartials))},
+				Retention: broker.RetentionLimits, Discard: broker.DiscardNew, AllowAtomicPublish: true},
+			// MAX_DELIVERIES advisories, kept until a node dead-lettered
+			// the partition (exhausted.go).
+			broker.StreamSpec{Name: natsjs.AdvisoryStream(p.Input.Stream), Subjects: []string{natsjs.MaxDeliveriesAdvisory(p.Input.Stream, p.Input.Consumer)},
+				Retention: broker.RetentionWorkQueue, Discard: broker.DiscardNew})
 		backoff := make([]time.Duration, len(d.BackOff))
 		for i, b := range d.BackOff {
 			backoff[i] = time.Duration(b)
 		}
 		spec.Consumers = append(spec.Consumers, broker.ConsumerSpec{Stream: p.Input.Stream, Durable: p.Input.Consumer,
-			AckWait: time.Duration(d.AckWait), MaxDeliver: d.MaxDeliver, MaxAckPending: d.MaxAckPending, BackOff: backoff})
+			AckWait: time.Duration(d.AckWait), MaxDeliver: d.MaxDeliver, MaxAckPending: d.MaxAckPending, BackOff: backoff},
+			broker.ConsumerSpec{Stream: natsjs.AdvisoryStream(p.Input.Stream), Durable: advisoryConsumer(p.Input.Consumer), AckWait: 30 * time.Second})
 	}
 	// Every stream and bucket the node provisions gets the same replicas
 	// and placement.
@@ -227,13 +233,31 @@ func (n *Node) provision(ctx context.Context) error {
 	for i := range spec.ObjectStores {
 		spec.ObjectStores[i].Replicas, spec.ObjectStores[i].Placement = bc.Replicas, place
 	}
-	rep, err := broker.Provision(ctx, n.js, spec)
-	if err != nil {
-		return fmt.Errorf("node: provision: %w", err)
+	// A NATS cluster recovering from a lost server (a JetStream leader
+	// election, a restarted store catching up) times out API calls for a
+	// while: retry those for up to provisionRetry. Conflicts and invalid
+	// specs fail at once.
+	deadline := time.Now().Add(provisionRetry)
+	for {
+		rep, err := broker.Provision(ctx, n.js, spec)
+		if err == nil {
+			n.log.Debug("provisioned", "report", rep.String())
+			return nil
+		}
+		if errors.Is(err, broker.ErrConflict) || errors.Is(err, broker.ErrInvalidSpec) || time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("node: provision: %w", err)
+		}
+		n.log.Warn("provision failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node: provision: %w", err)
+		case <-time.After(time.Second):
+		}
 	}
-	n.log.Debug("provisioned", "report", rep.String())
-	return nil
 }
+
+// provisionRetry bounds the retries of provisioning on transient errors.
+const provisionRetry = 60 * time.Second
 
 // newDelivery builds one pipeline's delivery loop: its plan, its
 // consumer, its emitter and publishers, its settler and, when the plan
@@ -267,20 +291,20 @@ func (n *Node) newDelivery(ctx context.Context, pc plan.Pipeline, reg *plan.Regi
 	if err != nil {
 		return nil, fmt.Errorf("%w: output.compression: %v", ErrConfig, err)
 	}
-	publisher := func(subject string) (*natsjs.Publisher, error) {
+	publisher := func(subject, fence string) (*natsjs.Publisher, error) {
 		p, err := natsjs.NewPublisher(n.js, subject, natsjs.WithSourceID(pc.Name), natsjs.WithCompression(comp),
-			natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0))
+			natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0), natsjs.WithFence(natsjs.FencePrefix(pc.Name, fence)))
 		if err == nil {
 			d.publishers = append(d.publishers, p)
 		}
 		return p, err
 	}
 	out := &outputs{pipeline: pc.Name, m: n.metrics}
-	if out.results, err = publisher(pc.Output.Subject); err != nil {
+	if out.results, err = publisher(pc.Output.Subject, fenceOut); err != nil {
 		return d, err
 	}
 	if pl.LateSchema() != nil {
-		if out.late, err = publisher(natsjs.LateSubject(pc.Name)); err != nil {
+		if out.late, err = publisher(natsjs.LateSubject(pc.Name), fenceLate); err != nil {
 			return d, err
 		}
 	}
@@ -288,7 +312,7 @@ func (n *Node) newDelivery(ctx context.Context, pc plan.Pipeline, reg *plan.Regi
 	if pl.Shards() > 0 {
 		sh := &shards{pipeline: pc.Name, late: out, cat: n.cat}
 		for s := range pl.Shards() {
-			p, err := publisher(natsjs.PartialsSubject(pc.Name, s))
+			p, err := publisher(natsjs.PartialsSubject(pc.Name, s), fencePartials)
 			if err != nil {
 				return d, err
 			}
@@ -299,7 +323,19 @@ func (n *Node) newDelivery(ctx context.Context, pc plan.Pipeline, reg *plan.Regi
 			every: time.Duration(pc.CheckpointInterval), plan: pl, js: n.js, cat: n.cat, out: out, m: n.metrics, log: log}
 	}
 	rec := recorder{cat: n.cat, pipeline: pc.Name, node: n.cfg.Node.ID}
-	d.settle = &settler{pipeline: pc.Name, rec: rec, m: n.metrics, log: log}
+	input, err := n.js.Stream(ctx, pc.Input.Stream)
+	if err != nil {
+		return d, fmt.Errorf("input stream %s: %w", pc.Input.Stream, err)
+	}
+	advisories, err := n.js.Consumer(ctx, natsjs.AdvisoryStream(pc.Input.Stream), advisoryConsumer(pc.Input.Consumer))
+	if err != nil {
+		return d, fmt.Errorf("advisory consumer: %w", err)
+	}
+	d.exhausted = &exhausted{pipeline: pc.Name, node: n.cfg.Node.ID, input: input, js: n.js, rec: rec, m: n.metrics, log: log}
+	if d.exhausted.advisories, err = natsjs.NewConsumer(n.js, advisories); err != nil {
+		return d, err
+	}
+	d.settle = &settler{pipeline: pc.Name, rec: rec, m: n.metrics, log: log, wm: &watermarks{pipeline: pc.Name, cat: n.cat, log: log}}
 	d.fail = &failures{pipeline: pc.Name, node: n.cfg.Node.ID, delivery: pc.Delivery, js: n.js, rec: rec, m: n.metrics, log: log}
 	d.ckpt, err = newCheckpointer(ctx, &checkpointer{pipeline: pc.Name, node: n.cfg.Node.ID, nakDelay: time.Duration(pc.Delivery.NakDelay),
 		ackWait: time.Duration(pc.Delivery.AckWait),

@@ -202,6 +202,9 @@ func collect(t *testing.T, js jetstream.JetStream, stream string, want int) []ou
 		if err != nil {
 			t.Fatalf("after %d of %d rows: %v", len(out), want, err)
 		}
+		if msg.Headers().Get(natsjs.HeaderFence) != "" {
+			continue // an output's fence, not an output
+		}
 		recs, err := natsjs.NewPartition(msg).Decode(ctx, js, nil) // follows claim checks
 		if err != nil {
 			t.Fatal(err)
@@ -414,12 +417,13 @@ func TestNodeDrainLeavesNothingProcessedButUnacked(t *testing.T) {
 	in, _ := js.Stream(context.Background(), cfg.Pipelines[0].Input.Stream)
 	out, _ := js.Stream(context.Background(), cfg.Pipelines[0].Output.Stream)
 	ii, _ := in.Info(context.Background())
-	oi, _ := out.Info(context.Background())
+	oi, _ := out.Info(context.Background(), jetstream.WithSubjectFilter(cfg.Pipelines[0].Output.Subject))
+	outputs := oi.State.Subjects[cfg.Pipelines[0].Output.Subject] // not their fences
 	// Work queue: acked inputs are gone. Every input is either still
 	// queued (never processed, or nak'ed) or acked with its output
 	// published: a processed but unacked input would be counted twice.
-	if ii.State.Msgs+oi.State.Msgs != parts || oi.State.Msgs == 0 {
-		t.Errorf("inputs left %d + outputs %d, want %d with at least one output", ii.State.Msgs, oi.State.Msgs, parts)
+	if ii.State.Msgs+outputs != parts || outputs == 0 {
+		t.Errorf("inputs left %d + outputs %d, want %d with at least one output", ii.State.Msgs, outputs, parts)
 	}
 }
 
@@ -476,17 +480,20 @@ func TestNodeClaimCheckPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := st.Info(ctx)
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(cfg.Pipelines[0].Output.Subject))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if int(info.State.Msgs) != len(parts) || len(parts) < 30 {
-		t.Fatalf("%d output messages, %d part ids: want one message per part, >= 30 parts", info.State.Msgs, len(parts))
+	if msgs := info.State.Subjects[cfg.Pipelines[0].Output.Subject]; int(msgs) != len(parts) || len(parts) < 30 {
+		t.Fatalf("%d output messages, %d part ids: want one message per part, >= 30 parts", msgs, len(parts))
 	}
 	for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
 		m, err := st.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if m.Header.Get(natsjs.HeaderFence) != "" {
+			continue // the output's fence
 		}
 		meta, err := natsjs.ParseMeta(m.Header)
 		if err != nil {
@@ -545,7 +552,8 @@ func TestNodeSlowSinkPausesFetching(t *testing.T) {
 	paused.Wait()
 	// Now drain the sink slowly: a durable consumer acking one at a time.
 	ctx := context.Background()
-	cons, err := js.CreateConsumer(ctx, p.Output.Stream, jetstream.ConsumerConfig{Durable: "slow", AckPolicy: jetstream.AckExplicitPolicy})
+	cons, err := js.CreateConsumer(ctx, p.Output.Stream, jetstream.ConsumerConfig{Durable: "slow", AckPolicy: jetstream.AckExplicitPolicy,
+		FilterSubject: p.Output.Subject}) // the outputs, not their fences
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -613,7 +621,7 @@ func TestNodeBuiltinSystems(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, p.Output.Stream, jetstream.OrderedConsumerConfig{})
+	cons, err := js.OrderedConsumer(ctx, p.Output.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{p.Output.Subject}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -699,4 +707,67 @@ func TestDeliverySettingsReachTheConsumer(t *testing.T) {
 	if c.MaxAckPending != 7 || c.AckWait != 2*time.Second || !slices.Equal(c.BackOff, []time.Duration{2 * time.Second, 4 * time.Second}) {
 		t.Errorf("consumer config: max_ack_pending %d, ack_wait %v, backoff %v", c.MaxAckPending, c.AckWait, c.BackOff)
 	}
+}
+
+// TestNodeDeadLettersExhaustedPartitions: a partition whose deliveries all
+// ended without an ack or nak (the nodes holding it crashed: here a bare
+// client takes it twice and never settles it) is dead-lettered with reason
+// max_deliver once the server gives up, through the MAX_DELIVERIES
+// advisory kept in the advisory stream, even though no node was running
+// when the advisory fired; it leaves the input stream.
+func TestNodeDeadLettersExhaustedPartitions(t *testing.T) {
+	b := standalone(t)
+	cfg := testConfig(t, b.ClientURL())
+	pc := &cfg.Pipelines[0]
+	pc.Delivery.MaxDeliver, pc.Delivery.AckWait = 2, plan.Duration(500*time.Millisecond)
+	first := startNode(t, cfg, registry(nil)) // provisions the streams and consumers
+	first.stop(t)
+
+	nc, err := b.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js := jsOf(t, nc)
+	ctx := context.Background()
+	publish(t, js, "doomed", rows(memory.NewGoAllocator(), 0, 10, func(i int) float64 { return float64(i) }))
+	cons, err := js.Consumer(ctx, pc.Input.Stream, pc.Input.Consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := 1; d <= 2; d++ { // a "node" takes it and dies, twice
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for range batch.Messages() {
+			n++
+		}
+		if n != 1 {
+			t.Fatalf("delivery %d: %d messages", d, n)
+		}
+	}
+	startNode(t, cfg, registry(nil))
+	dlq, err := js.OrderedConsumer(ctx, natsjs.DLQStream(pc.Input.Stream), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := dlq.Next(jetstream.FetchMaxWait(15 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := msg.Headers()
+	if h.Get(natsjs.HeaderMsgID) != "p/doomed/1/dlq" || h.Get(natsjs.HeaderErrorReason) != natsjs.ReasonMaxDeliver || h.Get(natsjs.HeaderDeliveries) != "2" {
+		t.Errorf("dlq headers %v", h)
+	}
+	recs, err := natsjs.Decode(msg.Data(), memory.NewGoAllocator())
+	if err != nil || len(recs) != 1 || recs[0].NumRows() != 10 {
+		t.Fatalf("dlq body: %v, %d batches", err, len(recs))
+	}
+	recs[0].Release()
+	waitFor(t, func() bool {
+		info, err := js.Stream(ctx, pc.Input.Stream)
+		return err == nil && info.CachedInfo().State.Msgs == 0
+	})
 }

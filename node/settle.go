@@ -19,6 +19,11 @@ type completed struct {
 	rowsOut int64                   // output rows (metric)
 	start   time.Time               // fetched
 	stop    func()                  // its InProgress heartbeats (idempotent)
+	// source and watermark (Unix ms; hasWatermark) of the partition's
+	// producer, noted when it is acked (watermarks.go).
+	source       string
+	watermark    int64
+	hasWatermark bool
 }
 
 // settler settles a pipeline's partitions: the one place that records
@@ -27,6 +32,7 @@ type completed struct {
 type settler struct {
 	pipeline string
 	rec      recorder
+	wm       *watermarks
 	m        *Metrics
 	log      *slog.Logger
 }
@@ -57,6 +63,9 @@ func (s *settler) ack(batch ...completed) {
 		if err != nil {
 			s.log.Warn("ack failed; the partition will be redelivered", "partition", c.id, "err", err)
 			continue
+		}
+		if c.hasWatermark {
+			s.wm.note(c.source, c.watermark)
 		}
 		s.m.processed.WithLabelValues(s.pipeline).Inc()
 		s.m.rowsOut.WithLabelValues(s.pipeline).Add(float64(c.rowsOut))

@@ -63,9 +63,14 @@ func (so *shardOwners) run(ctx context.Context) {
 	so.running = map[int]context.CancelFunc{}
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
+	lastTrim := time.Now()
 	for {
 		if so.cat.IsLeader() {
 			so.assign(ctx)
+			if time.Since(lastTrim) >= trimEvery {
+				so.trim(ctx)
+				lastTrim = time.Now()
+			}
 		}
 		so.reconcile(ctx)
 		select {
@@ -82,9 +87,12 @@ func (so *shardOwners) run(ctx context.Context) {
 	}
 }
 
-// assign gives every shard whose owner is not a live member to a live
-// one (shard s to the s-th of the sorted members, so a full fleet spreads
-// the shards evenly).
+// assign gives shard s to the s-th of the sorted live members (modulo
+// their number), so the shards spread evenly over the fleet and move when
+// a node joins or leaves: the old owner stops (its state since its last
+// checkpoint is dropped) and the new one restores that checkpoint and
+// replays the partials after it, publishing the same results under the
+// same ids.
 func (so *shardOwners) assign(ctx context.Context) {
 	st := so.cat.Status()
 	var live []string
@@ -97,16 +105,46 @@ func (so *shardOwners) assign(ctx context.Context) {
 	slices.Sort(live)
 	name := so.pipeline
 	for s := range so.shards {
-		if a, ok := so.cat.ShardOwner(name, s); ok && slices.Contains(live, a.Node) {
+		want := live[s%len(live)]
+		if a, ok := so.cat.ShardOwner(name, s); ok && a.Node == want {
 			continue
 		}
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := so.cat.Apply(actx, catalog.NewShardAssigned(name, s, live[s%len(live)]))
+		_, err := so.cat.Apply(actx, catalog.NewShardAssigned(name, s, want))
 		cancel()
 		if err != nil {
 			so.log.Warn("shard assignment failed", "shard", s, "err", err)
 		}
 	}
+}
+
+// trimEvery is how often the leader trims the partials stream.
+const trimEvery = 5 * time.Second
+
+// trim deletes the partials every shard's checkpoint covers (below the
+// lowest covered stream sequence of all shards): no owner replays them
+// again. Nothing is trimmed until every shard has a checkpoint.
+func (so *shardOwners) trim(ctx context.Context) {
+	low := uint64(math.MaxUint64)
+	for s := range so.shards {
+		cp, ok := so.cat.Checkpoint(ownerKey(so.pipeline), s)
+		if !ok {
+			return
+		}
+		low = min(low, cp.Covers)
+	}
+	if low == 0 {
+		return
+	}
+	stream, err := so.js.Stream(ctx, so.stream)
+	if err == nil {
+		err = stream.Purge(ctx, jetstream.WithPurgeSequence(low+1))
+	}
+	if err != nil {
+		so.log.Warn("partials not trimmed", "below_seq", low+1, "err", err)
+		return
+	}
+	so.log.Debug("partials trimmed", "below_seq", low+1)
 }
 
 // reconcile starts the owners of this node's shards and stops the others.

@@ -213,15 +213,13 @@ func (n *Node) pipelineStatus(ctx context.Context, d *delivery) PipelineStatus {
 	return ps
 }
 
-// planOf lists p's stages with each system's reads and writes when the
-// plan exposes its systems (an optional Systems method), else names only.
+// planOf lists p's stages with each system's reads and writes (the
+// window system has none declared).
 func planOf(p *plan.Plan) []Stage {
 	metas := map[string]pcs.SystemMeta{}
-	if sp, ok := any(p).(interface{ Systems() []pcs.System }); ok {
-		for _, s := range sp.Systems() {
-			m := s.Meta()
-			metas[m.Name] = m
-		}
+	for _, s := range p.Systems() {
+		m := s.Meta()
+		metas[m.Name] = m
 	}
 	stages := []Stage{}
 	for _, names := range p.Stages() {

@@ -190,6 +190,16 @@ func (p *Plan) Stages() [][]string {
 	return stages
 }
 
+// Systems returns the pipeline's systems in registration order (their
+// Meta declares the fields each reads and writes), without the window
+// system; nil for a pipeline of the window system alone.
+func (p *Plan) Systems() []pcs.System {
+	if p.pipeline == nil {
+		return nil
+	}
+	return p.pipeline.Systems()
+}
+
 // NewWindow returns a window operator with empty state for the plan's
 // window system (fleet windows' shard owners each run one), or nil
 // without a window system.

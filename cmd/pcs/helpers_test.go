@@ -55,18 +55,25 @@ func (tb *testBroker) stream(t *testing.T, name string, subjects ...string) {
 	}
 }
 
-// msgs returns the number of messages in stream name.
+// msgs returns the number of messages in stream name, not counting
+// output fences (natsjs.WithFence).
 func (tb *testBroker) msgs(t *testing.T, name string) uint64 {
 	t.Helper()
 	s, err := tb.js.Stream(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Info(context.Background())
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(">"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return info.State.Msgs
+	var n uint64
+	for subject, msgs := range info.State.Subjects {
+		if !strings.HasPrefix(subject, "pcs.fence.") { // outputs, not their fences
+			n += msgs
+		}
+	}
+	return n
 }
 
 // result is the outcome of one in-process pcs run.

@@ -111,7 +111,7 @@ func TestFleet(t *testing.T) {
 				`(?m)^kill: +SIGKILL ` + c.killed + ` \(the catalog's ` + c.kill + `\) at \d+ of ~100 partitions done`,
 				`(?m)^publish: +published 100 partitions, 50,000 rows, `,
 				`(?m)^voters: +n1, n2, n3$`,
-				`(?m)^flights +100 +0 +0 +50,000 +\S+ \S+ +0 +0 +0$`,
+				`(?m)^flights +100 +0 +0 +0 +50,000 +\S+ \S+ +0 +0 +0$`,
 				`(?m)^sink: +consumed 100 partitions, 50,000 rows, `,
 				`(?m)^row ids: +0 lost, 0 duplicates, 0 unexpected`,
 				`(?m)^verified: +0 lost, 0 duplicates; the catalog's done partitions and rows equal the sink's$`,
