@@ -13,6 +13,7 @@ build:
 ## test: every package with the race detector, tests in random order
 test:
 	$(GO) test $(TEST_FLAGS) ./...
+	cd deploy && $(GO) test $(TEST_FLAGS) ./...
 
 ## bench: the benchmark figures of the issues, side by side with their baselines, and pcs run vs DuckDB (npm, cached)
 bench:
@@ -26,6 +27,10 @@ demo:
 ## demo-fleet: a broker and three pcs-node with a Raft catalog; one node is killed mid-run and restarted; exactly-once checked by row id
 demo-fleet:
 	$(GO) run ./examples/fleet
+
+## demo-cluster: three nats-server (R3, TLS, a user per client) and three pcs-node (Raft over mutual TLS); the input's leader server and a node are killed mid-run and restarted; exactly-once checked by row id, no secret in logs
+demo-cluster:
+	$(GO) run ./examples/cluster
 
 ## lint: gofmt, go vet, the import rules of the layout (.ci/imports), staticcheck (pinned) and a tidy go.mod
 lint: tools
