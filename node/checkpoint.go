@@ -253,10 +253,11 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 		c.run.Unlock()
 		return nil
 	}
+	t0 := time.Now() // the checkpoint's duration counts the state copy
 	data, err := c.encode(c.seq + 1)
 	c.run.Unlock()
 	if err == nil {
-		err = c.commit(ctx, data, batch)
+		err = c.commit(ctx, data, batch, t0)
 	}
 	if err != nil {
 		c.mu.Lock()
@@ -321,9 +322,10 @@ func parseCheckpoint(data []byte) (ckptHeader, [][]byte, error) {
 }
 
 // commit stores the object, commits its reference in the catalog and
-// records the covered partitions done, then deletes the previous object.
-func (c *checkpointer) commit(ctx context.Context, data []byte, batch []completed) error {
-	t0, seq := time.Now(), c.seq+1
+// records the covered partitions done, then deletes the previous object;
+// t0 is when the state copy began (pcs_checkpoint_duration_seconds).
+func (c *checkpointer) commit(ctx context.Context, data []byte, batch []completed, t0 time.Time) error {
+	seq := c.seq + 1
 	name := c.pipeline + "/" + c.node + "/" + strconv.FormatUint(seq, 10)
 	cp := catalog.Checkpoint{Pipeline: c.pipeline, Shard: c.shard, Covers: seq, Time: time.Now(), Object: catalog.ObjectRef{Name: name}}
 	if err := writeCheckpoint(ctx, c.obs, c.cat, cp, data); err != nil {
