@@ -6,6 +6,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/pcs/graph"
 	"github.com/pcs-dev/pcs/pcs/ops"
 )
 
@@ -31,6 +32,16 @@ func DefaultRegistry() *Registry {
 //	cast    { component, into, fields = { f = "float64" } }
 //	totals  { component, keys, value, out, into } (stateful: checkpointed)
 //	resource table { name, path, keys, columns }
+//
+// and the graph systems of package pcs/graph (docs/graph.md), which
+// accumulate an edge list (checkpointed) and answer at the end of input
+// (plan.Finisher), one row per vertex:
+//
+//	pagerank       { component, source, target, weight, directed, damping, tolerance, max_iterations }
+//	bfs            { component, source, target, weight, directed, root }
+//	components     { component, source, target, weight, directed, strong }
+//	shortest_paths { component, source, target, weight, directed, root }
+//	degree         { component, source, target, weight, directed }
 //
 // Every system also takes name, its name in the plan (default the
 // system's kind, so two of a kind in one pipeline need names).
@@ -164,6 +175,99 @@ func RegisterBuiltins(reg *Registry) {
 		return ops.RunningTotals(orDefault(opts.Name, "totals"), c, opts.Keys, opts.Value, into, opts.Out)
 	})
 	reg.Resource("table", loadTable)
+	registerGraph(reg)
+}
+
+// graphOptions are the options every graph system takes: the edge list
+// (component, source and target id fields, optional weight field) and
+// whether edges are directed (default true).
+type graphOptions struct {
+	Name      string `toml:"name"`
+	Component string `toml:"component"`
+	Source    string `toml:"source"`
+	Target    string `toml:"target"`
+	Weight    string `toml:"weight"`
+	Directed  *bool  `toml:"directed"`
+}
+
+// graphSystem builds the graph.System of kind over o's edge list.
+func graphSystem(o Options, kind string, g graphOptions, algo graph.Algorithm) (pcs.System, error) {
+	if g.Component == "" {
+		return nil, fmt.Errorf("%w: %s: options: component is empty", ErrConfig, o.where)
+	}
+	if g.Source == "" || g.Target == "" {
+		return nil, fmt.Errorf("%w: %s: options: source and target (the edge list's vertex id fields) are required", ErrConfig, o.where)
+	}
+	c, err := o.Component(g.Component)
+	if err != nil {
+		return nil, err
+	}
+	directed := g.Directed == nil || *g.Directed
+	return graph.NewSystem(graph.SystemConfig{Name: orDefault(g.Name, kind), Component: c,
+		Source: g.Source, Target: g.Target, Weight: g.Weight, Directed: directed, Algorithm: algo})
+}
+
+// registerGraph registers the graph systems (see RegisterBuiltins).
+func registerGraph(reg *Registry) {
+	reg.System("pagerank", func(o Options) (pcs.System, error) {
+		var opts struct {
+			graphOptions
+			Damping       *float64 `toml:"damping"`
+			Tolerance     float64  `toml:"tolerance"`
+			MaxIterations int      `toml:"max_iterations"`
+		}
+		if err := o.Decode(&opts); err != nil {
+			return nil, err
+		}
+		po := graph.DefaultPageRankOptions()
+		if opts.Damping != nil {
+			po.Damping = *opts.Damping
+		}
+		if opts.Tolerance != 0 {
+			po.Tolerance = opts.Tolerance
+		}
+		if opts.MaxIterations != 0 {
+			po.MaxIterations = opts.MaxIterations
+		}
+		if err := po.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %s: options: %v", ErrConfig, o.where, err)
+		}
+		return graphSystem(o, "pagerank", opts.graphOptions, graph.PageRankAlgorithm(po))
+	})
+	rooted := func(kind string, algo func(string) graph.Algorithm) {
+		reg.System(kind, func(o Options) (pcs.System, error) {
+			var opts struct {
+				graphOptions
+				Root string `toml:"root"`
+			}
+			if err := o.Decode(&opts); err != nil {
+				return nil, err
+			}
+			if opts.Root == "" {
+				return nil, fmt.Errorf("%w: %s: options: root (the start vertex's id) is empty", ErrConfig, o.where)
+			}
+			return graphSystem(o, kind, opts.graphOptions, algo(opts.Root))
+		})
+	}
+	rooted("bfs", graph.BFSAlgorithm)
+	rooted("shortest_paths", graph.ShortestPathsAlgorithm)
+	reg.System("components", func(o Options) (pcs.System, error) {
+		var opts struct {
+			graphOptions
+			Strong bool `toml:"strong"`
+		}
+		if err := o.Decode(&opts); err != nil {
+			return nil, err
+		}
+		return graphSystem(o, "components", opts.graphOptions, graph.ComponentsAlgorithm(opts.Strong))
+	})
+	reg.System("degree", func(o Options) (pcs.System, error) {
+		var opts graphOptions
+		if err := o.Decode(&opts); err != nil {
+			return nil, err
+		}
+		return graphSystem(o, "degree", opts, graph.DegreeAlgorithm())
+	})
 }
 
 // fieldMapOptions are the options of rename and cast: a field map from

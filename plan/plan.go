@@ -43,6 +43,9 @@ type Plan struct {
 	shards int
 	winMu  sync.Mutex       // win is driven by one Step at a time
 	win    *window.Operator // nil without the window system
+	// finisher, when the last system answers at the end of input (see
+	// finish.go): outSchema is its ResultSchema.
+	finisher Finisher
 }
 
 type colRef struct{ component, field string }
@@ -120,6 +123,12 @@ func Build(ctx context.Context, pc Pipeline, reg *Registry, opts ...Option) (*Pl
 	}
 	if err := p.planOutput(pc, sc); err != nil {
 		return nil, err
+	}
+	var err error
+	if p.finisher, err = finisherOf(systems, windowOpts != nil); err != nil {
+		return nil, err
+	} else if p.finisher != nil {
+		p.outSchema = p.finisher.ResultSchema()
 	}
 	if windowOpts != nil {
 		spec, out, shards, err := windowSpec(*windowOpts, p.outSchema)
@@ -286,6 +295,9 @@ func (p *Plan) Step(ctx context.Context, in Input) (Output, error) {
 	if err := ds.Compact(ctx); err != nil {
 		return out, err
 	}
+	if p.finisher != nil { // no rows until the end of input (finish.go)
+		return out, p.finish(ctx, in.Final, &out)
+	}
 	rows := p.output(ds)
 	switch {
 	case p.win == nil:
@@ -303,8 +315,13 @@ func (p *Plan) Step(ctx context.Context, in Input) (Output, error) {
 }
 
 // Flush fires every window (the end of all input: `pcs run` after its
-// last file) and returns the results; nothing without a window system.
+// last file) and returns the results, or a Finisher's result (see
+// Finisher); nothing without either.
 func (p *Plan) Flush(ctx context.Context) (Output, error) {
+	if p.finisher != nil { // a Finisher's result (finish.go)
+		var out Output
+		return out, p.finish(ctx, true, &out)
+	}
 	if p.win == nil {
 		return Output{}, nil
 	}

@@ -372,9 +372,9 @@ func (g *Graph) DFS(root int32) (*DFSResult, error) {
 // i's component in 0..Count-1, numbered in order of each component's
 // smallest dense index (so vertex 0 is in component 0).
 type Components struct {
-	g     *Graph
-	Label []int32
-	Count int
+	g      *Graph
+	Label  []int32
+	Count  int
 	strong bool
 }
 
@@ -618,7 +618,7 @@ func (h *distHeap) pop() distItem {
 // number of incident edges, a self loop counting twice (networkx's
 // degree).
 type DegreeResult struct {
-	g                *Graph
+	g               *Graph
 	In, Out, Degree []int64
 }
 

@@ -234,6 +234,12 @@ func (b *Builder) Edge(i int) (src, dst int32, w float64) {
 // The arrays are only read, never retained. On error no edge of this
 // call is added (vertex ids it met may stay, unused).
 func (b *Builder) Append(src, dst, weight arrow.Array) error {
+	return b.AppendSelected(src, dst, weight, nil)
+}
+
+// AppendSelected is Append of the rows i for which keep(i) is true (all
+// rows when keep is nil): a dataset's alive rows, say.
+func (b *Builder) AppendSelected(src, dst, weight arrow.Array, keep func(row int) bool) error {
 	if src.Len() != dst.Len() || (weight != nil && weight.Len() != src.Len()) {
 		return fmt.Errorf("graph: edge columns of %d, %d rows", src.Len(), dst.Len())
 	}
@@ -266,6 +272,9 @@ func (b *Builder) Append(src, dst, weight arrow.Array) error {
 	if ks == StringIDs {
 		sv, dv := stringReader(src), stringReader(dst)
 		for i := range n {
+			if keep != nil && !keep(i) {
+				continue
+			}
 			if nulls && (src.IsNull(i) || dst.IsNull(i) || (weight != nil && weight.IsNull(i))) {
 				b.skipped++
 				continue
@@ -296,6 +305,9 @@ func (b *Builder) Append(src, dst, weight arrow.Array) error {
 		return err
 	}
 	for i := range n {
+		if keep != nil && !keep(i) {
+			continue
+		}
 		if nulls && (src.IsNull(i) || dst.IsNull(i) || (weight != nil && weight.IsNull(i))) {
 			b.skipped++
 			continue
@@ -404,7 +416,7 @@ type Graph struct {
 	v        *Vertices
 	m        int // edges as given (an undirected edge counts once)
 	out      adj
-	in       adj // == out for an undirected graph
+	in       adj     // == out for an undirected graph
 	selfLoop []int32 // undirected: self loops per vertex (degree counts them twice)
 }
 
