@@ -17,6 +17,12 @@ var (
 	ErrFieldCount = errors.New("transports: wrong number of fields")
 	// ErrSyntax: a record or line that is not valid in its format.
 	ErrSyntax = errors.New("transports: syntax error")
+	// ErrLineTooLong: a line (for CSV, a record, which quoted fields may
+	// spread over several lines) longer than the source's limit (the
+	// packages' WithMaxLineBytes). The source stops there, having held at
+	// most about the limit in memory; the error's Line is where the line
+	// or record starts.
+	ErrLineTooLong = errors.New("transports: line too long")
 )
 
 // ParseError reports where the data of a file is bad: file, line, column
@@ -44,7 +50,7 @@ type ParseError struct {
 	Type arrow.DataType
 	// Value is the bad value's text (ErrBadValue only).
 	Value string
-	// Kind is ErrBadValue, ErrFieldCount or ErrSyntax.
+	// Kind is ErrBadValue, ErrFieldCount, ErrSyntax or ErrLineTooLong.
 	Kind error
 	// Err is the underlying error (a strconv, time or decoder error),
 	// possibly nil.

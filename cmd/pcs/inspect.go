@@ -84,11 +84,12 @@ type inspectStats struct {
 }
 
 type inspectOptions struct {
-	json bool
+	json    bool
+	maxLine sizeValue // --max-line-bytes
 }
 
 func (e *env) inspectCommand() *cobra.Command {
-	var o inspectOptions
+	o := inspectOptions{maxLine: files.DefaultMaxLineBytes}
 	cmd := &cobra.Command{
 		Use:   "inspect [--json] FILE",
 		Short: "Show the schema, row count and layout of a Parquet, Arrow, CSV or JSON Lines file",
@@ -106,7 +107,9 @@ Timestamps and dates are shown in RFC 3339, strings as text, binary as hex.
 
 Arrow IPC files and streams, CSV and JSON Lines: the schema (for CSV and JSON
 Lines the inferred one) and the row count (for Arrow also the record
-batches), found by reading the whole file.
+batches), found by reading the whole file. A CSV record or JSON line longer
+than --max-line-bytes is an error naming its line: memory stays bounded
+whatever the file holds.
 
 --json prints the same report as one JSON object.`,
 		Example: `  pcs inspect flights-3m.parquet
@@ -125,11 +128,15 @@ batches), found by reading the whole file.
 		},
 	}
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the report as JSON")
+	cmd.Flags().Var(&o.maxLine, "max-line-bytes", "longest CSV record or JSON line read (e.g. 64MiB); a longer one is an error")
 	return cmd
 }
 
 func (e *env) inspect(ctx context.Context, o inspectOptions, path string) error {
-	rep, err := inspectFile(ctx, path)
+	if o.maxLine < 1 {
+		return usagef("inspect: --max-line-bytes must be at least 1 byte")
+	}
+	rep, err := inspectFile(ctx, path, files.WithMaxLineBytes(int64(o.maxLine)))
 	if err != nil {
 		return err
 	}
@@ -141,8 +148,9 @@ func (e *env) inspect(ctx context.Context, o inspectOptions, path string) error 
 	return rep.writeText(e.stdout)
 }
 
-// inspectFile builds the report of the file at path.
-func inspectFile(ctx context.Context, path string) (*inspectReport, error) {
+// inspectFile builds the report of the file at path; opts are given to
+// files.Open (for the formats it reads whole).
+func inspectFile(ctx context.Context, path string, opts ...files.Option) (*inspectReport, error) {
 	format, err := files.Sniff(path)
 	if err != nil {
 		return nil, fmt.Errorf("inspect: %w", err)
@@ -155,7 +163,7 @@ func inspectFile(ctx context.Context, path string) (*inspectReport, error) {
 	if format == files.Parquet {
 		err = inspectParquet(rep, path)
 	} else {
-		err = inspectRows(ctx, rep, path, format)
+		err = inspectRows(ctx, rep, path, format, opts)
 	}
 	if err != nil {
 		return nil, err
@@ -388,8 +396,8 @@ func cut(s string) string {
 // inspectRows reads a whole Arrow IPC, CSV or JSON Lines file to count
 // its rows (and, for Arrow, its record batches). For CSV and JSON Lines
 // the schema is the inferred one.
-func inspectRows(ctx context.Context, rep *inspectReport, path string, format files.Format) error {
-	src, err := files.Open(path, files.WithFormat(format))
+func inspectRows(ctx context.Context, rep *inspectReport, path string, format files.Format, opts []files.Option) error {
+	src, err := files.Open(path, append([]files.Option{files.WithFormat(format)}, opts...)...)
 	if err != nil {
 		return fmt.Errorf("inspect: %w", err)
 	}

@@ -36,13 +36,14 @@ type publishOptions struct {
 	compression  string
 	sourceID     string
 	objectBucket string
-	rowID        string // --row-id: name of the added row-position column; "" none
-	endOfInput   bool   // --end-of-input: a last, empty partition with the final watermark
+	rowID        string    // --row-id: name of the added row-position column; "" none
+	endOfInput   bool      // --end-of-input: a last, empty partition with the final watermark
+	maxLine      sizeValue // --max-line-bytes: longest CSV record or JSON line
 	quiet        bool
 }
 
 func (e *env) publishCommand() *cobra.Command {
-	o := publishOptions{batchBytes: defaultBatchBytes}
+	o := publishOptions{batchBytes: defaultBatchBytes, maxLine: files.DefaultMaxLineBytes}
 	cmd := &cobra.Command{
 		Use:   "publish --subject SUBJECT [flags] FILE...",
 		Short: "Publish Parquet, Arrow, CSV and JSON Lines files to a subject as partitions",
@@ -57,7 +58,9 @@ The format is detected from the first bytes ("PAR1" Parquet, "ARROW1" Arrow
 IPC file, 0xFFFFFFFF Arrow IPC stream), else from the extension (.parquet;
 .arrow, .ipc, .feather; .arrows; .csv, .tsv with tabs; .jsonl, .ndjson), else
 a first line holding a JSON object is JSON Lines. CSV and JSON Lines column
-types are inferred from the first 10,000 rows.
+types are inferred from the first 10,000 rows; a record or line longer than
+--max-line-bytes (64MiB) is an error naming its line, so that memory stays
+bounded whatever the file holds.
 
 Partition ids are "<source-id>/<seq>", seq counting from 1 per file; the
 source id defaults to the file's base name without extension. Re-publishing
@@ -95,6 +98,7 @@ one, e.g. 'nats stream add --subjects SUBJECT').`,
 	f.StringVar(&o.objectBucket, "object-bucket", natsjs.DefaultObjectBucket, "object store bucket for partitions above the inline limit (created if missing)")
 	f.StringVar(&o.rowID, "row-id", "", "add an int64 column of this name: each row's 0-based position in the input (across batches and files)")
 	f.BoolVar(&o.endOfInput, "end-of-input", false, "publish a last, empty partition whose Pcs-Watermark is the final watermark (natsjs.EndOfInput, 9999-01-01T00:00:00Z): window pipelines then fire every window")
+	f.Var(&o.maxLine, "max-line-bytes", "longest CSV record or JSON line read (e.g. 64MiB); a longer one is an error")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
 	return cmd
 }
@@ -119,6 +123,9 @@ func (e *env) publish(ctx context.Context, o publishOptions, paths []string) err
 	}
 	if o.batchBytes < 1 {
 		return usagef("publish: --batch-bytes must be at least 1 byte")
+	}
+	if o.maxLine < 1 {
+		return usagef("publish: --max-line-bytes must be at least 1 byte")
 	}
 	comp, err := natsjs.ParseCompression(o.compression)
 	if err != nil {
@@ -258,7 +265,7 @@ func publishFailed(ctx context.Context, err error, st natsjs.PublisherStats) err
 // whole input and is advanced past its rows. sent is called after each
 // partition.
 func publishFile(ctx context.Context, pub *natsjs.Publisher, in publishInput, o publishOptions, seq uint64, rowID *int64, schema **arrow.Schema, sent func()) (uint64, error) {
-	opts := []files.Option{files.WithFormat(in.format)}
+	opts := []files.Option{files.WithFormat(in.format), files.WithMaxLineBytes(int64(o.maxLine))}
 	if in.format != files.ArrowFile && in.format != files.ArrowStream {
 		// Decode batches of the partition size. Arrow batches are cut by
 		// the cutter alone: it estimates bytes per row from the whole

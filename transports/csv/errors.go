@@ -38,6 +38,8 @@ var (
 	ErrBadValue   = transports.ErrBadValue
 	ErrFieldCount = transports.ErrFieldCount
 	ErrSyntax     = transports.ErrSyntax
+	// ErrLineTooLong: a record longer than WithMaxLineBytes.
+	ErrLineTooLong = transports.ErrLineTooLong
 )
 
 // Schema mismatches on Write are reported with transports.ErrSchemaMismatch.

@@ -21,6 +21,10 @@ const (
 	// the column types unless WithInferRows says otherwise.
 	DefaultInferRows = 10_000
 
+	// DefaultMaxLineBytes is the longest record a Source reads unless
+	// WithMaxLineBytes says otherwise (64 MiB).
+	DefaultMaxLineBytes = fileopt.DefaultMaxLineBytes
+
 	// DefaultDelimiter separates fields unless WithDelimiter says
 	// otherwise.
 	DefaultDelimiter = ','
@@ -57,7 +61,7 @@ type sinkConfig struct {
 func defaultSourceConfig() sourceConfig {
 	return sourceConfig{
 		SourceBase:     fileopt.NewSourceBase(DefaultBatchRows),
-		TextSourceBase: fileopt.TextSourceBase{InferRows: DefaultInferRows},
+		TextSourceBase: fileopt.NewTextSourceBase(DefaultInferRows),
 		comma:          DefaultDelimiter,
 		header:         true,
 	}
@@ -150,6 +154,17 @@ func WithNullValues(values ...string) SourceOption {
 		c.nulls = values
 		return nil
 	})
+}
+
+// WithMaxLineBytes sets the longest record the Source reads, in bytes
+// (n > 0; default DefaultMaxLineBytes): a record is a line, or several
+// when a quoted field holds line breaks. A longer record fails the read
+// that meets it (NewSource while inferring, or Read) with a *ParseError
+// wrapping ErrLineTooLong whose Line is where the record starts; the
+// Source holds about n bytes of it at most, so a hostile file cannot
+// exhaust memory.
+func WithMaxLineBytes(n int64) SourceOption {
+	return fileopt.MaxLineBytes[sourceConfig](ErrInvalidOption, n)
 }
 
 // WithLazyQuotes makes the Source accept quotes in unquoted fields and

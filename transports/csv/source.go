@@ -45,6 +45,7 @@ type Source struct {
 	dataStart int64 // offset of the first record (after a BOM)
 	bodyStart int64 // offset of the first data record (after the header)
 	r         *arrowcsv.Reader
+	lim       *recordLimit // under r
 	rows      int64        // data rows returned so far
 	state     infile.State // sticky error, end, closed
 }
@@ -58,8 +59,8 @@ var _ transports.Source = (*Source)(nil)
 //
 // Errors: the file cannot be opened or read (wrapped os error);
 // ErrInvalidOption; ErrUnsupportedType and ErrHeader (with WithSchema);
-// a *ParseError (ErrSyntax, ErrFieldCount) for a bad record among those
-// read for the header and the inference.
+// a *ParseError (ErrSyntax, ErrFieldCount, ErrLineTooLong) for a bad
+// record among those read for the header and the inference.
 func NewSource(path string, opts ...SourceOption) (*Source, error) {
 	cfg := defaultSourceConfig()
 	if err := fileopt.ApplySource(&cfg, opts); err != nil {
@@ -83,7 +84,7 @@ func (s *Source) recordReader(f *os.File) (*stdcsv.Reader, error) {
 	if _, err := f.Seek(s.dataStart, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("csv: read %s: %w", s.path, err)
 	}
-	cr := stdcsv.NewReader(bufio.NewReaderSize(f, infile.BufferSize))
+	cr := stdcsv.NewReader(bufio.NewReaderSize(s.newRecordLimit(f, 1), infile.BufferSize))
 	cr.Comma = s.cfg.comma
 	cr.LazyQuotes = s.cfg.lazyQuotes
 	cr.FieldsPerRecord = -1
@@ -149,10 +150,15 @@ func (s *Source) init() error {
 		s.readSchema = arrow.NewSchema(fields, &md)
 	}
 
+	bodyLine, err := s.lineAt(s.bodyStart)
+	if err != nil {
+		return err
+	}
 	if _, err := s.f.Seek(s.bodyStart, io.SeekStart); err != nil {
 		return fmt.Errorf("csv: read %s: %w", s.path, err)
 	}
-	s.r = arrowcsv.NewReader(bufio.NewReaderSize(s.f, infile.BufferSize), s.readSchema,
+	s.lim = s.newRecordLimit(s.f, bodyLine)
+	s.r = arrowcsv.NewReader(bufio.NewReaderSize(s.lim, infile.BufferSize), s.readSchema,
 		arrowcsv.WithHeader(false),
 		arrowcsv.WithChunk(int(s.cfg.BatchRows)),
 		arrowcsv.WithComma(s.cfg.comma),
@@ -161,6 +167,24 @@ func (s *Source) init() error {
 		arrowcsv.WithAllocator(s.cfg.Mem),
 	)
 	return nil
+}
+
+// lineAt returns the line of the file at offset off, the start of a
+// record.
+func (s *Source) lineAt(off int64) (int, error) {
+	line := 1
+	buf := make([]byte, 64<<10)
+	r := io.NewSectionReader(s.f, s.dataStart, off-s.dataStart)
+	for {
+		n, err := r.Read(buf)
+		line += bytes.Count(buf[:n], []byte{'\n'})
+		if errors.Is(err, io.EOF) {
+			return line, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("csv: read %s: %w", s.path, err)
+		}
+	}
 }
 
 func (s *Source) checkHeader(header []string) error {
@@ -267,6 +291,9 @@ func (s *Source) infer(cr *stdcsv.Reader, header []string) error {
 
 // syntaxError turns an encoding/csv error into a *ParseError.
 func (s *Source) syntaxError(err error) error {
+	if errors.Is(err, ErrLineTooLong) { // a *ParseError already
+		return err
+	}
 	var pe *stdcsv.ParseError
 	if errors.As(err, &pe) {
 		kind := ErrSyntax
@@ -291,7 +318,8 @@ func (s *Source) Schema() *arrow.Schema { return s.schema }
 //
 // Errors: a *ParseError for a bad cell (ErrBadValue, with the line, the
 // column and the value), a record with the wrong number of fields
-// (ErrFieldCount) or bad CSV (ErrSyntax); the rows before it in the same
+// (ErrFieldCount), bad CSV (ErrSyntax) or a record longer than
+// WithMaxLineBytes (ErrLineTooLong); the rows before it in the same
 // batch are not returned. A read error is repeated by every later Read.
 // ctx's error (the source stays usable). ErrClosed after Close.
 func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
@@ -301,6 +329,9 @@ func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
 	ok, perr := next(s.r)
 	if perr == nil {
 		perr = s.r.Err()
+	}
+	if s.lim.err != nil {
+		return nil, s.state.Fail(s.lim.err)
 	}
 	if perr != nil {
 		return nil, s.state.Fail(s.locate(s.rows, perr))

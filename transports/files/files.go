@@ -24,12 +24,13 @@ import (
 // is read with tabs between fields. The caller closes the source.
 //
 // Options: WithFormat, WithAllocator, WithColumns or WithSchema,
-// WithBatchRows, WithParallel.
+// WithBatchRows, WithParallel, WithMaxLineBytes.
 //
 // Errors: those of Sniff; ErrUnsupported for a Create option;
 // ErrInvalidOption; ErrUnknownColumn; the format package's errors, which
 // name the file (a *transports.ParseError with the line and column for
-// bad CSV or JSONL found while inferring the schema).
+// bad CSV or JSONL found while inferring the schema, or a line longer
+// than WithMaxLineBytes).
 func Open(path string, opts ...Option) (transports.Source, error) {
 	cfg, format, err := prepare(opts, forOpen, path, Sniff)
 	if err != nil {
@@ -83,6 +84,9 @@ func Open(path string, opts ...Option) (transports.Source, error) {
 		if isTSV(path) {
 			co = append(co, csv.WithDelimiter('\t'))
 		}
+		if cfg.maxLine > 0 {
+			co = append(co, csv.WithMaxLineBytes(cfg.maxLine))
+		}
 		if cfg.schema != nil {
 			types, err := csvTypes(path, co, cfg.schema)
 			if err != nil {
@@ -97,6 +101,9 @@ func Open(path string, opts ...Option) (transports.Source, error) {
 		jo := []jsonl.SourceOption{jsonl.WithAllocator(cfg.mem)}
 		if cfg.batchRows > 0 {
 			jo = append(jo, jsonl.WithBatchRows(int(min(cfg.batchRows, 1<<31-1))))
+		}
+		if cfg.maxLine > 0 {
+			jo = append(jo, jsonl.WithMaxLineBytes(cfg.maxLine))
 		}
 		if cfg.schema != nil {
 			jo = append(jo, jsonl.WithSchema(textSchema(cfg.schema)))

@@ -6,6 +6,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/transports/csv"
 )
 
 // Option configures Open or Create. Options are applied in order; one
@@ -32,6 +34,7 @@ type config struct {
 	partitionBy []string
 	rollRows    int64
 	rollBytes   int64
+	maxLine     int64
 
 	// given names the options given, with the calls they belong to.
 	given []givenOption
@@ -153,6 +156,27 @@ func WithSchema(schema *arrow.Schema) Option {
 		}
 		c.schema = schema
 		c.note("WithSchema", forOpen)
+		return nil
+	}
+}
+
+// DefaultMaxLineBytes is the longest line (for CSV, record) a CSV or
+// JSON Lines source reads unless WithMaxLineBytes says otherwise.
+const DefaultMaxLineBytes = csv.DefaultMaxLineBytes
+
+// WithMaxLineBytes sets the longest line (for CSV, record) a CSV or
+// JSON Lines source reads (n > 0; default DefaultMaxLineBytes, 64 MiB): a longer one fails the read with a
+// *transports.ParseError wrapping transports.ErrLineTooLong that names
+// the file and the line, having held about n bytes of it in memory at
+// most. Other formats ignore it (their readers bound their own
+// messages). Open only.
+func WithMaxLineBytes(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: max line bytes must be > 0, got %d", ErrInvalidOption, n)
+		}
+		c.maxLine = n
+		c.note("WithMaxLineBytes", forOpen)
 		return nil
 	}
 }

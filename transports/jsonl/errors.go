@@ -31,6 +31,8 @@ type ParseError = transports.ParseError
 var (
 	ErrBadValue = transports.ErrBadValue
 	ErrSyntax   = transports.ErrSyntax
+	// ErrLineTooLong: a line longer than WithMaxLineBytes.
+	ErrLineTooLong = transports.ErrLineTooLong
 )
 
 // Schema mismatches on Write are reported with transports.ErrSchemaMismatch.

@@ -15,6 +15,10 @@ const (
 	// DefaultInferRows is the number of lines a Source reads to infer the
 	// schema unless WithInferRows says otherwise.
 	DefaultInferRows = 10_000
+
+	// DefaultMaxLineBytes is the longest line a Source reads unless
+	// WithMaxLineBytes says otherwise (64 MiB).
+	DefaultMaxLineBytes = fileopt.DefaultMaxLineBytes
 )
 
 // SourceOption configures NewSource. Options are applied in order; one
@@ -64,6 +68,16 @@ func WithInferRows(n int) SourceOption {
 // default DefaultBatchRows). Every batch but the last has exactly n rows.
 func WithBatchRows(n int) SourceOption {
 	return fileopt.BatchRows[sourceConfig](ErrInvalidOption, int64(n))
+}
+
+// WithMaxLineBytes sets the longest line the Source reads, in bytes,
+// without its line break (n > 0; default DefaultMaxLineBytes). A longer
+// line fails the read that meets it (NewSource while inferring, or Read)
+// with a *ParseError wrapping ErrLineTooLong and naming the line; the
+// Source holds about n bytes of it at most, so a hostile file cannot
+// exhaust memory.
+func WithMaxLineBytes(n int64) SourceOption {
+	return fileopt.MaxLineBytes[sourceConfig](ErrInvalidOption, n)
 }
 
 // WithAtomicRename makes the Sink write to a hidden temporary file in the

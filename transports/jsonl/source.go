@@ -51,11 +51,11 @@ var _ transports.Source = (*Source)(nil)
 // Errors: the file cannot be opened or read (wrapped os error);
 // ErrInvalidOption; ErrUnsupportedType (with WithSchema); a *ParseError
 // (ErrSyntax) for a line among those read for the inference that is not
-// one JSON object.
+// one JSON object, or (ErrLineTooLong) is longer than WithMaxLineBytes.
 func NewSource(path string, opts ...SourceOption) (*Source, error) {
 	cfg := sourceConfig{
 		SourceBase:     fileopt.NewSourceBase(DefaultBatchRows),
-		TextSourceBase: fileopt.TextSourceBase{InferRows: DefaultInferRows},
+		TextSourceBase: fileopt.NewTextSourceBase(DefaultInferRows),
 	}
 	if err := fileopt.ApplySource(&cfg, opts); err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func (s *Source) rewind() error {
 	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("jsonl: read %s: %w", s.path, err)
 	}
-	s.lr.reset(s.f)
+	s.lr.reset(s.f, s.path, s.cfg.MaxLineBytes)
 	if head, err := s.lr.br.Peek(len(infile.UTF8BOM)); err == nil && bytes.Equal(head, infile.UTF8BOM) {
 		s.lr.br.Discard(len(infile.UTF8BOM))
 	}
@@ -134,6 +134,9 @@ func (s *Source) infer() error {
 		line, err := s.lr.next()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if errors.Is(err, ErrLineTooLong) {
+			return err
 		}
 		if err != nil {
 			return fmt.Errorf("jsonl: read %s: %w", s.path, err)
@@ -329,7 +332,7 @@ func (s *Source) Schema() *arrow.Schema { return s.schema }
 // ctx is checked before each batch; decoding a batch is not interrupted.
 //
 // Errors: a *ParseError (ErrBadValue or ErrSyntax, with the line and the
-// column); the rows before it in the same batch are not returned. A read
+// column; ErrLineTooLong, with the line); the rows before it in the same batch are not returned. A read
 // error is repeated by every later Read. ctx's error (the source stays
 // usable). ErrClosed after Close.
 func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
@@ -342,6 +345,9 @@ func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
 		if errors.Is(err, io.EOF) {
 			s.state.SetEOF()
 			break
+		}
+		if errors.Is(err, ErrLineTooLong) {
+			return nil, s.state.Fail(err)
 		}
 		if err != nil {
 			return nil, s.state.ReadError(err)
@@ -443,28 +449,32 @@ func (s *Source) Close() error {
 }
 
 // lineReader yields the lines of a file, without their end ("\n" or
-// "\r\n"), of any length.
+// "\r\n"), up to max bytes long.
 type lineReader struct {
 	br   *bufio.Reader
+	path string
+	max  int64
 	long []byte
 	line int // number of the line last returned (1-based)
 }
 
-func (l *lineReader) reset(r io.Reader) {
+func (l *lineReader) reset(r io.Reader, path string, max int64) {
 	if l.br == nil {
 		l.br = bufio.NewReaderSize(r, infile.BufferSize)
 	} else {
 		l.br.Reset(r)
 	}
-	l.line = 0
+	l.path, l.max, l.line = path, max, 0
 }
 
 // next returns the next line, valid until the following call, or io.EOF.
+// A line longer than max is a *ParseError (ErrLineTooLong), met after
+// reading at most max bytes of it (and a buffer) into memory.
 func (l *lineReader) next() ([]byte, error) {
 	b, err := l.br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		l.long = append(l.long[:0], b...)
-		for errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) && !l.tooLong(l.long) {
 			b, err = l.br.ReadSlice('\n')
 			l.long = append(l.long, b...)
 		}
@@ -473,11 +483,29 @@ func (l *lineReader) next() ([]byte, error) {
 	if errors.Is(err, io.EOF) && len(b) > 0 {
 		err = nil
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, err
+	}
+	if l.tooLong(b) {
+		l.long = nil // let the memory go
+		return nil, &ParseError{Format: "jsonl", Path: l.path, Line: l.line + 1, Row: -1, Column: -1, Kind: ErrLineTooLong,
+			Err: fmt.Errorf("longer than %d bytes (the limit: jsonl.WithMaxLineBytes, --max-line-bytes)", l.max)}
 	}
 	l.line++
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	b = bytes.TrimSuffix(b, []byte("\r"))
 	return b, nil
+}
+
+// tooLong reports whether b, a line read so far (with its line break if
+// read), is longer than max.
+func (l *lineReader) tooLong(b []byte) bool {
+	n := int64(len(b))
+	if n > 0 && b[n-1] == '\n' {
+		n--
+		if n > 0 && b[n-1] == '\r' {
+			n--
+		}
+	}
+	return n > l.max
 }

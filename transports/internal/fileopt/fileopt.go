@@ -125,6 +125,20 @@ type TextSourceBase struct {
 	Schema *arrow.Schema
 	// InferRows is how many rows the inference reads; -1 all.
 	InferRows int
+	// MaxLineBytes is the longest line (CSV: record) the source reads;
+	// a longer one is an error (transports.ErrLineTooLong).
+	MaxLineBytes int64
+}
+
+// DefaultMaxLineBytes is the longest line a text source reads unless
+// told otherwise (64 MiB): far above any sane row, far below what would
+// exhaust a machine's memory.
+const DefaultMaxLineBytes = 64 << 20
+
+// NewTextSourceBase returns a TextSourceBase inferring from inferRows
+// rows, with the default line limit.
+func NewTextSourceBase(inferRows int) TextSourceBase {
+	return TextSourceBase{InferRows: inferRows, MaxLineBytes: DefaultMaxLineBytes}
 }
 
 func (b *SourceBase) sourceBase() *SourceBase       { return b }
@@ -213,6 +227,22 @@ func InferRows[S any, PS interface {
 			return fmt.Errorf("%w: infer rows must be > 0 or -1, got %d", invalid, n)
 		}
 		PS(c).textBase().InferRows = n
+		return nil
+	})
+}
+
+// MaxLineBytes returns the option setting the longest line (for CSV,
+// record) a text source reads: n > 0 (an error wrapping invalid
+// otherwise).
+func MaxLineBytes[S any, PS interface {
+	*S
+	textConfig
+}](invalid error, n int64) Source[S] {
+	return SourceFunc(func(c *S) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: max line bytes must be > 0, got %d", invalid, n)
+		}
+		PS(c).textBase().MaxLineBytes = n
 		return nil
 	})
 }
