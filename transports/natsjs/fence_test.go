@@ -2,6 +2,7 @@ package natsjs_test
 
 import (
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -86,6 +87,32 @@ func TestFencedOutputsPublishOnce(t *testing.T) {
 	}
 	if n := outputs(); n != 2*parts {
 		t.Fatalf("%d messages after a second output, want %d", n, 2*parts)
+	}
+	// A reader of the whole stream (filter ">") skips the fences: the
+	// rows of the two outputs, nothing else.
+	cons, err := js.OrderedConsumer(ctx, "OUT", jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := natsjs.NewSource(cons, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int64
+	for {
+		rec, err := src.Read(ctx)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			break
+		}
+		rows += rec.NumRows()
+		rec.Release()
+	}
+	src.Close()
+	if rows != 2*18000 {
+		t.Errorf("whole-stream read: %d rows, want %d", rows, 2*18000)
 	}
 	// Without the fence the same replay past the window is stored again:
 	// what the fence prevents.

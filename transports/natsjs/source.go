@@ -68,7 +68,9 @@ func WithAllocator(mem memory.Allocator) SourceOption {
 // ephemeral or ordered, created by the caller) through a Consumer, as
 // record batches (Read: transports.Source) or partition by partition
 // (Next: pcs consume), and acknowledges what was read (Ack:
-// transports.Acker).
+// transports.Acker). Output fences (HeaderFence; a consumer whose filter
+// matches pcs.fence.> sees them) are skipped, and acknowledged with the
+// partitions read.
 //
 // Read returns the batches of each partition in order, partition after
 // partition as the consumer delivers them (batches are not
@@ -220,6 +222,12 @@ func (s *Source) next(ctx context.Context) (*Partition, []arrow.RecordBatch, err
 	for {
 		if len(s.pending) > 0 {
 			p := s.pending[0]
+			if p.msg.Headers().Get(HeaderFence) != "" { // an output's fence (a subject like ">" matches them): no rows
+				s.pending[0] = nil
+				s.pending = s.pending[1:]
+				s.hold(p) // acknowledged with the partitions around it
+				continue
+			}
 			recs, err := p.Decode(ctx, nil, s.cfg.mem)
 			if err != nil && ctx.Err() != nil {
 				return nil, nil, ctx.Err() // p stays first
