@@ -87,7 +87,7 @@ func NewMetrics() *Metrics {
 		checkpointTime:  gauge("pcs_checkpoint_last_timestamp_seconds", "Unix time of the last checkpoint committed by this node (0 before the first)."),
 		checkpointAge:   gauge("pcs_checkpoint_age_seconds", "Seconds since the last checkpoint committed by this node (0 before the first)."),
 		windowOpen:      gauge("pcs_window_open_windows", "Windows holding state (not yet fired and purged) in this node's window operators."),
-		windowKeys:      gauge("pcs_window_keys", "Distinct keys held in this node's window operators."),
+		windowKeys:      gauge("pcs_window_keys", "Keyed entries of this node's window state (per pane, summed; sessions: keys with a session)."),
 		watermark:       gauge("pcs_watermark_timestamp_seconds", "The pipeline's effective event-time watermark as Unix time (0 before the first)."),
 		watermarkLag:    gauge("pcs_watermark_lag_seconds", "Wall-clock time minus the effective watermark (0 before the first watermark)."),
 	}

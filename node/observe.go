@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pcs-dev/pcs/pcs/window"
+	"github.com/pcs-dev/pcs/plan"
 )
 
 // What the delivery loop tells the metrics besides its counters:
@@ -61,14 +62,6 @@ func (m *Metrics) watch(pipeline string, state func() (wm int64, windows, keys i
 	})
 }
 
-// windowCounter is what a window operator may tell about its state (an
-// optional interface: the console shows 0 open windows and keys for an
-// operator without it).
-type windowCounter interface {
-	OpenWindows() int
-	Keys() int
-}
-
 // shardStats is what a node's shard owners report: each owned shard's
 // watermark and window state.
 type shardStats struct {
@@ -83,10 +76,7 @@ type shardStat struct {
 
 // observe records shard s's operator state after a merge.
 func (so *shardOwners) observe(s int, op *window.Operator) {
-	st := shardStat{wm: op.Watermark()}
-	if wc, ok := any(op).(windowCounter); ok {
-		st.windows, st.keys = int64(wc.OpenWindows()), int64(wc.Keys())
-	}
+	st := shardStat{wm: op.Watermark(), windows: int64(op.OpenWindows()), keys: int64(op.Keys())}
 	so.stats.mu.Lock()
 	if so.stats.shards == nil {
 		so.stats.shards = map[int]shardStat{}
@@ -128,18 +118,14 @@ func (so *shardOwners) owned() []int {
 }
 
 // planWindow is the window state of a plan that computes its window in
-// Step (no shards), when the plan tells it (optional interface).
-func planWindow(p any) func() (int64, int64, int64, bool) {
-	type windowed interface {
-		Watermark() int64
-		windowCounter
-	}
-	w, ok := p.(windowed)
-	if !ok {
+// Step (no shards), or nil.
+func planWindow(p *plan.Plan) func() (int64, int64, int64, bool) {
+	if _, _, _, ok := p.WindowState(); !ok {
 		return nil
 	}
 	return func() (int64, int64, int64, bool) {
-		return w.Watermark(), int64(w.OpenWindows()), int64(w.Keys()), true
+		wm, windows, keys, ok := p.WindowState()
+		return wm, int64(windows), int64(keys), ok
 	}
 }
 

@@ -209,6 +209,20 @@ func (p *Plan) Systems() []pcs.System {
 	return p.pipeline.Systems()
 }
 
+// WindowState reports the plan's window operator (computed in Step; none
+// with shards or without a window system: ok false): its effective
+// watermark (Unix ms, window.NoWatermark before any), the windows holding
+// state and the keyed entries of that state (window.Operator.OpenWindows,
+// Keys). It waits for a Step in progress to finish with the operator.
+func (p *Plan) WindowState() (watermark int64, windows, keys int, ok bool) {
+	if p.win == nil || p.shards > 0 {
+		return 0, 0, 0, false
+	}
+	p.winMu.Lock()
+	defer p.winMu.Unlock()
+	return p.win.Watermark(), p.win.OpenWindows(), p.win.Keys(), true
+}
+
 // NewWindow returns a window operator with empty state for the plan's
 // window system (fleet windows' shard owners each run one), or nil
 // without a window system.
