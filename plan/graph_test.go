@@ -3,6 +3,9 @@ package plan_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/pcs-dev/pcs/local"
 	"github.com/pcs-dev/pcs/pcs/graph"
 	"github.com/pcs-dev/pcs/plan"
 )
@@ -210,5 +214,67 @@ options = { name = "late", component = "edge", expression = "w > 1" }
 	_, err = p.Step(context.Background(), plan.Input{ID: "s/1", Batches: []arrow.RecordBatch{edgeBatch(memory.DefaultAllocator, "a>b:1")}, Final: true})
 	if !errors.Is(err, graph.ErrUnknownVertex) {
 		t.Fatalf("unknown root: %v", err)
+	}
+}
+
+// TestGraphDoc runs every example of docs/graph.md: each TOML block (a
+// whole pipeline) with `pcs run` (local.Run) in a directory holding the
+// page's csv files; its output must equal the "csv out" block after it.
+func TestGraphDoc(t *testing.T) {
+	names, blocks := docSections(t, "../docs/graph.md")
+	files := map[string]string{}
+	for _, name := range names {
+		for _, b := range blocks[name] {
+			if f, ok := strings.CutPrefix(b.info, "csv file="); ok {
+				files[f] = b.text
+			}
+		}
+	}
+	examples := 0
+	for _, name := range names {
+		toml := ""
+		for _, b := range blocks[name] {
+			switch b.info {
+			case "toml":
+				toml = b.text
+			case "csv out":
+				if toml == "" {
+					t.Fatalf("docs/graph.md:%d: csv out without a TOML block before it", b.line)
+				}
+				examples++
+				src := toml
+				toml = ""
+				t.Run(name, func(t *testing.T) {
+					dir := t.TempDir()
+					for f, body := range files {
+						if err := os.WriteFile(filepath.Join(dir, f), []byte(body), 0o644); err != nil {
+							t.Fatal(err)
+						}
+						src = strings.ReplaceAll(src, strconv.Quote(f), strconv.Quote(filepath.Join(dir, f)))
+					}
+					src = strings.ReplaceAll(src, `"out.csv"`, strconv.Quote(filepath.Join(dir, "out.csv")))
+					cfg, err := plan.ParseFile(name+".toml", []byte(src))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := local.Run(context.Background(), cfg.Pipelines, plan.DefaultRegistry(), nil, nil); err != nil {
+						t.Fatal(err)
+					}
+					got, err := os.ReadFile(filepath.Join(dir, "out.csv"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if string(got) != b.text {
+						t.Errorf("docs/graph.md:%d: output\n%s\nwant\n%s", b.line, got, b.text)
+					}
+				})
+			}
+		}
+		if toml != "" {
+			t.Errorf("docs/graph.md: section %q has a TOML block with no csv out after it", name)
+		}
+	}
+	if examples < 5 {
+		t.Errorf("%d examples, want one per graph system", examples)
 	}
 }

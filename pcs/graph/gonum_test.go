@@ -445,3 +445,30 @@ func TestLargeAgainstGonum(t *testing.T) {
 		runtime.GOMAXPROCS(prev)
 	}
 }
+
+// TestNetworkxUndirectedMultigraph: an undirected multigraph with a
+// parallel edge and a self loop, against values networkx 3.x printed
+// (networkx.algorithms.link_analysis.pagerank_alg._pagerank_python on
+// MultiGraph([(1,2),(2,3),(2,3),(3,3),(4,5)]), alpha 0.85, tol 1e-12,
+// and dict(M.degree())): a self loop counts once in PageRank's adjacency
+// and twice in the degree.
+func TestNetworkxUndirectedMultigraph(t *testing.T) {
+	e := randomEdges{src: []int64{1, 2, 2, 3, 4}, dst: []int64{2, 3, 3, 3, 5}, w: []float64{1, 1, 1, 1, 1}}
+	g := e.build(t)
+	pr, err := g.PageRank(context.Background(), graph.PageRankOptions{Damping: 0.85, Tolerance: 1e-12, MaxIterations: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]float64{1: 0.10214913100325085, 2: 0.2546439917779617, 3: 0.2432068772187872, 4: 0.2, 5: 0.2}
+	deg := map[int64]int64{1: 1, 2: 3, 3: 4, 4: 1, 5: 1}
+	d := g.Degrees()
+	for i, r := range pr.Rank {
+		id := idOf(g, int32(i))
+		if math.Abs(r-want[id]) > 1e-9 {
+			t.Errorf("pagerank(%d) = %v, networkx %v", id, r, want[id])
+		}
+		if d.Degree[i] != deg[id] {
+			t.Errorf("degree(%d) = %d, networkx %d", id, d.Degree[i], deg[id])
+		}
+	}
+}
