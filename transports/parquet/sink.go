@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/util"
 	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -62,7 +61,7 @@ var _ transports.Sink = (*Sink)(nil)
 // outFile is one Parquet file being written.
 type outFile struct {
 	file *outfile.File // buffered (outfile.BufferSize): many small page writes
-	fw   *pqarrow.FileWriter
+	fw   rowGroupWriter
 	rows int64
 }
 
@@ -127,6 +126,7 @@ func newFileSink(path string, schema *arrow.Schema, cfg sinkConfig, numbered boo
 	if cfg.levelSet {
 		wopts = append(wopts, pq.WithCompressionLevel(cfg.level))
 	}
+	wopts = append(wopts, columnEncodings(schema)...)
 	s := &Sink{
 		path:     path,
 		schema:   schema,
@@ -171,7 +171,7 @@ func (s *Sink) openNext() error {
 		return fmt.Errorf("parquet: %w", err)
 	}
 	out := &outFile{file: file}
-	out.fw, err = pqarrow.NewFileWriter(s.schema, file.Writer(), s.props, s.arrProps)
+	out.fw, err = newRowGroupWriter(s.schema, file.Writer(), s.props, s.arrProps)
 	if err != nil {
 		_ = file.Abandon()
 		return fmt.Errorf("parquet: create %s: %w", final, err)
@@ -372,12 +372,11 @@ func (s *Sink) writeRowGroup(n int64) error {
 		s.pendingBytes += util.TotalRecordSize(r)
 	}
 
-	tbl := array.NewTableFromRecords(s.schema, recs)
+	err := s.cur.fw.writeRowGroup(recs, n)
 	for _, r := range recs {
 		r.Release()
 	}
-	defer tbl.Release()
-	if err := s.cur.fw.WriteTable(tbl, n); err != nil {
+	if err != nil {
 		return fmt.Errorf("parquet: write %s: %w", s.cur.file.Name(), err)
 	}
 	s.cur.rows += n
