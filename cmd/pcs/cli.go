@@ -166,7 +166,9 @@ func (e *env) defaultServer() string {
 // PCS_NATS_TLS_CERT/PCS_NATS_TLS_KEY, PCS_NATS_TLS_SERVER_NAME:
 // broker.ClientConfig.FromEnv). The error names the URL (without user
 // information) and says how to start a server; it never shows a secret.
-func connect(ctx context.Context, url, name string) (*nats.Conn, error) {
+// extra options are applied last (publish's reconnect policy replaces the
+// default one: a few reconnects, a second apart).
+func connect(ctx context.Context, url, name string, extra ...nats.Option) (*nats.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -175,13 +177,13 @@ func connect(ctx context.Context, url, name string) (*nats.Conn, error) {
 	if err != nil {
 		return nil, usagef("NATS client settings (PCS_NATS_*): %v", err)
 	}
-	nc, err := nats.Connect(url, append(opts,
+	nc, err := nats.Connect(url, append(append(opts,
 		nats.Name(name),
 		nats.Timeout(connectTimeout),
 		// A CLI run should not hang on a server that went away.
 		nats.MaxReconnects(5),
 		nats.ReconnectWait(time.Second),
-	)...)
+	), extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to NATS server %s (%s): %v (start one with 'pcs broker' or pcs-node, or set --server / $PCS_SERVER; credentials and TLS come from $PCS_NATS_*)", redactURL(url), client, err)
 	}

@@ -24,6 +24,10 @@ import (
 
 // Publish defaults.
 const (
+	// publishAckTimeout is how long one publish attempt waits for its
+	// ack before it is sent again under the same id (an ack lost with
+	// a connection never comes).
+	publishAckTimeout = 10 * time.Second
 	defaultBatchRows  = 64 << 10  // 65536
 	defaultBatchBytes = 960 << 10 // inline under the default 1 MiB max_payload (headers included)
 )
@@ -36,14 +40,15 @@ type publishOptions struct {
 	compression  string
 	sourceID     string
 	objectBucket string
-	rowID        string    // --row-id: name of the added row-position column; "" none
-	endOfInput   bool      // --end-of-input: a last, empty partition with the final watermark
-	maxLine      sizeValue // --max-line-bytes: longest CSV record or JSON line
+	rowID        string        // --row-id: name of the added row-position column; "" none
+	endOfInput   bool          // --end-of-input: a last, empty partition with the final watermark
+	maxLine      sizeValue     // --max-line-bytes: longest CSV record or JSON line
+	reconnect    time.Duration // --reconnect-wait: how long to wait for a server that went away
 	quiet        bool
 }
 
 func (e *env) publishCommand() *cobra.Command {
-	o := publishOptions{batchBytes: defaultBatchBytes, maxLine: files.DefaultMaxLineBytes}
+	o := publishOptions{batchBytes: defaultBatchBytes, maxLine: files.DefaultMaxLineBytes, reconnect: defaultReconnectWait}
 	cmd := &cobra.Command{
 		Use:   "publish --subject SUBJECT [flags] FILE...",
 		Short: "Publish Parquet, Arrow, CSV and JSON Lines files to a subject as partitions",
@@ -72,6 +77,12 @@ row's 0-based position in the input: counted across batches and files, in
 the order given, so that consumers can check that every row arrived exactly
 once.
 
+When the server goes away mid-publish (a restart, a cluster electing a new
+leader), publish says so on stderr, waits up to --reconnect-wait for it,
+and resumes: partitions whose ack was lost are published again under their
+ids, which JetStream deduplicates. After a failure of any kind, running the
+same command again publishes the same ids: nothing is stored twice.
+
 A stream must capture SUBJECT (pcs-node provisions its streams; or create
 one, e.g. 'nats stream add --subjects SUBJECT').`,
 		Example: `  pcs publish --subject flights.raw flights-3m.parquet
@@ -99,6 +110,7 @@ one, e.g. 'nats stream add --subjects SUBJECT').`,
 	f.StringVar(&o.rowID, "row-id", "", "add an int64 column of this name: each row's 0-based position in the input (across batches and files)")
 	f.BoolVar(&o.endOfInput, "end-of-input", false, "publish a last, empty partition whose Pcs-Watermark is the final watermark (natsjs.EndOfInput, 9999-01-01T00:00:00Z): window pipelines then fire every window")
 	f.Var(&o.maxLine, "max-line-bytes", "longest CSV record or JSON line read (e.g. 64MiB); a longer one is an error")
+	f.DurationVar(&o.reconnect, "reconnect-wait", defaultReconnectWait, "how long to wait for the server to come back when the connection is lost mid-publish, then resume (e.g. 30s, 5m)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
 	return cmd
 }
@@ -126,6 +138,9 @@ func (e *env) publish(ctx context.Context, o publishOptions, paths []string) err
 	}
 	if o.maxLine < 1 {
 		return usagef("publish: --max-line-bytes must be at least 1 byte")
+	}
+	if o.reconnect <= 0 {
+		return usagef("publish: --reconnect-wait must be positive, got %s", o.reconnect)
 	}
 	comp, err := natsjs.ParseCompression(o.compression)
 	if err != nil {
@@ -166,11 +181,14 @@ func (e *env) publish(ctx context.Context, o publishOptions, paths []string) err
 		inputs = append(inputs, in)
 	}
 
-	nc, err := connect(ctx, o.server, "pcs publish")
+	down := newOutage(o.reconnect, o.server, e.stderr)
+	nc, err := connect(ctx, o.server, "pcs publish", down.options()...)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	down.watch(nc)
+	defer down.close()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -185,6 +203,11 @@ func (e *env) publish(ctx context.Context, o publishOptions, paths []string) err
 		natsjs.WithSourceID(inputs[0].sourceID),
 		natsjs.WithCompression(comp),
 		natsjs.WithObjectBucket(o.objectBucket, 0),
+		// Retry transient failures (a lost connection, 503 while a stream
+		// has no leader) for about --reconnect-wait: backoff waits are
+		// capped at 5 s.
+		natsjs.WithRetry(natsjs.DefaultMaxRetries+int(o.reconnect/(5*time.Second)), 100*time.Millisecond),
+		natsjs.WithAckTimeout(publishAckTimeout),
 	)
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
@@ -221,18 +244,18 @@ func (e *env) publish(ctx context.Context, o publishOptions, paths []string) err
 			_ = pub.Close(cctx)
 			cancel()
 			prog.done()
-			return publishFailed(ctx, err, pub.Stats())
+			return publishFailed(ctx, down, err, pub.Stats())
 		}
 	}
 	if o.endOfInput && lastSchema != nil {
 		if err := publishEnd(ctx, pub, lastSchema, natsjs.PartitionID(inputs[len(inputs)-1].sourceID, seq)); err != nil {
 			prog.done()
-			return publishFailed(ctx, err, pub.Stats())
+			return publishFailed(ctx, down, err, pub.Stats())
 		}
 	}
 	if err := pub.Close(ctx); err != nil {
 		prog.done()
-		return publishFailed(ctx, err, pub.Stats())
+		return publishFailed(ctx, down, err, pub.Stats())
 	}
 	elapsed := time.Since(start)
 	st := pub.Stats()
@@ -252,9 +275,14 @@ func (e *env) publish(ctx context.Context, o publishOptions, paths []string) err
 	return nil
 }
 
-func publishFailed(ctx context.Context, err error, st natsjs.PublisherStats) error {
+// publishFailed is the error of a failed publish: the interruption, the
+// server that stayed away (down), or err.
+func publishFailed(ctx context.Context, down *outage, err error, st natsjs.PublisherStats) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("publish interrupted after %d acknowledged partitions (%s rows); publishing again resumes, the ids deduplicate", st.Partitions, humanize.Comma(st.Rows))
+	}
+	if derr := down.err(); derr != nil {
+		return fmt.Errorf("publish: %w, after %d acknowledged partitions (%s rows); run the same command again to resume: the partition ids deduplicate", derr, st.Partitions, humanize.Comma(st.Rows))
 	}
 	return err
 }

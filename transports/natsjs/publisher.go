@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -712,12 +713,17 @@ func (p *Publisher) finish(pd *Pending, ack *jetstream.PubAck, err error, sticky
 }
 
 // retryable reports whether a publish error is transient: JetStream 429
-// (ingest queue full) or 503, an ack timeout, a disconnect, or the
-// client's async window stalled. A subject without a stream (no
-// responders, which nats.go itself retries twice) is not.
+// (ingest queue full) or 503, an ack timeout, a disconnect (the client
+// reconnecting with its reconnect buffer full or disabled, a broken
+// pipe, a reset connection), or the client's async window stalled. A
+// subject without a stream (no responders, which nats.go itself retries
+// twice) and a closed connection are not.
 func retryable(err error) bool {
 	switch {
-	case errors.Is(err, ErrAckTimeout),
+	case errors.Is(err, nats.ErrReconnectBufExceeded),
+		errors.Is(err, syscall.EPIPE),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, ErrAckTimeout),
 		errors.Is(err, jetstream.ErrAsyncPublishTimeout),
 		errors.Is(err, jetstream.ErrTooManyStalledMsgs),
 		errors.Is(err, nats.ErrTimeout),
