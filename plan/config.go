@@ -165,6 +165,15 @@ type InputConfig struct {
 	MaxBytes Size `toml:"max_bytes"`
 }
 
+// DefaultOutputMaxBytes is output.max_bytes when the config leaves it
+// out (1GiB).
+const DefaultOutputMaxBytes Size = 1 << 30
+
+// MaxBytesIsDefault reports whether MaxBytes is the default that
+// SetDefaults filled in (the config left max_bytes out), which a node may
+// lower to fit its store, rather than a value the config chose.
+func (o OutputConfig) MaxBytesIsDefault() bool { return o.maxBytesDefault }
+
 // OutputConfig is where a pipeline's results go.
 type OutputConfig struct {
 	// Subject of the sink; consumers read it with any NATS + Arrow client
@@ -197,8 +206,11 @@ type OutputConfig struct {
 	// Compression of output partitions: none (default), lz4 or zstd.
 	Compression string `toml:"compression"`
 	// MaxBytes caps the output stream; backpressure measures against it.
-	// Default 1GiB.
+	// Default DefaultOutputMaxBytes (1GiB), which pcs-node lowers to fit
+	// a smaller JetStream store (MaxBytesIsDefault).
 	MaxBytes Size `toml:"max_bytes"`
+	// maxBytesDefault: SetDefaults set MaxBytes.
+	maxBytesDefault bool
 	// Retention of the output stream: limits (default: any number of
 	// consumers, replayable; full means paused), workqueue (one consuming
 	// service; acked results free space) or interest (space freed when
@@ -279,7 +291,10 @@ func (p *Pipeline) SetDefaults() {
 	def(&p.Input.Consumer, p.Name)
 	def(&p.Output.Stream, natsjs.OutputStream(p.Name))
 	def(&p.Output.Compression, "none")
-	def(&p.Output.MaxBytes, 1<<30)
+	if p.Output.MaxBytes == 0 {
+		p.Output.maxBytesDefault = true
+	}
+	def(&p.Output.MaxBytes, DefaultOutputMaxBytes)
 	def(&p.Output.Retention, "limits")
 	def(&p.MaxInFlight, 2)
 	def(&p.CheckpointInterval, Duration(2*time.Second))
