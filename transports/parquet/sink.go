@@ -52,6 +52,11 @@ type Sink struct {
 	// before the first): it is reserved when cutting files by bytes.
 	footerBytes int64
 
+	// encoding is non-nil while a row group is being encoded on another
+	// goroutine (at most one: the file writer is not concurrent); it
+	// receives that row group's result. See writeRowGroup.
+	encoding chan error
+
 	err    error // first failure; sticky
 	closed bool
 }
@@ -193,7 +198,9 @@ func (s *Sink) openNext() error {
 // when rec's schema differs from the sink's (arrow.Schema.Equal: names,
 // types, nullability and field metadata); ctx's error when ctx is done
 // (nothing is buffered then); an encoding or I/O error, after which the
-// sink is failed and every later call returns that error; ErrClosed
+// sink is failed and every later call returns that error (a full row
+// group is encoded while the caller goes on, so its error may surface
+// at the next Write, Flush or Close); ErrClosed
 // after Close. A schema mismatch or ctx error leaves the sink usable.
 func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	if err := s.usable(); err != nil {
@@ -211,6 +218,16 @@ func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	}
 	if s.part != nil {
 		return s.fail(s.part.write(context.WithoutCancel(ctx), rec))
+	}
+	if s.encoding != nil {
+		select {
+		case err := <-s.encoding: // finished: report a failure now
+			s.encoding = nil
+			if err != nil {
+				return s.fail(err)
+			}
+		default:
+		}
 	}
 	rec.Retain()
 	s.pending = append(s.pending, rec)
@@ -236,6 +253,9 @@ func (s *Sink) Flush(ctx context.Context) error {
 		return s.fail(s.part.flush(ctx))
 	}
 	if err := s.fail(s.drain(ctx, true)); err != nil {
+		return err
+	}
+	if err := s.fail(s.wait()); err != nil {
 		return err
 	}
 	if s.cur != nil {
@@ -372,22 +392,63 @@ func (s *Sink) writeRowGroup(n int64) error {
 		s.pendingBytes += util.TotalRecordSize(r)
 	}
 
-	err := s.cur.fw.writeRowGroup(recs, n)
-	for _, r := range recs {
-		r.Release()
+	// The previous row group must be in the file first.
+	if err := s.wait(); err != nil {
+		for _, r := range recs {
+			r.Release()
+		}
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("parquet: write %s: %w", s.cur.file.Name(), err)
+	out := s.cur
+	out.rows += n
+	encode := func() error {
+		err := out.fw.writeRowGroup(recs, n)
+		for _, r := range recs {
+			r.Release()
+		}
+		if err != nil {
+			return fmt.Errorf("parquet: write %s: %w", out.file.Name(), err)
+		}
+		return nil
 	}
-	s.cur.rows += n
-	s.bytesPerRow = float64(s.cur.bytes()) / float64(s.cur.rows)
+	if s.cfg.rollBytes > 0 {
+		// Cutting by bytes needs this row group's encoded size now.
+		if err := encode(); err != nil {
+			return err
+		}
+		s.bytesPerRow = float64(out.bytes()) / float64(out.rows)
+		return nil
+	}
+	// Encode while the caller produces the next row group's batches:
+	// reading, decoding and computing overlap with encoding. Write
+	// returns the error at its next call, Flush and Close at once.
+	s.encoding = make(chan error, 1)
+	go func() { s.encoding <- encode() }()
 	return nil
+}
+
+// wait waits for the row group being encoded, if any, and returns its
+// error.
+func (s *Sink) wait() error {
+	if s.encoding == nil {
+		return nil
+	}
+	err := <-s.encoding
+	s.encoding = nil
+	return err
 }
 
 // finish writes the footer of the current file, syncs, closes and
 // renames it.
 func (s *Sink) finish() error {
 	out := s.cur
+	if err := s.wait(); err != nil {
+		s.cur = nil
+		_ = out.file.Abandon()
+		_ = out.fw.Close()
+		s.forget(out)
+		return err
+	}
 	s.cur = nil
 	before := out.bytes()
 	if err := out.fw.Close(); err != nil {
@@ -405,6 +466,7 @@ func (s *Sink) finish() error {
 
 // abandon closes and removes the file being written, if any.
 func (s *Sink) abandon() {
+	_ = s.wait() // the failure being reported, or one after it
 	out := s.cur
 	if out == nil {
 		return
