@@ -240,7 +240,7 @@ func valueState[T cmp.Ordered](app func(array.Builder, T), get func(arrow.Array,
 		case "first", "last":
 			return &firstLastState[T]{last: d.Func == "last", app: app, get: get, keep: keep}
 		}
-		return &distinctState[T]{get: get}
+		return &distinctState[T]{get: get, clone: keep}
 	}
 }
 
@@ -652,20 +652,92 @@ func (s *firstLastState[T]) mergePartial(cols []arrow.Array, row int, dst int32)
 
 // --- count distinct ------------------------------------------------------------
 
+// distinctState keeps each slot's distinct values as ids into one table
+// of the values seen (interned: a string is copied once per distinct
+// value, not once per slot), in a small slice scanned linearly while the
+// slot has few values (windows by key and hour hold a handful) and a
+// map beyond that. The table is rebuilt from the live slots when it
+// holds more than twice their ids, so values of fired windows do not
+// accumulate in a long-running stream.
 type distinctState[T comparable] struct {
-	sets []map[T]struct{}
-	get  func(arrow.Array, int) T
+	ids   map[T]int32
+	vals  []T
+	sets  []idSet
+	live  int // ids held by all slots
+	get   func(arrow.Array, int) T
+	clone func(T) T // copies a value that points into a batch; nil: none
+}
+
+// idSet is a set of value ids.
+type idSet struct {
+	small []int32
+	big   map[int32]struct{}
+}
+
+const idSetSmall = 32
+
+// add inserts id and reports whether it was new.
+func (s *idSet) add(id int32) bool {
+	if s.big != nil {
+		n := len(s.big)
+		s.big[id] = struct{}{}
+		return len(s.big) != n
+	}
+	for _, x := range s.small {
+		if x == id {
+			return false
+		}
+	}
+	if len(s.small) < idSetSmall {
+		s.small = append(s.small, id)
+		return true
+	}
+	s.big = make(map[int32]struct{}, 2*idSetSmall)
+	for _, x := range s.small {
+		s.big[x] = struct{}{}
+	}
+	s.small = nil
+	s.big[id] = struct{}{}
+	return true
+}
+
+func (s *idSet) len() int { return len(s.small) + len(s.big) }
+
+func (s *idSet) each(f func(int32)) {
+	for _, x := range s.small {
+		f(x)
+	}
+	for x := range s.big {
+		f(x)
+	}
 }
 
 func (s *distinctState[T]) grow(n int) { s.sets = growZero(s.sets, n) }
-func (s *distinctState[T]) add(g int32, x T) {
-	m := s.sets[g]
-	if m == nil {
-		m = map[T]struct{}{}
-		s.sets[g] = m
+
+// intern returns x's id, copying x (when it points into a batch) only
+// when it is new.
+func (s *distinctState[T]) intern(x T) int32 {
+	if id, ok := s.ids[x]; ok {
+		return id
 	}
-	m[x] = struct{}{}
+	if s.ids == nil {
+		s.ids = make(map[T]int32)
+	}
+	if s.clone != nil {
+		x = s.clone(x)
+	}
+	id := int32(len(s.vals))
+	s.ids[x] = id
+	s.vals = append(s.vals, x)
+	return id
 }
+
+func (s *distinctState[T]) add(g int32, x T) {
+	if s.sets[g].add(s.intern(x)) {
+		s.live++
+	}
+}
+
 func (s *distinctState[T]) update(in *input, rows, slots []int32) {
 	v := pick[T](in)
 	for j, g := range slots {
@@ -673,32 +745,51 @@ func (s *distinctState[T]) update(in *input, rows, slots []int32) {
 		if in.nulls && in.arr.IsNull(r) {
 			continue
 		}
-		x := v[r]
-		if xs, ok := any(x).(string); ok {
-			// strings point into the batch: copy before keeping
-			if _, have := s.sets[g][x]; have {
-				continue
-			}
-			x = any(strings.Clone(xs)).(T)
-		}
-		s.add(g, x)
+		s.add(g, v[r])
 	}
 }
 func (s *distinctState[T]) merge(dst int32, src state, i int32) {
-	for x := range src.(*distinctState[T]).sets[i] {
-		s.add(dst, x)
+	o := src.(*distinctState[T])
+	o.sets[i].each(func(id int32) { s.add(dst, o.vals[id]) })
+}
+func (s *distinctState[T]) reset(slot int32) {
+	s.live -= s.sets[slot].len()
+	s.sets[slot] = idSet{}
+	if len(s.vals) > 1024 && len(s.vals) > 2*s.live {
+		s.compact()
 	}
 }
-func (s *distinctState[T]) reset(slot int32) { s.sets[slot] = nil }
+
+// compact rebuilds the value table from the ids the slots hold.
+func (s *distinctState[T]) compact() {
+	oldVals := s.vals
+	s.ids, s.vals = make(map[T]int32, s.live), make([]T, 0, s.live)
+	clone := s.clone
+	s.clone = nil // the values are copies already
+	for g := range s.sets {
+		set := &s.sets[g]
+		for k, id := range set.small {
+			set.small[k] = s.intern(oldVals[id])
+		}
+		if set.big != nil {
+			big := make(map[int32]struct{}, len(set.big))
+			for id := range set.big {
+				big[s.intern(oldVals[id])] = struct{}{}
+			}
+			set.big = big
+		}
+	}
+	s.clone = clone
+}
 func (s *distinctState[T]) result(b array.Builder, slot int32) {
-	b.(*array.Int64Builder).Append(int64(len(s.sets[slot])))
+	b.(*array.Int64Builder).Append(int64(s.sets[slot].len()))
 }
 func (s *distinctState[T]) partial(bs []array.Builder, slot int32) {
 	lb := bs[0].(*array.ListBuilder)
 	lb.Append(true)
 	vb := lb.ValueBuilder()
-	for x := range s.sets[slot] {
-		switch x := any(x).(type) {
+	s.sets[slot].each(func(id int32) {
+		switch x := any(s.vals[id]).(type) {
 		case int64:
 			vb.(*array.Int64Builder).Append(x)
 		case uint64:
@@ -710,7 +801,7 @@ func (s *distinctState[T]) partial(bs []array.Builder, slot int32) {
 		case uint8:
 			vb.(*array.BooleanBuilder).Append(x != 0)
 		}
-	}
+	})
 }
 func (s *distinctState[T]) mergePartial(cols []arrow.Array, row int, dst int32) {
 	l := cols[0].(*array.List)
@@ -720,11 +811,7 @@ func (s *distinctState[T]) mergePartial(cols []arrow.Array, row int, dst int32) 
 	start, end := l.ValueOffsets(row)
 	vals := l.ListValues()
 	for k := start; k < end; k++ {
-		x := s.get(vals, int(k))
-		if xs, ok := any(x).(string); ok {
-			x = any(strings.Clone(xs)).(T)
-		}
-		s.add(dst, x)
+		s.add(dst, s.get(vals, int(k)))
 	}
 }
 
