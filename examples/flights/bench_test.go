@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"path/filepath"
 	"log/slog"
 	"testing"
 	"time"
@@ -258,4 +260,138 @@ func BenchmarkPublishParquet(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(rows)/(b.Elapsed().Seconds()/float64(b.N)), "rows/s")
+}
+
+// BenchmarkConsumeParquet: what `pcs consume --out x.parquet` does with
+// the flights sink, in process: the demo pipeline's outputs (computed
+// once, before the clock) sit in an embedded JetStream stream as
+// uncompressed 16384-row partitions; each iteration creates a durable
+// consumer, reads every partition through natsjs.Source (fetch, decode),
+// writes a Parquet file with the default Sink and acks. "decode-only"
+// is the same without the file: the ceiling of the Parquet writing.
+// Each variant reports rows/s; the pcs variant checks the file's rows.
+func BenchmarkConsumeParquet(b *testing.B) {
+	recs, airports, _ := loadFlights(b)
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	b.Setenv("PCS_AIRPORTS", airports)
+	cfg, err := node.LoadConfig("node.toml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	pl, err := plan.Build(ctx, cfg.Pipelines[0], plan.DefaultRegistry(), plan.WithoutShards())
+	if err != nil {
+		b.Fatal(err)
+	}
+	br := brokertest.Start(b, brokertest.WithMaxPayload(4<<20))
+	nc := brokertest.Conn(b, br)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := broker.Provision(ctx, js, broker.Spec{
+		Streams:      []broker.StreamSpec{{Name: "SINK", Subjects: []string{"flights.enriched"}}},
+		ObjectStores: []broker.ObjectStoreSpec{{Bucket: "pcs-objects"}},
+	}); err != nil {
+		b.Fatal(err)
+	}
+	pub, err := natsjs.NewPublisher(js, "flights.enriched", natsjs.WithSourceID("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rows int64
+	for i, r := range recs {
+		out, err := pl.Step(ctx, plan.Input{ID: fmt.Sprint(i), Source: "input", Batches: []arrow.RecordBatch{r}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows += out.Results.NumRows()
+		if err := pub.Write(ctx, out.Results); err != nil {
+			b.Fatal(err)
+		}
+		out.Release()
+	}
+	if err := pub.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+	schema := pl.OutputSchema()
+	consumer := 0
+	consume := func(b *testing.B, sink transports.Sink) int64 {
+		consumer++
+		cons, err := js.CreateOrUpdateConsumer(ctx, "SINK", jetstream.ConsumerConfig{
+			Durable: fmt.Sprintf("bench-%d", consumer), AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		src, err := natsjs.NewSource(cons, js, natsjs.WithFetchLimits(64, natsjs.DefaultFetchBytes))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer src.Close()
+		var got int64
+		for {
+			_, batch, err := src.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range batch {
+				got += r.NumRows()
+				if sink != nil {
+					if err := sink.Write(ctx, r); err != nil {
+						b.Fatal(err)
+					}
+				}
+				r.Release()
+			}
+		}
+		if sink != nil {
+			if err := sink.Close(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := src.Ack(ctx); err != nil {
+			b.Fatal(err)
+		}
+		return got
+	}
+	report := func(b *testing.B) {
+		b.ReportMetric(float64(rows)/(b.Elapsed().Seconds()/float64(b.N)), "rows/s")
+	}
+	b.Run("pcs", func(b *testing.B) {
+		out := filepath.Join(b.TempDir(), "enriched.parquet")
+		for b.Loop() {
+			sink, err := parquet.NewSink(out, schema)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got := consume(b, sink); got != rows {
+				b.Fatalf("consumed %d rows, want %d", got, rows)
+			}
+		}
+		report(b)
+		b.StopTimer()
+		src, err := parquet.NewSource(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer src.Close()
+		if n := src.NumRows(); n != rows {
+			b.Fatalf("the Parquet file has %d rows, want %d", n, rows)
+		}
+	})
+	b.Run("decode-only", func(b *testing.B) {
+		for b.Loop() {
+			if got := consume(b, nil); got != rows {
+				b.Fatalf("consumed %d rows, want %d", got, rows)
+			}
+		}
+		report(b)
+	})
 }
