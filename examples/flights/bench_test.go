@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
