@@ -477,6 +477,17 @@ func TestServerFromEnvironment(t *testing.T) {
 	}
 }
 
+// TestVersion: pcs version and pcs --version print the module path and
+// version from the build info, one line.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		r := pcs(context.Background(), args...)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "github.com/pcs-dev/pcs ") || strings.Count(r.stdout, "\n") != 1 {
+			t.Errorf("pcs %v: exit %d, stdout %q", args, r.code, r.stdout)
+		}
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	file := writeParquet(t, dir, "u.parquet", makeRecords(t, 10, 10))
@@ -487,7 +498,8 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no command", nil, "missing command"},
 		{"unknown command", []string{"publsh"}, `did you mean "publish"`},
-		{"unknown flag", []string{"publish", "--bogus", "-s", "a", file}, "unknown flag: --bogus"},
+		{"unknown flag", []string{"publish", "--bogus", "-s", "a", file}, "unknown flag: --bogus (see 'pcs publish --help')"},
+		{"unknown root flag", []string{"--bogus"}, "unknown flag: --bogus (see 'pcs --help')"},
 		{"missing subject", []string{"publish", file}, "missing --subject"},
 		{"no files", []string{"publish", "-s", "a.b"}, "no input files"},
 		{"wildcard publish", []string{"publish", "-s", "a.*", file}, "wildcard"},
