@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 )
 
 // controlPlane is the node's HTTP server: the console (/), /healthz (the
-// process is up), /readyz (connected and consuming, not draining),
+// process is up), /readyz (consuming, not draining, the broker connected
+// and the catalog with a leader; see Node.unready),
 // /metrics (Prometheus text format) and /v1/status (Status as JSON).
 type controlPlane struct {
 	srv   *http.Server
@@ -33,23 +35,31 @@ func listenControlPlane(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// startControlPlane serves on ln (see listenControlPlane).
-func startControlPlane(ln net.Listener, m *Metrics, status func(context.Context) Status, auth httpAuth) *controlPlane {
+// startControlPlane serves on ln (see listenControlPlane). unready says
+// why the node cannot work now ("" when it can); /readyz is 200 only
+// while cp.ready is set (Run consumes) and unready returns "".
+func startControlPlane(ln net.Listener, m *Metrics, status func(context.Context) Status, auth httpAuth, unready func() string) *controlPlane {
 	cp := &controlPlane{ln: ln}
-	cp.srv = &http.Server{Handler: auth.wrap(controlHandler(m, status, &cp.ready)), ReadHeaderTimeout: 5 * time.Second}
+	reason := func() string {
+		if !cp.ready.Load() {
+			return "not consuming (starting or draining)"
+		}
+		return unready()
+	}
+	cp.srv = &http.Server{Handler: auth.wrap(controlHandler(m, status, reason)), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = cp.srv.Serve(ln) }()
 	return cp
 }
 
 // controlHandler is every route of the control plane in one handler (a
-// middleware such as authentication wraps it as a whole). ready reports
-// /readyz.
-func controlHandler(m *Metrics, status func(context.Context) Status, ready *atomic.Bool) http.Handler {
+// middleware such as authentication wraps it as a whole). unready is
+// /readyz: "" when ready, else why not (the 503's body).
+func controlHandler(m *Metrics, status func(context.Context) Status, unready func() string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		if why := unready(); why != "" {
+			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -80,4 +90,23 @@ func (cp *controlPlane) shutdown(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// unready says why this node cannot do its work now, "" when it can: the
+// broker connection is down (fetches and publishes wait for the
+// reconnect), or the catalog knows no leader (an election, a lost quorum,
+// this node cut off or removed: nothing can be recorded done, so nothing
+// is acked). A load balancer or supervisor reading /readyz then routes
+// around the node; the fault campaign saw 200 through a broker outage and
+// a quorum loss.
+func (n *Node) unready() string {
+	if !n.nc.IsConnected() {
+		return "broker " + strings.ToLower(n.nc.Status().String())
+	}
+	if n.cat != nil {
+		if id, _ := n.cat.Leader(); id == "" {
+			return "catalog has no leader"
+		}
+	}
+	return ""
 }

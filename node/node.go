@@ -41,6 +41,7 @@ type Node struct {
 	// stops it (nil before startRates).
 	rates     *rates
 	stopRates func()
+	health    // heal.go: stop time, closing
 }
 
 // Start starts the embedded broker (unless broker.url is set), connects,
@@ -66,6 +67,9 @@ func Start(ctx context.Context, cfg Config, reg *plan.Registry, log *slog.Logger
 		}
 	}()
 	if err := n.connect(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.watchConnection(); err != nil {
 		return nil, err
 	}
 	if err := n.provision(ctx); err != nil {
@@ -106,7 +110,7 @@ func Start(ctx context.Context, cfg Config, reg *plan.Registry, log *slog.Logger
 	}
 	n.startRates()
 	if ln != nil {
-		n.cp = startControlPlane(ln, n.metrics, n.Status, auth)
+		n.cp = startControlPlane(ln, n.metrics, n.Status, auth, n.unready)
 	}
 	return n, nil
 }
@@ -194,6 +198,8 @@ func redactURL(s string) string {
 
 // provision creates (idempotently) what every pipeline needs.
 func (n *Node) provision(ctx context.Context) error {
+	store := n.storeLimit(ctx) // storage.go
+	fitOutputMaxBytes(n.cfg.Pipelines, store, n.log)
 	bc := n.cfg.Broker
 	place := broker.Placement{Cluster: bc.PlacementCluster, Tags: bc.PlacementTags}
 	spec := broker.Spec{ObjectStores: []broker.ObjectStoreSpec{{Bucket: bc.ObjectBucket}, {Bucket: CheckpointBucket}}}
@@ -244,6 +250,9 @@ func (n *Node) provision(ctx context.Context) error {
 			n.log.Debug("provisioned", "report", rep.String())
 			return nil
 		}
+		if serr := storageError(err, store); serr != err {
+			return fmt.Errorf("node: provision: %w", serr) // does not fit the store: fails at once
+		}
 		if errors.Is(err, broker.ErrConflict) || errors.Is(err, broker.ErrInvalidSpec) || time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("node: provision: %w", err)
 		}
@@ -291,9 +300,14 @@ func (n *Node) newDelivery(ctx context.Context, pc plan.Pipeline, reg *plan.Regi
 	if err != nil {
 		return nil, fmt.Errorf("%w: output.compression: %v", ErrConfig, err)
 	}
+	ackTimeout := time.Duration(n.cfg.Broker.PublishAckTimeout)
+	if ackTimeout <= 0 { // a Config without SetDefaults
+		ackTimeout = natsjs.DefaultAckTimeout
+	}
 	publisher := func(subject, fence string) (*natsjs.Publisher, error) {
 		p, err := natsjs.NewPublisher(n.js, subject, natsjs.WithSourceID(pc.Name), natsjs.WithCompression(comp),
-			natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0), natsjs.WithFence(natsjs.FencePrefix(pc.Name, fence)))
+			natsjs.WithObjectBucket(n.cfg.Broker.ObjectBucket, 0), natsjs.WithFence(natsjs.FencePrefix(pc.Name, fence)),
+			natsjs.WithAckTimeout(ackTimeout))
 		if err == nil {
 			d.publishers = append(d.publishers, p)
 		}
@@ -351,8 +365,11 @@ func (n *Node) newDelivery(ctx context.Context, pc plan.Pipeline, reg *plan.Regi
 // Run fetches and processes partitions until ctx is cancelled, then
 // drains: it stops fetching, gives in-flight partitions drain_timeout to
 // finish (ack), nak's what is left, and returns. /readyz is 200 while Run
-// consumes.
+// consumes, the broker is connected and the catalog has a leader. Run
+// also stops, and returns an error wrapping catalog.ErrRemoved, when the
+// catalog is lost (removed and shut down; a restart joins again).
 func (n *Node) Run(ctx context.Context) error {
+	ctx, lost := n.watchCatalog(ctx) // also ends when the catalog is lost
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var wg sync.WaitGroup
@@ -382,7 +399,7 @@ func (n *Node) Run(ctx context.Context) error {
 		<-done
 	}
 	n.log.Info("drained")
-	return nil
+	return lost()
 }
 
 // HTTPAddr returns the control plane's listen address ("" when off).
@@ -407,6 +424,7 @@ func (n *Node) Metrics() *Metrics { return n.metrics }
 // ctx.
 func (n *Node) Close(ctx context.Context) error {
 	var errs []error
+	n.closing.Store(true)
 	if n.stopRates != nil {
 		n.stopRates()
 	}
@@ -425,7 +443,7 @@ func (n *Node) Close(ctx context.Context) error {
 		errs = append(errs, n.cp.shutdown(ctx))
 	}
 	if n.cat != nil { // leaves the cluster (leadership transferred first)
-		errs = append(errs, n.cat.Close(ctx))
+		errs = append(errs, n.closeCatalog(ctx))
 	}
 	if n.nc != nil {
 		n.nc.Close()

@@ -58,6 +58,14 @@ type Catalog struct {
 	wg       sync.WaitGroup
 	hbCancel context.CancelFunc
 	hbDone   chan struct{}
+	// leaving is set when Close begins the graceful leave: healLoop then
+	// neither re-joins nor reports the removal it asked for.
+	leaving atomic.Bool
+	// lost is closed (once, lostErr set before) when this node can no
+	// longer take part without a restart (membership.go, Lost).
+	lost     chan struct{}
+	lostOnce sync.Once
+	lostErr  error
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -136,6 +144,7 @@ func Open(ctx context.Context, cfg Config, fwd Forwarder) (_ *Catalog, err error
 		ctx:      bg,
 		cancel:   cancel,
 		closing:  make(chan struct{}),
+		lost:     make(chan struct{}),
 		met:      newMetrics(),
 	}
 	defer func() {
@@ -242,6 +251,7 @@ func Open(ctx context.Context, cfg Config, fwd Forwarder) (_ *Catalog, err error
 	hctx, hcancel := context.WithCancel(bg)
 	c.hbCancel, c.hbDone = hcancel, make(chan struct{})
 	go c.heartbeatLoop(hctx)
+	c.wg.Go(func() { c.healLoop(c.ctx) })
 	c.log.Info("catalog open", "raft_addr", string(c.addr), "existing_state", has)
 	return c, nil
 }

@@ -56,6 +56,12 @@ var (
 	// ErrMembership reports a failed membership change (AddVoter,
 	// AddNonvoter, RemoveServer) on the leader.
 	ErrMembership = errors.New("catalog: membership change failed")
+
+	// ErrRemoved reports, through Catalog.Lost, that this node can no
+	// longer take part in the catalog without a restart: the leader removed
+	// it from the Raft configuration and its Raft shut down. Restarting the
+	// process (Open again on the same Dir) joins it again.
+	ErrRemoved = errors.New("catalog: removed from the Raft configuration")
 )
 
 // configErr builds an ErrInvalidConfig error naming the field.

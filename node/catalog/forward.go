@@ -168,6 +168,10 @@ type fwdRequest struct {
 	// Hops counts forwards between members (a join or leave received by a
 	// follower goes one hop to the leader, never more).
 	Hops int `json:"hops,omitempty"`
+	// Rejoin marks a join from a node that finds itself outside the
+	// cluster (healLoop): the leader adds it as a non-voter, promoted once
+	// it heartbeats (reconcile).
+	Rejoin bool `json:"rejoin,omitempty"`
 }
 
 // Reply codes.

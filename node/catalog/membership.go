@@ -26,7 +26,7 @@ func (c *Catalog) Join(ctx context.Context) error {
 	}
 	return c.retry(ctx, func(actx context.Context) error {
 		if c.IsLeader() {
-			return c.addServer(actx, self)
+			return c.addServer(actx, self, false)
 		}
 		_, err := c.request(actx, AnyMember, req)
 		if errors.Is(err, ErrUnknownOutcome) {
@@ -41,6 +41,7 @@ func (c *Catalog) Join(ctx context.Context) error {
 // leave stops the heartbeats and has the leader remove this node (see
 // Close).
 func (c *Catalog) leave(ctx context.Context) error {
+	c.leaving.Store(true)
 	if c.hbCancel != nil {
 		c.hbCancel()
 		<-c.hbDone
@@ -120,7 +121,7 @@ func (c *Catalog) handle(ctx context.Context, data []byte) []byte {
 		if c.IsLeader() {
 			var err error
 			if req.Op == opJoin {
-				err = c.addServer(ctx, *req.Node)
+				err = c.addServer(ctx, *req.Node, req.Rejoin)
 			} else {
 				err = c.removeServer(ctx, req.Node.ID)
 			}
@@ -178,10 +179,13 @@ func (c *Catalog) inConfiguration() bool {
 	return false
 }
 
-// addServer runs on the leader: it adds n as a voter (below MaxVoters) or
-// non-voter, replacing an entry with the same id and another address, and
-// applies NodeJoined.
-func (c *Catalog) addServer(ctx context.Context, n NodeInfo) error {
+// addServer runs on the leader: it adds n as a voter (below MaxVoters,
+// unless nonvoter) or non-voter, replacing an entry with the same id and
+// another address, and applies NodeJoined. A node re-joining by itself
+// (healLoop) comes in as a non-voter: it may trail the log by a long
+// pause, and a voter that cannot vote usefully yet would count against the
+// quorum; reconcile promotes it once it heartbeats.
+func (c *Catalog) addServer(ctx context.Context, n NodeInfo, nonvoter bool) error {
 	cf := c.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		return classifyRaft(err)
@@ -210,7 +214,7 @@ func (c *Catalog) addServer(ctx context.Context, n NodeInfo) error {
 	if existing == nil {
 		var f raft.IndexFuture
 		kind := "voter"
-		if voters < c.cfg.MaxVoters {
+		if voters < c.cfg.MaxVoters && !nonvoter {
 			f = c.raft.AddVoter(id, addr, 0, timeout)
 		} else {
 			kind = "non-voter"
@@ -379,4 +383,107 @@ func (c *Catalog) reconcile(ctx context.Context, since time.Time, missing map[ra
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Lost returns a channel that is closed when this node can no longer take
+// part in the catalog without a restart (LostErr says why, wrapping
+// ErrRemoved): the leader removed it from the Raft configuration and its
+// Raft shut down on learning it. A node removed while it could not hear
+// about it (paused, cut off) does not get here: it re-joins by itself
+// (healLoop). pcs-node exits with the reason, for its supervisor to
+// restart it; the restart joins again. Never closed by Close or Shutdown.
+func (c *Catalog) Lost() <-chan struct{} { return c.lost }
+
+// LostErr returns why Lost was closed (nil while it is not).
+func (c *Catalog) LostErr() error {
+	select {
+	case <-c.lost:
+		return c.lostErr
+	default:
+		return nil
+	}
+}
+
+// rejoinAfter is how long this node goes without knowing a leader before
+// healLoop asks the cluster to admit it again: long enough for an election
+// (a few election timeouts) and for a missed heartbeat or two.
+func (c *Catalog) rejoinAfter() time.Duration {
+	return max(4*c.cfg.ElectionTimeout, 2*c.cfg.HeartbeatInterval, 200*time.Millisecond)
+}
+
+// healLoop keeps this node in the cluster. A node removed from the Raft
+// configuration while it could not hear about it (paused by SIGSTOP
+// beyond DeadNodeTimeout, cut off from the others) wakes up as a follower
+// of a configuration nobody else has: with pre-vote its elections are
+// refused, it never learns a leader, and before this loop it stayed a
+// Candidate until restarted. Here, when no leader has been known for
+// rejoinAfter, it sends a join (marked rejoin) to any member: the leader
+// adds it back as a non-voter (a no-op for a node that still is a member,
+// as during a quorum loss, when no leader answers anyway), replicates the
+// log to it, and reconcile promotes it to voter once it heartbeats. When
+// Raft has shut down underneath (the removal reached this node:
+// Config.ShutdownOnRemove) it closes Lost instead.
+func (c *Catalog) healLoop(ctx context.Context) {
+	t := time.NewTicker(max(c.cfg.ElectionTimeout, 50*time.Millisecond))
+	defer t.Stop()
+	after := c.rejoinAfter()
+	known := time.Now() // when a leader was last known
+	var attempts int
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if c.closed.Load() || c.leaving.Load() {
+			return
+		}
+		if c.raft.State() == raft.Shutdown {
+			c.setLost(fmt.Errorf("%w: the leader removed node %s (dead_node_timeout passed without a heartbeat) and its Raft shut down; restart it to join again", ErrRemoved, c.cfg.NodeID))
+			return
+		}
+		if _, id := c.raft.LeaderWithID(); id != "" {
+			if attempts > 0 {
+				c.log.Info("catalog leader known again", "leader", id, "rejoin_requests", attempts)
+				attempts = 0
+			}
+			known = time.Now()
+			continue
+		}
+		if time.Since(known) < after {
+			continue
+		}
+		attempts++
+		if attempts == 1 {
+			c.log.Warn("catalog: no leader known; asking the cluster to admit this node again (it may have been removed while paused or cut off)",
+				"for", time.Since(known).Round(time.Millisecond))
+		}
+		if err := c.rejoin(ctx); err != nil {
+			c.log.Debug("catalog rejoin request failed", "err", err)
+			continue
+		}
+		c.log.Info("catalog rejoin accepted: added back as a non-voter (promoted once it heartbeats), or still a member")
+		known = time.Now()
+	}
+}
+
+// rejoin sends one join, marked rejoin, to any member (not retried: the
+// caller's loop retries).
+func (c *Catalog) rejoin(ctx context.Context) error {
+	self := c.self()
+	req, err := json.Marshal(fwdRequest{Op: opJoin, Node: &self, Rejoin: true})
+	if err != nil {
+		return fmt.Errorf("catalog: rejoin: %w", err)
+	}
+	_, err = c.request(ctx, AnyMember, req)
+	return err
+}
+
+// setLost closes Lost with err (the first call wins).
+func (c *Catalog) setLost(err error) {
+	c.lostOnce.Do(func() {
+		c.lostErr = err
+		c.log.Error("catalog lost", "err", err)
+		close(c.lost)
+	})
 }
