@@ -167,7 +167,10 @@ type User struct {
 
 // NKeyUser is one user of Auth.NKeys, known by its public nkey ("U...").
 type NKeyUser struct {
-	PublicKey   string      `toml:"public_key"`
+	// PublicKey is the user's public nkey ("U..."); the client signs with
+	// the matching seed (ClientConfig.NKey).
+	PublicKey string `toml:"public_key"`
+	// Permissions limits the subjects the user may use; zero: all.
 	Permissions Permissions `toml:"permissions"`
 }
 
@@ -175,7 +178,9 @@ type NKeyUser struct {
 // list allows everything. Note that JetStream API calls ($JS.API.>) and
 // replies (_INBOX.>) are subjects too.
 type Permissions struct {
-	Publish   []string `toml:"publish"`
+	// Publish lists the subjects the user may publish to.
+	Publish []string `toml:"publish"`
+	// Subscribe lists the subjects the user may subscribe to.
 	Subscribe []string `toml:"subscribe"`
 }
 
@@ -185,10 +190,13 @@ func (a Auth) Set() bool { return a.Token != "" || len(a.Users) > 0 || len(a.NKe
 // ServerTLS is the client listener's TLS: Cert and Key (PEM files) are the
 // server's; CA (PEM) verifies client certificates when VerifyClients is set.
 type ServerTLS struct {
-	Cert          string `toml:"cert"`
-	Key           string `toml:"key"`
-	CA            string `toml:"ca"`
-	VerifyClients bool   `toml:"verify_clients"`
+	// Cert and Key are the server's certificate and key (PEM files).
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+	// CA is a PEM bundle of the CAs that sign client certificates.
+	CA string `toml:"ca"`
+	// VerifyClients requires a client certificate signed by CA.
+	VerifyClients bool `toml:"verify_clients"`
 }
 
 // Enabled reports whether TLS is configured.

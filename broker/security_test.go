@@ -258,8 +258,10 @@ func TestProvisionReplicasOnCluster(t *testing.T) {
 		ObjectStores: []ObjectStoreSpec{{Bucket: "objs", Replicas: 3, Placement: place}},
 	}
 	var rep Report
-	for i := 0; ; i++ { // the meta leader may still be electing
-		rep, err = Provision(ctx, js, spec)
+	for i := 0; ; i++ { // the meta leader may still be electing: bound each attempt
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		rep, err = Provision(actx, js, spec)
+		acancel()
 		if err == nil || i == 50 || ctx.Err() != nil {
 			break
 		}

@@ -125,8 +125,10 @@ type StreamSpec struct {
 // Placement selects where a stream's replicas live: servers of Cluster
 // that carry every one of Tags (nats-server's server_tags).
 type Placement struct {
-	Cluster string   `toml:"cluster"`
-	Tags    []string `toml:"tags"`
+	// Cluster names the NATS cluster that holds the replicas.
+	Cluster string `toml:"cluster"`
+	// Tags are server tags every replica's server must carry.
+	Tags []string `toml:"tags"`
 }
 
 // IsZero reports whether no placement is set.

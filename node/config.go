@@ -150,6 +150,13 @@ type BrokerConfig struct {
 	// default "pcs-objects".
 	ObjectBucket string `toml:"object_bucket"`
 
+	// PublishAckTimeout is how long one publish of an output waits for
+	// JetStream's acknowledgement before it is sent again (the same
+	// message id: the stream drops the copy); default 10s. When a stream's
+	// leader dies, a publish in flight is never acknowledged: the
+	// partition waits this long, so a cluster wants it short.
+	PublishAckTimeout plan.Duration `toml:"publish_ack_timeout"`
+
 	// Replicas of every stream and object-store bucket the node
 	// provisions (input, output, dlq, late, partials, claim check,
 	// checkpoints): 1 (default), 3 or 5. More than 1 needs a NATS cluster
@@ -243,6 +250,7 @@ func (c *Config) SetDefaults() {
 	def(&c.Broker.MaxPayload, 1<<20)
 	def(&c.Broker.ObjectBucket, "pcs-objects")
 	def(&c.Broker.Replicas, 1)
+	def(&c.Broker.PublishAckTimeout, plan.Duration(10*time.Second))
 	def(&c.Catalog.Bind, "127.0.0.1:7400")
 	def(&c.Catalog.Cluster, "pcs")
 	def(&c.Catalog.MaxVoters, 3)
@@ -280,6 +288,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Broker.URL == "" && c.Broker.Replicas > 1 {
 		bad("broker.replicas %d needs a NATS cluster (broker.url): the embedded broker is a single server", c.Broker.Replicas)
+	}
+	if c.Broker.PublishAckTimeout < plan.Duration(100*time.Millisecond) {
+		bad("broker.publish_ack_timeout %s: want at least 100ms", time.Duration(c.Broker.PublishAckTimeout))
 	}
 	if err := c.Broker.ClientConfig.Validate(); err != nil {
 		bad("broker: %v", err)

@@ -230,6 +230,9 @@ options = { component = "row", expression = "x > 0" }
 		b.Replicas != 3 || b.PlacementCluster != "east" || len(b.PlacementTags) != 1 {
 		t.Errorf("broker %+v", b)
 	}
+	if time.Duration(b.PublishAckTimeout) != 10*time.Second {
+		t.Errorf("publish_ack_timeout default %v", time.Duration(b.PublishAckTimeout))
+	}
 	if cfg.Catalog.TLSCert != filepath.Join(dir, "certs/n1.pem") || cfg.Node.HTTPTokenFile != filepath.Join(dir, "secrets/http-token") {
 		t.Errorf("catalog %+v node %+v", cfg.Catalog, cfg.Node)
 	}
@@ -238,6 +241,7 @@ options = { component = "row", expression = "x > 0" }
 		{"[broker]\nreplicas = 3\n", "needs a NATS cluster"},
 		{"[broker]\ntoken = \"t\"\nuser = \"u\"\n", "set only one way to authenticate"},
 		{"[catalog]\ntls_ca = \"x\"\n", "set all three"},
+		{"[broker]\npublish_ack_timeout = \"10ms\"\n", "publish_ack_timeout 10ms: want at least 100ms"},
 	} {
 		_, err := node.ParseConfig("x.toml", []byte(c.src))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -29,6 +29,8 @@ type CA struct {
 
 // Files are the PEM files of one issued certificate and its CA.
 type Files struct {
+	// CA is the CA certificate; Cert and Key the issued certificate and
+	// its key.
 	CA, Cert, Key string
 }
 

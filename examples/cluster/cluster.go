@@ -58,6 +58,7 @@ type result struct {
 	Lost, Duplicates         int64
 	Unexpected               int64
 	Leaks                    []string // files where a secret was found
+	ConsumeRetries           int      // pcs consume runs again after "no responders"
 }
 
 // proc is one running process with its log file.
@@ -132,6 +133,7 @@ type member struct {
 	id, http, raft, dir string
 	bootstrap           bool
 	p                   *proc
+	restarts            int // exits during start-up, started again
 }
 
 // topology is the three servers, the three nodes and their secrets.
@@ -287,7 +289,22 @@ func (t *topology) start(ctx context.Context) error {
 	return nil
 }
 
+// startNode starts one pcs-node and waits until it is ready. Like a
+// supervisor (compose's restart policy, a Kubernetes pod), it starts the
+// node again when it exits during start-up: a node that finds the NATS
+// cluster electing leaders (a server just died) may time out and exit.
 func (t *topology) startNode(ctx context.Context, m *member) error {
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = t.startNodeOnce(ctx, m); err == nil || !m.p.exited() || ctx.Err() != nil {
+			return err
+		}
+		m.restarts++
+	}
+	return err
+}
+
+func (t *topology) startNodeOnce(ctx context.Context, m *member) error {
 	env := append(t.clientEnv(m.id),
 		"PCS_NODE_ID="+m.id, "PCS_HTTP="+m.http, "PCS_SERVER="+t.urls, "PCS_DIR="+m.dir, "PCS_RAFT="+m.raft,
 		"PCS_BOOTSTRAP="+strconv.FormatBool(m.bootstrap), "PCS_AIRPORTS="+t.airports, "PCS_HTTP_TOKEN="+t.httpToken,
@@ -510,4 +527,20 @@ func leaks(dir string, secrets []string) ([]string, error) {
 		return nil
 	})
 	return found, err
+}
+
+// consumerState describes the pipeline's durable consumer (tracing).
+func (t *topology) consumerState(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	c, err := t.js.Consumer(ctx, inStream, pipeline)
+	if err != nil {
+		return err.Error()
+	}
+	i := c.CachedInfo()
+	leader := ""
+	if i.Cluster != nil {
+		leader = i.Cluster.Leader
+	}
+	return fmt.Sprintf("pending %d ack-pending %d redelivered %d waiting %d leader %s", i.NumPending, i.NumAckPending, i.NumRedelivered, i.NumWaiting, leader)
 }

@@ -53,6 +53,7 @@ func TestCluster(t *testing.T) {
 	for _, re := range []string{
 		`(?m)^kill: +SIGKILL nats-[123] \(the input stream's leader\) at \d+ of 200 partitions done`,
 		`(?m)^kill: +SIGKILL pcs-node n2 at \d+ of 200 partitions done`,
+		`(?m)^restart: +pcs-node n2 ready again in `,
 		`(?m)^processed: .* longest stall `,
 		`(?m)^verified: +0 lost, 0 duplicates`,
 	} {

@@ -8,8 +8,8 @@
 //
 // The driver publishes the flights data with `pcs publish --row-id row_id`
 // (as the publisher user, which may publish only to the input subject),
-// kills the input stream's leader NATS server with SIGKILL mid-run and
-// restarts it, kills one pcs-node with SIGKILL and restarts it, waits for
+// kills one pcs-node with SIGKILL mid-run and restarts it, kills the input
+// stream's leader NATS server with SIGKILL and restarts it, waits for
 // the input to be fully processed, reads the sink with `pcs consume` (as
 // the consumer user) and verifies: every row id exactly once (0 lost, 0
 // duplicates), the catalog's done partitions and rows equal to the sink's.
@@ -37,7 +37,6 @@ type options struct {
 	airports  string // airports.csv
 	batchRows int    // rows per published partition; 0: by input size
 	keep      bool   // keep the work directory
-	quiet     bool   // fewer lines (tests)
 }
 
 func main() {
