@@ -59,6 +59,7 @@ type result struct {
 	Unexpected               int64
 	Leaks                    []string // files where a secret was found
 	ConsumeRetries           int      // pcs consume runs again after "no responders"
+	PublishRetries           int      // pcs publish runs again after "no response from stream"
 }
 
 // proc is one running process with its log file.

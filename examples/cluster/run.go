@@ -91,9 +91,22 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 	start := time.Now()
 	var pubOut bytes.Buffer
 	pubErr := make(chan error, 1)
+	var pubRetry string // the error that made the publish run again
 	go func() {
-		pubErr <- t.pcs(ctx, &pubOut, "publisher", "publish", "--server", t.urls, "--subject", inSubject, "--row-id", rowIDColumn,
-			"--batch-rows", strconv.Itoa(o.batchRows), "--quiet", o.flights)
+		for attempt := 1; ; attempt++ {
+			pubOut.Reset()
+			err := t.pcs(ctx, &pubOut, "publisher", "publish", "--server", t.urls, "--subject", inSubject, "--row-id", rowIDColumn,
+				"--batch-rows", strconv.Itoa(o.batchRows), "--quiet", o.flights)
+			// A publish in flight to the input stream's leader when it is
+			// killed can fail with "no response from stream"; publishing
+			// the file again is safe (the same message ids: the stream
+			// drops what it has, the catalog skips what is done).
+			if err == nil || attempt == 2 || !strings.Contains(err.Error(), "no response from stream") {
+				pubErr <- err
+				return
+			}
+			pubRetry = err.Error()
+		}
 	}()
 	var st stall
 	sampled := make(chan struct{})
@@ -180,6 +193,10 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 	stopSampling()
 	<-sampled
 	res.Stall = st.get()
+	if pubRetry != "" {
+		res.PublishRetries++
+		fmt.Fprintf(out, "retry:       %s; published again\n", pubRetry)
+	}
 	fmt.Fprint(out, "publish:     ", pubOut.String())
 	fmt.Fprintf(out, "processed:   %d rows in %v from the start of the publish (%.0f rows/s); longest stall %v\n",
 		in.rows, res.Wall.Round(time.Millisecond), float64(in.rows)/res.Wall.Seconds(), res.Stall.Round(time.Millisecond))
