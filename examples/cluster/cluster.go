@@ -545,3 +545,37 @@ func (t *topology) consumerState(ctx context.Context) string {
 	}
 	return fmt.Sprintf("pending %d ack-pending %d redelivered %d waiting %d leader %s", i.NumPending, i.NumAckPending, i.NumRedelivered, i.NumWaiting, leader)
 }
+
+// catalogClosed checks that the publisher and the sink reader, who have
+// broker access, can neither publish to nor subscribe to the catalog's
+// subjects (nats.conf): a forged catalog command cannot even be sent.
+func (t *topology) catalogClosed() error {
+	for _, user := range []string{"publisher", "consumer"} {
+		opts, err := t.client(user).Options()
+		if err != nil {
+			return err
+		}
+		errs := make(chan error, 4)
+		nc, err := nats.Connect(t.urls, append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", user, err)
+		}
+		_ = nc.Publish("pcs.catalog.cluster.leader", []byte("forged"))
+		_, _ = nc.SubscribeSync("pcs.catalog.>")
+		_ = nc.Flush()
+		var denied int
+		for timeout := time.After(5 * time.Second); denied < 2; {
+			select {
+			case err := <-errs:
+				if errors.Is(err, nats.ErrPermissionViolation) || strings.Contains(err.Error(), "Permissions Violation") {
+					denied++
+				}
+			case <-timeout:
+				nc.Close()
+				return fmt.Errorf("%s: %d of 2 uses of pcs.catalog.> refused", user, denied)
+			}
+		}
+		nc.Close()
+	}
+	return nil
+}

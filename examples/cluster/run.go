@@ -83,6 +83,10 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 	}
 	fmt.Fprintf(out, "cluster:     nats-server x3 (JetStream, TLS on clients and routes, a user per client); input stream R3 led by %s;\n", leader.name)
 	fmt.Fprintf(out, "             pcs-node n1, n2, n3 (Raft catalog over mutual TLS, HTTP bearer token)\n")
+	if err := t.catalogClosed(); err != nil {
+		return res, fmt.Errorf("the catalog's subjects are open to clients: %w", err)
+	}
+	fmt.Fprintf(out, "             the publisher and the sink reader may neither publish nor subscribe to pcs.catalog.>\n")
 
 	// Publish in the background, sample the catalog's done count for the
 	// stall, and kill at a quarter (the input's leader server) and at a
