@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -51,4 +54,28 @@ func TestConnectCredentialsFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc.Close()
+}
+
+// TestStatusSendsHTTPToken: pcs status sends $PCS_HTTP_TOKEN as a bearer
+// token (a node with http_token_file answers 401 without it).
+func TestStatusSendsHTTPToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer http-tok" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprintln(w, `{}`)
+	}))
+	defer srv.Close()
+	env := map[string]string{}
+	old := clientEnv
+	clientEnv = func(k string) string { return env[k] }
+	defer func() { clientEnv = old }()
+	if _, err := fetchStatus(context.Background(), srv.URL+"/v1/status", 5*time.Second); err == nil {
+		t.Error("no token, no error")
+	}
+	env["PCS_HTTP_TOKEN"] = "http-tok"
+	if _, err := fetchStatus(context.Background(), srv.URL+"/v1/status", 5*time.Second); err != nil {
+		t.Errorf("with the token: %v", err)
+	}
 }

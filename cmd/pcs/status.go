@@ -178,6 +178,10 @@ func fetchStatus(ctx context.Context, url string, timeout time.Duration) ([]byte
 		return nil, usagef("status: %v", err)
 	}
 	req.Header.Set("Accept", "application/json")
+	// A node with [node] http_token_file or PCS_HTTP_TOKEN wants the token.
+	if tok := strings.TrimSpace(clientEnv("PCS_HTTP_TOKEN")); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		var ue *neturl.Error
