@@ -333,7 +333,7 @@ func (t *topology) startNodeOnce(ctx context.Context, m *member) error {
 // pcs runs the pcs CLI as a NATS user, its stdout to out.
 func (t *topology) pcs(ctx context.Context, out io.Writer, user string, args ...string) error {
 	cmd := exec.CommandContext(ctx, filepath.Join(t.bin, "pcs"), args...)
-	cmd.Env = append(os.Environ(), t.clientEnv(user)...)
+	cmd.Env = append(append(os.Environ(), t.clientEnv(user)...), "PCS_HTTP_TOKEN="+t.httpToken)
 	var errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = out, &errb
 	if err := cmd.Run(); err != nil {

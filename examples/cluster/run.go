@@ -209,6 +209,16 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 	if err := t.converged(ctx, res.Partitions, &res); err != nil {
 		return res, err
 	}
+	// pcs status --json of every node, kept for the leak check.
+	for _, m := range t.nodes {
+		var js bytes.Buffer
+		if err := t.pcs(ctx, &js, "admin", "status", "--url", "http://"+m.http, "--json"); err != nil {
+			return res, err
+		}
+		if err := os.WriteFile(filepath.Join(work, m.id+"-pcs-status.json"), js.Bytes(), 0o644); err != nil {
+			return res, err
+		}
+	}
 
 	sink := filepath.Join(work, "sink.parquet")
 	var cons bytes.Buffer
