@@ -4,7 +4,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_FLAGS  ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: build test bench lint fmt demo demo-fleet tools interop
+.PHONY: build test bench lint fmt demo demo-fleet tools interop chaos
 
 ## build: pcs and pcs-node into ./bin
 build:
@@ -31,6 +31,10 @@ demo-fleet:
 ## demo-cluster: three nats-server (R3, TLS, a user per client) and three pcs-node (Raft over mutual TLS); the input's leader server and a node are killed mid-run and restarted; exactly-once checked by row id, no secret in logs
 demo-cluster:
 	$(GO) run ./examples/cluster
+
+## chaos: the fault matrix (kill -9 worker/leader/broker, SIGSTOP past ack_wait and the duplicate window, quorum loss, whole-fleet and rolling restarts, sink full, forged catalog commands, malformed partitions) on real processes, checked by row id; CHAOS_RUNS=N repetitions (default 1)
+chaos:
+	$(GO) run ./examples/chaos
 
 ## lint: gofmt, go vet, the import rules of the layout (.ci/imports), staticcheck (pinned) and a tidy go.mod
 lint: tools

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pcs-dev/pcs/node"
+	"github.com/pcs-dev/pcs/transports/natsjs"
+)
+
+// Names fixed by chaos.toml.
+const (
+	pipeline   = "chaos"
+	inSubject  = "chaos.in"
+	outSubject = "chaos.out"
+	inStream   = "PCS_CHAOS_IN"
+	outStream  = "PCS_CHAOS_OUT"
+	// dupWindow is the sink's duplicate window: the suite pre-creates the
+	// output stream with it (2 min by default), so that a pause or a
+	// quorum loss of a few seconds outlasts it, as TestPausedNodePublishesNothing does.
+	dupWindow    = time.Second
+	startTimeout = 60 * time.Second
+)
+
+// build compiles pcs and pcs-node into bin.
+func build(ctx context.Context, repo, bin string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin+string(filepath.Separator), "./cmd/pcs", "./cmd/pcs-node")
+	cmd.Dir, cmd.Stdout, cmd.Stderr = repo, os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build: %w", err)
+	}
+	return nil
+}
+
+// proc is one running process with its log file.
+type proc struct {
+	name, log string
+	cmd       *exec.Cmd
+	done      chan struct{}
+	err       error
+}
+
+func startProc(name, logPath string, env []string, wrap []string, bin string, args ...string) (*proc, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	argv := append(append(append([]string(nil), wrap...), bin), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); logf.Close(); close(p.done) }()
+	return p, nil
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *proc) signal(s syscall.Signal) {
+	if p != nil && !p.exited() {
+		_ = p.cmd.Process.Signal(s)
+	}
+}
+
+func (p *proc) kill() {
+	if p == nil || p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (p *proc) terminate(d time.Duration) error {
+	if p == nil || p.exited() {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(d):
+		p.kill()
+		return fmt.Errorf("%s did not stop within %v of SIGTERM (log %s)", p.name, d, p.log)
+	}
+}
+
+// member is one pcs-node.
+type member struct {
+	id, http, raft, dir string
+	bootstrap           bool
+	wrap                []string // e.g. ip netns exec <ns>
+	p                   *proc
+}
+
+// fleet is a broker and three nodes in a work directory.
+type fleet struct {
+	bin, work, config, key string
+	brokerAddr, server     string
+	broker                 *proc
+	nodes                  []*member
+	nc                     *nats.Conn
+	js                     jetstream.JetStream
+}
+
+// freeAddr returns a loopback address whose port was free just now.
+func freeAddr(host string) string {
+	l, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func (f *fleet) startBroker(ctx context.Context) error {
+	var err error
+	f.broker, err = startProc("pcs broker", filepath.Join(f.work, "broker.log"), nil, nil, filepath.Join(f.bin, "pcs"),
+		"broker", "--store", filepath.Join(f.work, "broker"), "--listen", f.brokerAddr)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		nc, err := nats.Connect(f.server, nats.Name("chaos driver"), nats.Timeout(time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+		if err == nil {
+			if f.nc != nil {
+				f.nc.Close()
+			}
+			f.nc = nc
+			f.js, err = jetstream.New(nc)
+			return err
+		}
+		if time.Now().After(deadline) || f.broker.exited() {
+			return fmt.Errorf("the broker did not accept clients (log %s): %w", f.broker.log, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// start runs the broker, pre-creates the sink with a short duplicate
+// window, then starts n1 (bootstrap), n2 and n3.
+func (f *fleet) start(ctx context.Context, raftHost func(i int) string) error {
+	f.brokerAddr = freeAddr("127.0.0.1")
+	f.server = "nats://" + f.brokerAddr
+	f.key = filepath.Join(f.work, "fleet.key")
+	if err := os.WriteFile(f.key, []byte(strconv.FormatInt(time.Now().UnixNano(), 16)+"chaos-fleet-key-0123456789abcdef\n"), 0o600); err != nil {
+		return err
+	}
+	if err := f.startBroker(ctx); err != nil {
+		return err
+	}
+	if _, err := f.js.CreateStream(ctx, jetstream.StreamConfig{Name: outStream, Subjects: []string{outSubject, natsjs.FenceSubjects(natsjs.FencePrefix(pipeline, "out"))},
+		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardNew, MaxBytes: 1 << 30, Duplicates: dupWindow, AllowAtomicPublish: true}); err != nil {
+		return fmt.Errorf("pre-create the sink: %w", err)
+	}
+	for i := range 3 {
+		host := "127.0.0.1"
+		if raftHost != nil {
+			host = raftHost(i)
+		}
+		f.nodes = append(f.nodes, &member{id: fmt.Sprintf("n%d", i+1), http: freeAddr("127.0.0.1"), raft: freeAddr(host),
+			dir: filepath.Join(f.work, fmt.Sprintf("n%d", i+1)), bootstrap: i == 0})
+	}
+	return nil
+}
+
+// startNodes starts the nodes (n1 first when it bootstraps a new catalog)
+// and waits until the catalog has three voters known to every node.
+func (f *fleet) startNodes(ctx context.Context) error {
+	if err := f.startNode(ctx, f.nodes[0]); err != nil {
+		return err
+	}
+	errs := make(chan error, 2)
+	for _, m := range f.nodes[1:] {
+		go func() { errs <- f.startNode(ctx, m) }()
+	}
+	if err := errors.Join(<-errs, <-errs); err != nil {
+		return err
+	}
+	return f.waitVoters(ctx, 3, startTimeout)
+}
+
+func (f *fleet) startNode(ctx context.Context, m *member) error {
+	env := []string{"PCS_NODE_ID=" + m.id, "PCS_HTTP=" + m.http, "PCS_SERVER=" + f.server, "PCS_DIR=" + m.dir,
+		"PCS_RAFT=" + m.raft, "PCS_BOOTSTRAP=" + strconv.FormatBool(m.bootstrap), "PCS_KEY_FILE=" + f.key}
+	p, err := startProc("pcs-node "+m.id, filepath.Join(f.work, m.id+".log"), env, m.wrap, filepath.Join(f.bin, "pcs-node"), "--config", f.config)
+	if err != nil {
+		return err
+	}
+	m.p = p
+	client := http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(startTimeout); time.Now().Before(deadline); {
+		if resp, err := client.Get("http://" + m.http + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("pcs-node %s exited: %v (log %s)", m.id, p.err, p.log)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("pcs-node %s did not get ready (log %s)", m.id, p.log)
+}
+
+// waitVoters waits until every running node knows a leader and n voters.
+func (f *fleet) waitVoters(ctx context.Context, n int, d time.Duration) error {
+	return waitUntil(ctx, d, fmt.Sprintf("%d voters and a leader on every node", n), func() bool {
+		for _, m := range f.nodes {
+			st, err := status(ctx, m)
+			if err != nil || st.Catalog == nil || st.Catalog.Leader == "" || len(st.Catalog.Voters()) != n {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// leader returns the member the first answering node names as leader.
+func (f *fleet) leader(ctx context.Context) (*member, error) {
+	var l *member
+	err := waitUntil(ctx, 30*time.Second, "a leader", func() bool {
+		for _, m := range f.nodes {
+			if st, err := status(ctx, m); err == nil && st.Catalog != nil && st.Catalog.Leader != "" {
+				for _, x := range f.nodes {
+					if x.id == st.Catalog.Leader {
+						l = x
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
+	return l, err
+}
+
+// follower returns a running member that is not the leader.
+func (f *fleet) follower(ctx context.Context) (*member, error) {
+	l, err := f.leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range f.nodes {
+		if m != l {
+			return m, nil
+		}
+	}
+	return nil, errors.New("no follower")
+}
+
+func (f *fleet) stop() {
+	for _, m := range f.nodes {
+		m.p.kill()
+	}
+	f.broker.kill()
+	if f.nc != nil {
+		f.nc.Close()
+	}
+}
+
+// status reads a node's /v1/status.
+func status(ctx context.Context, m *member) (node.Status, error) {
+	var st node.Status
+	if m.p == nil || m.p.exited() {
+		return st, errors.New("not running")
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.http+"/v1/status", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(body, &st)
+}
+
+// done returns the most partitions done that any running node's catalog
+// reports.
+func (f *fleet) done(ctx context.Context) int64 {
+	var best int64
+	for _, m := range f.nodes {
+		if st, err := status(ctx, m); err == nil && st.Catalog != nil {
+			if ps, ok := st.Catalog.Pipeline(pipeline); ok {
+				best = max(best, ps.Counters.Done)
+			}
+		}
+	}
+	return best
+}
+
+func waitUntil(ctx context.Context, d time.Duration, what string, cond func() bool) error {
+	for deadline := time.Now().Add(d); ; {
+		if cond() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v waiting for %s", d, what)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
