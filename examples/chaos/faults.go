@@ -18,7 +18,7 @@ var scenarios = []scenario{
 			return err
 		}
 		r.inject(ctx)
-		m.p.kill()
+		m.p().kill()
 		time.Sleep(time.Second)
 		return r.restart(ctx, m)
 	}},
@@ -28,7 +28,7 @@ var scenarios = []scenario{
 			return err
 		}
 		r.inject(ctx)
-		m.p.kill()
+		m.p().kill()
 		time.Sleep(time.Second)
 		return r.restart(ctx, m)
 	}},
@@ -80,7 +80,7 @@ var scenarios = []scenario{
 		r.inject(ctx)
 		errs := make(chan error, len(r.f.nodes))
 		for _, m := range r.f.nodes {
-			go func() { errs <- m.p.terminate(20 * time.Second) }()
+			go func() { errs <- m.p().terminate(20 * time.Second) }()
 		}
 		for range r.f.nodes {
 			if err := <-errs; err != nil {
@@ -92,7 +92,7 @@ var scenarios = []scenario{
 	{"rolling restart (SIGTERM one by one)", func(ctx context.Context, r *run) error {
 		r.inject(ctx)
 		for _, m := range r.f.nodes {
-			if err := m.p.terminate(20 * time.Second); err != nil {
+			if err := m.p().terminate(20 * time.Second); err != nil {
 				return err
 			}
 			if err := r.restart(ctx, m); err != nil {

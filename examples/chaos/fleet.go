@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -115,9 +116,12 @@ func (p *proc) terminate(d time.Duration) error {
 type member struct {
 	id, http, raft, dir string
 	bootstrap           bool
-	wrap                []string // e.g. ip netns exec <ns>
-	p                   *proc
+	wrap                []string             // a command prefix (none yet)
+	cur                 atomic.Pointer[proc] // the current process (restarts replace it)
 }
+
+// p returns the member's current process (nil before the first start).
+func (m *member) p() *proc { return m.cur.Load() }
 
 // fleet is a broker and three nodes in a work directory.
 type fleet struct {
@@ -147,12 +151,12 @@ func (f *fleet) startBroker(ctx context.Context) error {
 		return err
 	}
 	deadline := time.Now().Add(startTimeout)
+	if f.nc != nil { // a restart: the driver's connection reconnects by itself
+		return waitUntil(ctx, startTimeout, "the driver reconnected to the broker", f.nc.IsConnected)
+	}
 	for {
 		nc, err := nats.Connect(f.server, nats.Name("chaos driver"), nats.Timeout(time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 		if err == nil {
-			if f.nc != nil {
-				f.nc.Close()
-			}
 			f.nc = nc
 			f.js, err = jetstream.New(nc)
 			return err
@@ -218,7 +222,7 @@ func (f *fleet) startNode(ctx context.Context, m *member) error {
 	if err != nil {
 		return err
 	}
-	m.p = p
+	m.cur.Store(p)
 	client := http.Client{Timeout: time.Second}
 	for deadline := time.Now().Add(startTimeout); time.Now().Before(deadline); {
 		if resp, err := client.Get("http://" + m.http + "/readyz"); err == nil {
@@ -286,7 +290,7 @@ func (f *fleet) follower(ctx context.Context) (*member, error) {
 
 func (f *fleet) stop() {
 	for _, m := range f.nodes {
-		m.p.kill()
+		m.p().kill()
 	}
 	f.broker.kill()
 	if f.nc != nil {
@@ -297,7 +301,7 @@ func (f *fleet) stop() {
 // status reads a node's /v1/status.
 func status(ctx context.Context, m *member) (node.Status, error) {
 	var st node.Status
-	if m.p == nil || m.p.exited() {
+	if p := m.p(); p == nil || p.exited() {
 		return st, errors.New("not running")
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
