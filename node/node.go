@@ -268,6 +268,27 @@ func (n *Node) provision(ctx context.Context) error {
 // provisionRetry bounds the retries of provisioning on transient errors.
 const provisionRetry = 60 * time.Second
 
+// settling calls get until it succeeds, for up to provisionRetry while
+// the error is a timeout (a NATS cluster electing JetStream leaders after
+// a server died answers API calls late), so a node that starts then does
+// not exit.
+func settling[T any](ctx context.Context, log *slog.Logger, get func() (T, error)) (T, error) {
+	deadline := time.Now().Add(provisionRetry)
+	for {
+		v, err := get()
+		if err == nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders)) ||
+			time.Now().After(deadline) || ctx.Err() != nil {
+			return v, err
+		}
+		log.Warn("JetStream lookup failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // newDelivery builds one pipeline's delivery loop: its plan, its
 // consumer, its emitter and publishers, its settler and, when the plan
 // has state, its checkpointer (restoring the last checkpoint). On error
@@ -284,7 +305,7 @@ func (n *Node) newDelivery(ctx context.Context, pc plan.Pipeline, reg *plan.Regi
 	}
 	log := n.log.With("pipeline", pc.Name)
 	d := &delivery{cfg: pc, plan: pl, log: log, m: n.metrics, cat: n.cat}
-	cons, err := n.js.Consumer(ctx, pc.Input.Stream, pc.Input.Consumer)
+	cons, err := settling(ctx, n.log, func() (jetstream.Consumer, error) { return n.js.Consumer(ctx, pc.Input.Stream, pc.Input.Consumer) })
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s/%s: %w", pc.Input.Stream, pc.Input.Consumer, err)
 	}

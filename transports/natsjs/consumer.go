@@ -178,6 +178,34 @@ func Fetch(ctx context.Context, cons jetstream.Consumer, maxMsgs, maxBytes int) 
 
 // fetch implements Fetch; with once it issues the first pull only once
 // (expiring after firstWait) and may return no partition.
+// leaderlessWait bounds how long Fetch waits for a clustered consumer
+// that answers no pull (its stream or consumer is electing a leader after
+// a server died: "no responders" for a few seconds) before returning the
+// error.
+const leaderlessWait = 15 * time.Second
+
+// retryLeaderless reports whether err is a pull no server answered and
+// leaderlessWait has not passed since the first (*since); it then pauses
+// 200 ms (or until ctx is done).
+func retryLeaderless(ctx context.Context, err error, since *time.Time) bool {
+	if !errors.Is(err, nats.ErrNoResponders) {
+		return false
+	}
+	if since.IsZero() {
+		*since = time.Now()
+	}
+	if time.Since(*since) > leaderlessWait {
+		return false
+	}
+	t := time.NewTimer(200 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return true
+}
+
 func (c *Consumer) fetch(ctx context.Context, maxMsgs, maxBytes int, firstWait time.Duration, once bool) ([]*Partition, error) {
 	c.mu.Lock()
 	closed := c.closed
@@ -191,6 +219,7 @@ func (c *Consumer) fetch(ctx context.Context, maxMsgs, maxBytes int, firstWait t
 	if maxBytes <= 0 {
 		maxBytes = DefaultFetchBytes
 	}
+	var unanswered time.Time // since when pulls found no responder
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -209,11 +238,17 @@ func (c *Consumer) fetch(ctx context.Context, maxMsgs, maxBytes int, firstWait t
 		batch, err := c.cons.Fetch(1, jetstream.FetchContext(pctx))
 		if err != nil {
 			cancel()
+			if retryLeaderless(ctx, err, &unanswered) {
+				continue
+			}
 			return nil, fmt.Errorf("natsjs: fetch: %w", err)
 		}
 		first := c.drain(batch)
 		berr := batch.Error()
 		cancel()
+		if len(first) == 0 && berr != nil && retryLeaderless(ctx, berr, &unanswered) {
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			nakAll(first)
 			return nil, err

@@ -728,7 +728,10 @@ func retryable(err error) bool {
 		errors.Is(err, jetstream.ErrTooManyStalledMsgs),
 		errors.Is(err, nats.ErrTimeout),
 		errors.Is(err, nats.ErrDisconnected),
-		errors.Is(err, nats.ErrConnectionReconnecting):
+		errors.Is(err, nats.ErrConnectionReconnecting),
+		// A clustered stream electing a leader (its server died) answers
+		// no one for a few seconds: publishing again then succeeds.
+		errors.Is(err, jetstream.ErrNoStreamResponse):
 		return true
 	}
 	var apiErr *jetstream.APIError
