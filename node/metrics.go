@@ -40,6 +40,8 @@ type Metrics struct {
 	checkpointBytes   *prometheus.GaugeVec
 	checkpointTime    *prometheus.GaugeVec
 	checkpointAge     *prometheus.GaugeVec
+	consumerPending   *prometheus.GaugeVec
+	consumerAck       *prometheus.GaugeVec
 	windowOpen        *prometheus.GaugeVec
 	windowKeys        *prometheus.GaugeVec
 	watermark         *prometheus.GaugeVec
@@ -86,6 +88,8 @@ func NewMetrics() *Metrics {
 		checkpointBytes: gauge("pcs_checkpoint_size_bytes", "Size of the last checkpoint committed by this node (0 before the first)."),
 		checkpointTime:  gauge("pcs_checkpoint_last_timestamp_seconds", "Unix time of the last checkpoint committed by this node (0 before the first)."),
 		checkpointAge:   gauge("pcs_checkpoint_age_seconds", "Seconds since the last checkpoint committed by this node (0 before the first)."),
+		consumerPending: gauge("pcs_consumer_pending_messages", "Input partitions not yet delivered to any node of the fleet (the durable consumer's pending count: the fleet's backlog)."),
+		consumerAck:     gauge("pcs_consumer_ack_pending_messages", "Input partitions delivered to some node of the fleet and not yet acked (the durable consumer's ack-pending count)."),
 		windowOpen:      gauge("pcs_window_open_windows", "Windows holding state (not yet fired and purged) in this node's window operators."),
 		windowKeys:      gauge("pcs_window_keys", "Keyed entries of this node's window state (per pane, summed; sessions: keys with a session)."),
 		watermark:       gauge("pcs_watermark_timestamp_seconds", "The pipeline's effective event-time watermark as Unix time (0 before the first)."),
@@ -93,7 +97,7 @@ func NewMetrics() *Metrics {
 	}
 	reg.MustRegister(m.processed, m.skippedDone, m.checkpoints, m.lateRows, m.failed, m.deadLettered, m.rowsIn, m.rowsOut, m.bytesIn,
 		m.systemSeconds, m.pipelineSecond, m.inFlight, m.paused,
-		m.checkpointSeconds, m.checkpointBytes, m.checkpointTime, m.checkpointAge, m.windowOpen, m.windowKeys, m.watermark, m.watermarkLag)
+		m.checkpointSeconds, m.checkpointBytes, m.checkpointTime, m.checkpointAge, m.consumerPending, m.consumerAck, m.windowOpen, m.windowKeys, m.watermark, m.watermarkLag)
 	return m
 }
 
@@ -110,7 +114,7 @@ func (m *Metrics) pipeline(name string, systems []string) {
 		m.deadLettered.WithLabelValues(name, r)
 	}
 	for _, v := range []*prometheus.GaugeVec{m.inFlight, m.paused, m.checkpointBytes, m.checkpointTime, m.checkpointAge,
-		m.windowOpen, m.windowKeys, m.watermark, m.watermarkLag} {
+		m.consumerPending, m.consumerAck, m.windowOpen, m.windowKeys, m.watermark, m.watermarkLag} {
 		v.WithLabelValues(name)
 	}
 	m.pipelineSecond.WithLabelValues(name)

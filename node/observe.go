@@ -137,6 +137,14 @@ func (n *Node) observe(d *delivery) {
 		systems = append(systems, st...)
 	}
 	n.metrics.pipeline(d.cfg.Name, systems)
+	n.metrics.onScrape(func() { // the fleet's backlog, from the durable consumer
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if info, err := d.cons.Info(ctx); err == nil {
+			n.metrics.consumerPending.WithLabelValues(d.cfg.Name).Set(float64(info.NumPending))
+			n.metrics.consumerAck.WithLabelValues(d.cfg.Name).Set(float64(info.NumAckPending))
+		}
+	})
 	state := planWindow(d.plan)
 	if d.owners != nil {
 		state = d.owners.state
