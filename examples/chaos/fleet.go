@@ -116,7 +116,7 @@ func (p *proc) terminate(d time.Duration) error {
 type member struct {
 	id, http, raft, dir string
 	bootstrap           bool
-	wrap                []string             // a command prefix (none yet)
+	wrap                []string             // a command prefix (ip netns exec NS in the network rows)
 	cur                 atomic.Pointer[proc] // the current process (restarts replace it)
 }
 
@@ -131,6 +131,9 @@ type fleet struct {
 	nodes                  []*member
 	nc                     *nats.Conn
 	js                     jetstream.JetStream
+	lab                    *lab   // the network rows: each node in its namespace
+	storeMiB               int    // the store-full row: the broker's store on a tmpfs this big
+	mount                  string // that tmpfs
 }
 
 // freeAddr returns a loopback address whose port was free just now.
@@ -145,8 +148,14 @@ func freeAddr(host string) string {
 
 func (f *fleet) startBroker(ctx context.Context) error {
 	var err error
-	f.broker, err = startProc("pcs broker", filepath.Join(f.work, "broker.log"), nil, nil, filepath.Join(f.bin, "pcs"),
-		"broker", "--store", filepath.Join(f.work, "broker"), "--listen", f.brokerAddr)
+	args := []string{"broker", "--store", filepath.Join(f.work, "broker"), "--listen", f.brokerAddr}
+	if f.mount != "" {
+		args[2] = filepath.Join(f.mount, "store")
+	}
+	if f.lab != nil { // the bridge's address: reachable from this machine's namespaces only
+		args = append(args, "--allow-no-auth")
+	}
+	f.broker, err = startProc("pcs broker", filepath.Join(f.work, "broker.log"), nil, nil, filepath.Join(f.bin, "pcs"), args...)
 	if err != nil {
 		return err
 	}
@@ -174,8 +183,25 @@ func (f *fleet) startBroker(ctx context.Context) error {
 
 // start runs the broker, pre-creates the sink with a short duplicate
 // window, then starts n1 (bootstrap), n2 and n3.
-func (f *fleet) start(ctx context.Context, raftHost func(i int) string) error {
+func (f *fleet) start(ctx context.Context) error {
 	f.brokerAddr = freeAddr("127.0.0.1")
+	maxBytes := int64(1 << 30)
+	if f.storeMiB > 0 {
+		maxBytes = 4 << 20 // a reservation of 1 GiB would not fit the store
+	}
+	if f.lab != nil {
+		f.brokerAddr = freeAddr(f.lab.hostIP)
+	}
+	if f.storeMiB > 0 {
+		f.mount = filepath.Join(f.work, "tmpfs")
+		if err := os.MkdirAll(f.mount, 0o755); err != nil {
+			return err
+		}
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%dm", f.storeMiB), "pcs-chaos", f.mount).CombinedOutput(); err != nil {
+			f.mount = ""
+			return fmt.Errorf("mount a tmpfs: %v: %s", err, out)
+		}
+	}
 	f.server = "nats://" + f.brokerAddr
 	f.key = filepath.Join(f.work, "fleet.key")
 	if err := os.WriteFile(f.key, []byte(strconv.FormatInt(time.Now().UnixNano(), 16)+"chaos-fleet-key-0123456789abcdef\n"), 0o600); err != nil {
@@ -185,16 +211,16 @@ func (f *fleet) start(ctx context.Context, raftHost func(i int) string) error {
 		return err
 	}
 	if _, err := f.js.CreateStream(ctx, jetstream.StreamConfig{Name: outStream, Subjects: []string{outSubject, natsjs.FenceSubjects(natsjs.FencePrefix(pipeline, "out"))},
-		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardNew, MaxBytes: 1 << 30, Duplicates: dupWindow, AllowAtomicPublish: true}); err != nil {
+		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardNew, MaxBytes: maxBytes, Duplicates: dupWindow, AllowAtomicPublish: true}); err != nil {
 		return fmt.Errorf("pre-create the sink: %w", err)
 	}
 	for i := range 3 {
-		host := "127.0.0.1"
-		if raftHost != nil {
-			host = raftHost(i)
+		m := &member{id: fmt.Sprintf("n%d", i+1), http: freeAddr("127.0.0.1"), raft: freeAddr("127.0.0.1"),
+			dir: filepath.Join(f.work, fmt.Sprintf("n%d", i+1)), bootstrap: i == 0}
+		if f.lab != nil { // a fresh namespace: every port is free
+			m.http, m.raft, m.wrap = f.lab.ip[i]+":9464", f.lab.ip[i]+":7400", f.lab.wrap(i)
 		}
-		f.nodes = append(f.nodes, &member{id: fmt.Sprintf("n%d", i+1), http: freeAddr("127.0.0.1"), raft: freeAddr(host),
-			dir: filepath.Join(f.work, fmt.Sprintf("n%d", i+1)), bootstrap: i == 0})
+		f.nodes = append(f.nodes, m)
 	}
 	return nil
 }
@@ -217,7 +243,7 @@ func (f *fleet) startNodes(ctx context.Context) error {
 
 func (f *fleet) startNode(ctx context.Context, m *member) error {
 	env := []string{"PCS_NODE_ID=" + m.id, "PCS_HTTP=" + m.http, "PCS_SERVER=" + f.server, "PCS_DIR=" + m.dir,
-		"PCS_RAFT=" + m.raft, "PCS_BOOTSTRAP=" + strconv.FormatBool(m.bootstrap), "PCS_KEY_FILE=" + f.key}
+		"PCS_RAFT=" + m.raft, "PCS_BOOTSTRAP=" + strconv.FormatBool(m.bootstrap), "PCS_KEY_FILE=" + f.key, "PCS_OUT_MAX_BYTES=" + f.outMax()}
 	p, err := startProc("pcs-node "+m.id, filepath.Join(f.work, m.id+".log"), env, m.wrap, filepath.Join(f.bin, "pcs-node"), "--config", f.config)
 	if err != nil {
 		return err
@@ -274,6 +300,16 @@ func (f *fleet) leader(ctx context.Context) (*member, error) {
 	return l, err
 }
 
+// index returns m's position in the fleet (its namespace in a lab).
+func (f *fleet) index(m *member) int {
+	for i, x := range f.nodes {
+		if x == m {
+			return i
+		}
+	}
+	return -1
+}
+
 // follower returns a running member that is not the leader.
 func (f *fleet) follower(ctx context.Context) (*member, error) {
 	l, err := f.leader(ctx)
@@ -295,6 +331,9 @@ func (f *fleet) stop() {
 	f.broker.kill()
 	if f.nc != nil {
 		f.nc.Close()
+	}
+	if f.mount != "" {
+		_ = exec.Command("umount", f.mount).Run()
 	}
 }
 
@@ -347,4 +386,13 @@ func waitUntil(ctx context.Context, d time.Duration, what string, cond func() bo
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// outMax is the sink's max_bytes (PCS_OUT_MAX_BYTES of chaos.toml),
+// equal to the pre-created sink's.
+func (f *fleet) outMax() string {
+	if f.storeMiB > 0 {
+		return "4MiB"
+	}
+	return "1GiB"
 }

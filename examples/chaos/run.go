@@ -48,6 +48,7 @@ type run struct {
 	injected  time.Time
 	pubAt     int64
 	recovered chan time.Duration // the recovery, once measured
+	release   chan struct{}      // if set before inject: closed when the fault ends; the recovery target is taken a second later
 }
 
 // inject records the moment of the fault and starts measuring the
@@ -63,6 +64,14 @@ func (r *run) inject(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(recoveryWindow):
+		}
+		if r.release != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.release:
+			}
+			time.Sleep(recoveryWindow)
 		}
 		target := r.published.Load()
 		for ctx.Err() == nil {
@@ -83,6 +92,12 @@ const recoveryWindow = time.Second
 type scenario struct {
 	name  string
 	fault func(ctx context.Context, r *run) error
+	// net: each node runs in its own network namespace (a lab);
+	// storeMiB: the broker's store is a tmpfs this big.
+	net      bool
+	storeMiB int
+	// skip says why the row cannot run on this machine ("" if it can).
+	skip func() string
 }
 
 func runOnce(ctx context.Context, o options, sc scenario) (res outcome) {
@@ -95,13 +110,21 @@ func runOnce(ctx context.Context, o options, sc scenario) (res outcome) {
 	defer func() {
 		if res.Err == nil && !o.keep {
 			os.RemoveAll(work)
-		} else {
+		} else if res.Err != nil {
 			res.Err = fmt.Errorf("%w (logs in %s)", res.Err, work)
 		}
 	}()
-	r := &run{f: &fleet{bin: o.bin, work: work, config: filepath.Join(o.repo, "examples", "chaos", "chaos.toml")}}
+	r := &run{f: &fleet{bin: o.bin, work: work, config: filepath.Join(o.repo, "examples", "chaos", "chaos.toml"), storeMiB: sc.storeMiB}}
+	if sc.net {
+		l, err := newLab(3)
+		defer l.close() // after stop: the processes go first
+		if err != nil {
+			return outcome{Err: fmt.Errorf("network namespaces: %w", err)}
+		}
+		r.f.lab = l
+	}
 	defer r.f.stop()
-	if err := r.f.start(ctx, nil); err != nil {
+	if err := r.f.start(ctx); err != nil {
 		return outcome{Err: err}
 	}
 	if err := r.f.startNodes(ctx); err != nil {
