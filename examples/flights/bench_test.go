@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,10 +54,18 @@ func loadFlights(b *testing.B) (recs []arrow.RecordBatch, airports string, rows 
 // BenchmarkEndToEnd: the demo pipeline on flights-3m through an embedded
 // JetStream ("pcs": publish partitions, pcs-node's runner filters, looks
 // up and derives, publishes results, a consumer decodes them) next to the
-// ceiling measured in the same run ("ceiling": the same partitions
-// published and consumed, decoded and acked, with no pipeline). Both
-// publish and consume concurrently; the clock runs from the first publish
-// to the last partition consumed.
+// broker-only ceiling of the same job measured in the same run
+// ("ceiling", issue 15 item 1): the same input partitions published,
+// consumed and decoded by a worker per core, which publishes for each the
+// pipeline's output partition (computed before the clock: the same
+// sizes, no compute) fenced as pcs-node publishes its outputs
+// (natsjs.WithFence, one atomic batch per output) and acks the input
+// after the output's ack; a consumer decodes the outputs. "ceiling-
+// unfenced" is the same with plain publishes of the outputs. Every
+// variant publishes and consumes concurrently; the clock runs from the
+// first publish to the last output consumed, and the rows consumed are
+// checked. Reports rows/s, input MB/s and "wire-MB", the Arrow bodies
+// moved per run (input and output partitions).
 func BenchmarkEndToEnd(b *testing.B) {
 	recs, airports, rows := loadFlights(b)
 	defer func() {
@@ -63,25 +73,63 @@ func BenchmarkEndToEnd(b *testing.B) {
 			r.Release()
 		}
 	}()
-	var bytesIn int64
-	for _, r := range recs {
-		body, err := natsjs.Encode([]arrow.RecordBatch{r}, natsjs.EncodeOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		bytesIn += int64(len(body))
-	}
-	report := func(b *testing.B) {
-		sec := b.Elapsed().Seconds() / float64(b.N)
-		b.ReportMetric(float64(rows)/sec, "rows/s")
-		b.ReportMetric(float64(bytesIn)/sec/1e6, "MB/s")
-	}
 	// pcs: the demo's pipeline as node.toml defines it (built-in systems);
 	// go-systems: the same work as hand-written Go systems (flightsys).
 	b.Setenv("PCS_AIRPORTS", airports)
 	fromTOML, err := node.LoadConfig("node.toml")
 	if err != nil {
 		b.Fatal(err)
+	}
+	// The pipeline's outputs, for the ceiling's second hop and the checks.
+	ctx := context.Background()
+	pl, err := plan.Build(ctx, fromTOML.Pipelines[0], plan.DefaultRegistry(), plan.WithoutShards())
+	if err != nil {
+		b.Fatal(err)
+	}
+	outs := make([]arrow.RecordBatch, len(recs))
+	var bytesIn, bytesOut, rowsOut int64
+	nOut := 0
+	for i, r := range recs {
+		body, err := natsjs.Encode([]arrow.RecordBatch{r}, natsjs.EncodeOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytesIn += int64(len(body))
+		r.Retain() // Step releases its input
+		out, err := pl.Step(ctx, plan.Input{ID: fmt.Sprint(i), Source: "input", Batches: []arrow.RecordBatch{r}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res := out.Results; res != nil && res.NumRows() > 0 {
+			res.Retain()
+			outs[i] = res
+			body, err := natsjs.Encode([]arrow.RecordBatch{res}, natsjs.EncodeOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			bytesOut += int64(len(body))
+			rowsOut += res.NumRows()
+			nOut++
+		}
+		out.Release()
+	}
+	defer func() {
+		for _, r := range outs {
+			if r != nil {
+				r.Release()
+			}
+		}
+	}()
+	report := func(b *testing.B) {
+		sec := b.Elapsed().Seconds() / float64(b.N)
+		b.ReportMetric(float64(rows)/sec, "rows/s")
+		b.ReportMetric(float64(bytesIn)/sec/1e6, "MB/s")
+		b.ReportMetric(float64(bytesIn+bytesOut)/1e6, "wire-MB")
+	}
+	check := func(b *testing.B, got int64) {
+		if got != rowsOut {
+			b.Fatalf("consumed %d output rows, want %d", got, rowsOut)
+		}
 	}
 	builtins := plan.DefaultRegistry()
 	goSystems := plan.NewRegistry()
@@ -120,10 +168,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 				nc, _ := n.Broker().Connect()
 				js, _ := jetstream.New(nc)
 				b.StartTimer()
-				consumed := consumeAll(b, js, cfg.Pipelines[0].Output.Stream, len(recs))
+				// Filtered on the output subject: the stream also holds the fences.
+				consumed, got := consumeAll(b, js, cfg.Pipelines[0].Output.Stream, "flights.enriched", nOut)
 				publishAll(b, js, "flights.raw", recs)
 				<-consumed
 				b.StopTimer()
+				check(b, *got)
 				cancel()
 				<-done
 				nc.Close()
@@ -133,32 +183,113 @@ func BenchmarkEndToEnd(b *testing.B) {
 			report(b)
 		})
 	}
-	b.Run("ceiling", func(b *testing.B) {
-		for b.Loop() {
-			b.StopTimer()
-			br := brokertest.Start(b, brokertest.WithMaxPayload(4<<20))
-			nc := brokertest.Conn(b, br)
-			js, err := jetstream.New(nc)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := broker.Provision(context.Background(), js, broker.Spec{
-				Streams:      []broker.StreamSpec{{Name: "CEIL", Subjects: []string{"ceil.raw"}, Retention: broker.RetentionWorkQueue, Discard: broker.DiscardNew}},
-				ObjectStores: []broker.ObjectStoreSpec{{Bucket: "pcs-objects"}},
-			}); err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-			consumed := consumeAll(b, js, "CEIL", len(recs))
-			publishAll(b, js, "ceil.raw", recs)
-			<-consumed
-			b.StopTimer()
-			nc.Close()
-			_ = br.Shutdown(context.Background())
-			b.StartTimer()
+	for _, fenced := range []bool{true, false} {
+		name := "ceiling"
+		if !fenced {
+			name = "ceiling-unfenced"
 		}
-		report(b)
-	})
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				br := brokertest.Start(b, brokertest.WithMaxPayload(4<<20))
+				nc := brokertest.Conn(b, br)
+				js, err := jetstream.New(nc)
+				if err != nil {
+					b.Fatal(err)
+				}
+				fence := natsjs.FencePrefix("ceil", "out")
+				if _, err := broker.Provision(context.Background(), js, broker.Spec{
+					Streams: []broker.StreamSpec{
+						{Name: "CEIL", Subjects: []string{"ceil.raw"}, Retention: broker.RetentionWorkQueue, Discard: broker.DiscardNew},
+						{Name: "CEIL_OUT", Subjects: []string{"ceil.out", natsjs.FenceSubjects(fence)}, Retention: broker.RetentionLimits, Discard: broker.DiscardNew, AllowAtomicPublish: true},
+					},
+					ObjectStores: []broker.ObjectStoreSpec{{Bucket: "pcs-objects"}},
+				}); err != nil {
+					b.Fatal(err)
+				}
+				opts := []natsjs.Option{natsjs.WithSourceID("ceil")}
+				if fenced {
+					opts = append(opts, natsjs.WithFence(fence))
+				}
+				pub, err := natsjs.NewPublisher(js, "ceil.out", opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				relayed := relay(ctx, b, js, "CEIL", pub, outs)
+				b.StartTimer()
+				consumed, got := consumeAll(b, js, "CEIL_OUT", "ceil.out", nOut)
+				publishAll(b, js, "ceil.raw", recs)
+				<-consumed
+				b.StopTimer()
+				check(b, *got)
+				cancel()
+				<-relayed
+				_ = pub.Close(context.Background())
+				nc.Close()
+				_ = br.Shutdown(context.Background())
+				b.StartTimer()
+			}
+			report(b)
+		})
+	}
+}
+
+// relay is the ceiling's middle: a worker per core fetches partitions
+// from stream, decodes them, publishes outs[i] for the partition with
+// stream sequence i+1 (nothing for an empty output, as pcs-node), waits
+// for its acks and acks the partition, until ctx is done.
+func relay(ctx context.Context, b *testing.B, js jetstream.JetStream, stream string, pub *natsjs.Publisher, outs []arrow.RecordBatch) <-chan struct{} {
+	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{Durable: "relay", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				parts, err := natsjs.Fetch(ctx, cons, 2, 0)
+				if err != nil {
+					if ctx.Err() == nil {
+						b.Error(err)
+					}
+					return
+				}
+				for _, p := range parts {
+					recs, err := p.Decode(ctx, js, nil)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					for _, r := range recs {
+						r.Release()
+					}
+					if out := outs[p.StreamSeq()-1]; out != nil {
+						id := p.ID()
+						pds, err := pub.PublishParts(ctx, []arrow.RecordBatch{out}, natsjs.Meta{Lineage: []string{id}},
+							func(j int) string { return natsjs.PartID(natsjs.OutputID("ceil", id, 0), j) })
+						for _, pd := range pds {
+							if _, werr := pd.Wait(ctx); werr != nil && err == nil {
+								err = werr
+							}
+						}
+						if err != nil {
+							if ctx.Err() == nil {
+								b.Error(err)
+							}
+							return
+						}
+					}
+					_ = p.Ack(ctx)
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	return done
 }
 
 func publishAll(b *testing.B, js jetstream.JetStream, subject string, recs []arrow.RecordBatch) {
@@ -177,15 +308,17 @@ func publishAll(b *testing.B, js jetstream.JetStream, subject string, recs []arr
 	}
 }
 
-// consumeAll fetches, decodes and acks n partitions from stream on a
-// durable pull consumer it creates, and closes the returned channel then.
-func consumeAll(b *testing.B, js jetstream.JetStream, stream string, n int) <-chan struct{} {
+// consumeAll fetches, decodes and acks n partitions on subject from
+// stream on a durable pull consumer it creates, counting their rows into
+// *rows, and closes the returned channel then.
+func consumeAll(b *testing.B, js jetstream.JetStream, stream, subject string, n int) (<-chan struct{}, *int64) {
 	ctx := context.Background()
-	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{Durable: "bench", AckPolicy: jetstream.AckExplicitPolicy})
+	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{Durable: "bench", AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: subject})
 	if err != nil {
 		b.Fatal(err)
 	}
 	done := make(chan struct{})
+	rows := new(int64)
 	go func() {
 		defer close(done)
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
@@ -203,6 +336,7 @@ func consumeAll(b *testing.B, js jetstream.JetStream, stream string, n int) <-ch
 					return
 				}
 				for _, r := range recs {
+					*rows += r.NumRows()
 					r.Release()
 				}
 				_ = p.Ack(ctx)
@@ -210,7 +344,7 @@ func consumeAll(b *testing.B, js jetstream.JetStream, stream string, n int) <-ch
 			}
 		}
 	}()
-	return done
+	return done, rows
 }
 
 // BenchmarkPublishParquet: read flights-3m.parquet and publish it as
