@@ -115,7 +115,7 @@ func (p *Publisher) publishFenced(ctx context.Context, id string, msgs []*nats.M
 	var err error
 	wait := p.cfg.retryWait
 	for attempt := 0; ; attempt++ {
-		if ack, err = p.sendBatch(ctx, id, msgs); err == nil || errors.Is(err, ErrFenced) || !retryable(err) || attempt >= p.cfg.maxRetries {
+		if ack, err = p.sendBatch(ctx, id, msgs); err == nil || errors.Is(err, ErrFenced) || !p.retryable(err) || attempt >= p.cfg.maxRetries {
 			break
 		}
 		select {

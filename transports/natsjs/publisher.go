@@ -662,7 +662,7 @@ func (p *Publisher) watch(pd *Pending, msg *nats.Msg, paf jetstream.PubAckFuture
 			p.finish(pd, ack, nil, sticky)
 			return
 		}
-		if !retryable(err) || attempt >= p.cfg.maxRetries {
+		if !p.retryable(err) || attempt >= p.cfg.maxRetries {
 			p.finish(pd, nil, fmt.Errorf("natsjs: publish %s to %s (%d attempts): %w", pd.id, p.subject, attempt+1, err), sticky)
 			return
 		}
@@ -718,6 +718,24 @@ func (p *Publisher) finish(pd *Pending, ack *jetstream.PubAck, err error, sticky
 // pipe, a reset connection), or the client's async window stalled. A
 // subject without a stream (no responders, which nats.go itself retries
 // twice) and a closed connection are not.
+// retryable is the package's retryable, plus a publish no stream
+// answered (no responders) while a stream does capture the subject: a
+// clustered stream electing a leader after its server died answers no
+// one for a few seconds, and publishing again then succeeds. With no
+// stream for the subject it fails at once.
+func (p *Publisher) retryable(err error) bool {
+	if retryable(err) {
+		return true
+	}
+	if !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.ackTimeout)
+	defer cancel()
+	_, lerr := p.js.StreamNameBySubject(ctx, p.subject)
+	return !errors.Is(lerr, jetstream.ErrStreamNotFound)
+}
+
 func retryable(err error) bool {
 	switch {
 	case errors.Is(err, nats.ErrReconnectBufExceeded),
@@ -728,10 +746,7 @@ func retryable(err error) bool {
 		errors.Is(err, jetstream.ErrTooManyStalledMsgs),
 		errors.Is(err, nats.ErrTimeout),
 		errors.Is(err, nats.ErrDisconnected),
-		errors.Is(err, nats.ErrConnectionReconnecting),
-		// A clustered stream electing a leader (its server died) answers
-		// no one for a few seconds: publishing again then succeeds.
-		errors.Is(err, jetstream.ErrNoStreamResponse):
+		errors.Is(err, nats.ErrConnectionReconnecting):
 		return true
 	}
 	var apiErr *jetstream.APIError
