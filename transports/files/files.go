@@ -10,6 +10,7 @@ import (
 
 	"github.com/pcs-dev/pcs/transports"
 	"github.com/pcs-dev/pcs/transports/arrowfile"
+	"github.com/pcs-dev/pcs/transports/avro"
 	"github.com/pcs-dev/pcs/transports/csv"
 	"github.com/pcs-dev/pcs/transports/jsonl"
 	"github.com/pcs-dev/pcs/transports/parquet"
@@ -18,9 +19,9 @@ import (
 // Open opens the file at path as a source of record batches. The format
 // is detected as Sniff does (or given by WithFormat). The source is the
 // format package's own (*parquet.Source, *arrowfile.Source, *csv.Source,
-// *jsonl.Source: type-assert it for their extra methods, such as
+// *jsonl.Source, *avro.Source: type-assert it for their extra methods, such as
 // (*parquet.Source).NumRows), except where WithColumns or WithSchema
-// (Arrow, CSV, JSONL) or WithBatchRows (Arrow) need a wrapper around it. A .tsv file
+// (Arrow, CSV, JSONL, Avro) or WithBatchRows (Arrow) need a wrapper around it. A .tsv file
 // is read with tabs between fields. The caller closes the source.
 //
 // Options: WithFormat, WithAllocator, WithColumns or WithSchema,
@@ -97,6 +98,14 @@ func Open(path string, opts ...Option) (transports.Source, error) {
 		if src, err = csv.NewSource(path, co...); err != nil {
 			return nil, err
 		}
+	case Avro:
+		ao := []avro.SourceOption{avro.WithAllocator(cfg.mem)}
+		if cfg.batchRows > 0 {
+			ao = append(ao, avro.WithBatchRows(int(min(cfg.batchRows, 1<<31-1))))
+		}
+		if src, err = avro.NewSource(path, ao...); err != nil {
+			return nil, err
+		}
 	case JSONL:
 		jo := []jsonl.SourceOption{jsonl.WithAllocator(cfg.mem)}
 		if cfg.batchRows > 0 {
@@ -146,8 +155,8 @@ func Open(path string, opts ...Option) (transports.Source, error) {
 // the file names they make).
 //
 // Errors: ErrUnknownFormat (an extension FormatOf does not know);
-// ErrUnsupported (a Parquet-only option for another format, or an Open
-// option); ErrInvalidOption; the format package's errors (a type it
+// ErrUnsupported (a Parquet-only option for another format, an Open
+// option, or an .avro file: Avro is read only); ErrInvalidOption; the format package's errors (a type it
 // cannot write, the file cannot be created), which name the file.
 func Create(path string, schema *arrow.Schema, opts ...Option) (transports.Sink, error) {
 	cfg, format, err := prepare(opts, forCreate, path, FormatOf)
@@ -190,6 +199,8 @@ func Create(path string, schema *arrow.Schema, opts ...Option) (transports.Sink,
 		return csv.NewSink(path, schema, co...)
 	case JSONL:
 		return jsonl.NewSink(path, schema, jsonl.WithAtomicRename(true))
+	case Avro:
+		return nil, fmt.Errorf("%w: %s: Avro files are read, not written: name it .parquet, .arrow, .csv or .jsonl", ErrUnsupported, path)
 	}
 	return nil, fmt.Errorf("%w: %s: %v", ErrUnknownFormat, path, format)
 }

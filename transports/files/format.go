@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/pcs-dev/pcs/transports/avro"
 )
 
 // Format is a file format that Open reads and Create writes.
@@ -27,10 +29,13 @@ const (
 	CSV
 	// JSONL: one JSON object per line (JSON Lines); .jsonl, .ndjson.
 	JSONL
+	// Avro: an Avro object container file ("Obj\x01" at the start);
+	// .avro. Read only: Create does not write it.
+	Avro
 )
 
-// String returns "parquet", "arrow file", "arrow stream", "csv" or
-// "jsonl" (the names pcs inspect prints).
+// String returns "parquet", "arrow file", "arrow stream", "csv",
+// "jsonl" or "avro" (the names pcs inspect prints).
 func (f Format) String() string {
 	switch f {
 	case Parquet:
@@ -43,6 +48,8 @@ func (f Format) String() string {
 		return "csv"
 	case JSONL:
 		return "jsonl"
+	case Avro:
+		return "avro"
 	}
 	return fmt.Sprintf("Format(%d)", int(f))
 }
@@ -58,10 +65,11 @@ var extensions = map[string]Format{
 	".tsv":     CSV,
 	".jsonl":   JSONL,
 	".ndjson":  JSONL,
+	".avro":    Avro,
 }
 
 // knownNames lists the extensions for error messages.
-const knownNames = ".parquet, .arrow (.ipc, .feather), .arrows, .csv (.tsv) or .jsonl (.ndjson)"
+const knownNames = ".parquet, .arrow (.ipc, .feather), .arrows, .csv (.tsv), .jsonl (.ndjson) or .avro"
 
 // Magic bytes of the binary formats.
 var (
@@ -71,6 +79,7 @@ var (
 	// version 0.15 (the continuation marker).
 	streamStart = []byte{0xFF, 0xFF, 0xFF, 0xFF}
 	utf8BOM     = []byte{0xEF, 0xBB, 0xBF}
+	avroMagic   = avro.Magic // "Obj\x01"
 )
 
 // sniffBytes is how many bytes of a file Sniff reads.
@@ -78,7 +87,7 @@ const sniffBytes = 4096
 
 // FormatOf returns the format that path's extension names (case does not
 // matter): .parquet; .arrow, .ipc, .feather (Arrow IPC file); .arrows
-// (Arrow IPC stream); .csv, .tsv; .jsonl, .ndjson. It reads nothing: it
+// (Arrow IPC stream); .csv, .tsv; .jsonl, .ndjson; .avro. It reads nothing: it
 // is how Create chooses. Another extension is an error wrapping
 // ErrUnknownFormat that names path and the extensions it knows.
 func FormatOf(path string) (Format, error) {
@@ -91,7 +100,8 @@ func FormatOf(path string) (Format, error) {
 // Sniff returns the format of the existing file at path, as Open
 // detects it. The first bytes decide first, because they cannot lie:
 // "PAR1" is Parquet, "ARROW1" an Arrow IPC file, 0xFFFFFFFF an Arrow IPC
-// stream, whatever the file is called. Then the extension decides, as in
+// stream, "Obj\x01" an Avro object container file, whatever the file is
+// called. Then the extension decides, as in
 // FormatOf (CSV has no magic; an Arrow extension on other bytes is left
 // to the Arrow reader, which also reads streams written before Arrow
 // 0.15). Last, a file whose first non-blank byte (after a UTF-8 byte
@@ -132,6 +142,8 @@ func detect(path string, head []byte) (Format, error) {
 		return ArrowFile, nil
 	case bytes.HasPrefix(head, streamStart):
 		return ArrowStream, nil
+	case bytes.HasPrefix(head, avroMagic):
+		return Avro, nil
 	}
 	if f, err := FormatOf(path); err == nil {
 		return f, nil
@@ -144,6 +156,6 @@ func detect(path string, head []byte) (Format, error) {
 	if len(head) == 0 {
 		what = "it is empty, which is"
 	}
-	return 0, fmt.Errorf(`%w: %s: %s neither Parquet nor Arrow IPC ("PAR1", "ARROW1", 0xFFFFFFFF) nor a JSON object, and its name is not %s`,
+	return 0, fmt.Errorf(`%w: %s: %s neither Parquet nor Arrow IPC nor Avro ("PAR1", "ARROW1", 0xFFFFFFFF, "Obj\x01") nor a JSON object, and its name is not %s`,
 		ErrUnknownFormat, path, what, knownNames)
 }

@@ -74,7 +74,7 @@ func (c *config) note(name string, u use) { c.given = append(c.given, givenOptio
 // is ErrInvalidOption.
 func WithFormat(f Format) Option {
 	return func(c *config) error {
-		if f < Parquet || f > JSONL {
+		if f < Parquet || f > Avro {
 			return fmt.Errorf("%w: unknown format %v", ErrInvalidOption, f)
 		}
 		c.format = f
