@@ -20,12 +20,13 @@ func csvTypes() []arrow.DataType {
 }
 
 func TestConformance(t *testing.T) {
-	for _, atomic := range []bool{false, true} {
-		name := "in-place"
-		if atomic {
-			name = "atomic-rename"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, v := range []struct {
+		name     string
+		atomic   bool
+		parallel int
+	}{{"in-place", false, 1}, {"atomic-rename", true, 1}, {"parallel", false, 3}} {
+		atomic := v.atomic
+		t.Run(v.name, func(t *testing.T) {
 			transporttest.Run(t, transporttest.Harness{
 				Open: func(t *testing.T, mem memory.Allocator) transporttest.Endpoint {
 					path := filepath.Join(t.TempDir(), "data.csv")
@@ -34,11 +35,11 @@ func TestConformance(t *testing.T) {
 							return csv.NewSink(path, sc, csv.WithAtomicRename(atomic))
 						},
 						NewSource: func(sc *arrow.Schema) (transports.Source, error) {
-							return csv.NewSource(path, csv.WithSchema(sc), csv.WithAllocator(mem))
+							return csv.NewSource(path, csv.WithSchema(sc), csv.WithAllocator(mem), csv.WithParallel(v.parallel))
 						},
 					}
 				},
-				Skip: skipLarge(atomic),
+				Skip: skipLarge(atomic || v.parallel > 1),
 				Caps: transporttest.Capabilities{
 					Types:           csvTypes(),
 					EmptyIsNull:     true,
@@ -50,10 +51,11 @@ func TestConformance(t *testing.T) {
 }
 
 // skipLarge leaves the 68 MiB round trip to the in-place run: the
-// atomic-rename sink differs only in the file name at Close, and the
-// sub-test takes seconds with -race.
-func skipLarge(atomic bool) map[string]string {
-	if !atomic {
+// atomic-rename sink differs only in the file name at Close, the
+// parallel source is checked against the serial one by
+// TestParallelSameBatches, and the sub-test takes seconds with -race.
+func skipLarge(skip bool) map[string]string {
+	if !skip {
 		return nil
 	}
 	return map[string]string{"LargeBatch": "run by the in-place variant"}

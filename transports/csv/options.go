@@ -3,6 +3,7 @@ package csv
 import (
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"unicode/utf8"
 
@@ -50,6 +51,7 @@ type sourceConfig struct {
 	lazyQuotes             bool
 	types                  map[string]arrow.DataType
 	nulls                  []string // besides ""
+	parallel               int      // goroutines parsing; 1: Read parses
 }
 
 type sinkConfig struct {
@@ -64,6 +66,7 @@ func defaultSourceConfig() sourceConfig {
 		TextSourceBase: fileopt.NewTextSourceBase(DefaultInferRows),
 		comma:          DefaultDelimiter,
 		header:         true,
+		parallel:       1,
 	}
 }
 
@@ -184,3 +187,28 @@ func WithLazyQuotes(on bool) SourceOption {
 // its temporary file. Default false: the file is written in place (and
 // removed on failure).
 func WithAtomicRename(on bool) SinkOption { return fileopt.AtomicRename[sinkConfig](on) }
+
+// WithParallel makes the Source parse the file on n goroutines (n >= 1;
+// default 1: Read parses, on the caller's goroutine; 0 means
+// runtime.GOMAXPROCS(0)). One goroutine reads the file and cuts it into
+// segments of about 8 MiB at record boundaries (line breaks outside
+// quoted fields, told by the parity of the quotes before them), each
+// ending after a multiple of the batch rows; n goroutines parse the
+// segments; Read returns their batches in file order. The batches are
+// those of a serial Source, row for row, and so are the errors
+// (WithMaxLineBytes included). Memory: about 2n segments of text and
+// their batches are held ahead of Read. With WithLazyQuotes, a quote
+// does not tell where fields end, and the Source parses serially.
+// Close stops the goroutines.
+func WithParallel(n int) SourceOption {
+	return fileopt.SourceFunc(func(c *sourceConfig) error {
+		if n < 0 {
+			return fmt.Errorf("%w: parallel goroutines must be >= 0, got %d", ErrInvalidOption, n)
+		}
+		if n == 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		c.parallel = n
+		return nil
+	})
+}

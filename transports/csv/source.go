@@ -45,9 +45,10 @@ type Source struct {
 	dataStart int64 // offset of the first record (after a BOM)
 	bodyStart int64 // offset of the first data record (after the header)
 	r         *arrowcsv.Reader
-	lim       *recordLimit // under r
-	rows      int64        // data rows returned so far
-	state     infile.State // sticky error, end, closed
+	lim       *recordLimit    // under r
+	rows      int64           // data rows returned so far
+	par       *parallelReader // with WithParallel, from the first Read
+	state     infile.State    // sticky error, end, closed
 }
 
 var _ transports.Source = (*Source)(nil)
@@ -315,6 +316,8 @@ func (s *Source) Schema() *arrow.Schema { return s.schema }
 // Read returns io.EOF, and keeps doing so.
 //
 // ctx is checked before each batch; parsing a batch is not interrupted.
+// With WithParallel, batches are parsed ahead on other goroutines and
+// Read waits for the next one until ctx is done.
 //
 // Errors: a *ParseError for a bad cell (ErrBadValue, with the line, the
 // column and the value), a record with the wrong number of fields
@@ -325,6 +328,9 @@ func (s *Source) Schema() *arrow.Schema { return s.schema }
 func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
 	if err := s.state.Begin(ctx); err != nil {
 		return nil, err
+	}
+	if s.cfg.parallel > 1 && !s.cfg.lazyQuotes {
+		return s.readParallel(ctx)
 	}
 	ok, perr := next(s.r)
 	if perr == nil {
@@ -347,7 +353,7 @@ func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
 		s.rows += rec.NumRows()
 		return rec, nil
 	}
-	out, err := s.convertBatch(rec)
+	out, err := s.convertBatch(rec, s.conv)
 	if err != nil {
 		return nil, s.state.Fail(s.locate(s.rows, err))
 	}
@@ -365,9 +371,9 @@ func next(r *arrowcsv.Reader) (ok bool, err error) {
 	return r.Next(), nil
 }
 
-// convertBatch replaces the text of the columns with a parser by their
-// dates or timestamps.
-func (s *Source) convertBatch(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+// convertBatch replaces the text of the columns with a parser in conv
+// (s.conv, or a goroutine's copy) by their dates or timestamps.
+func (s *Source) convertBatch(rec arrow.RecordBatch, conv []*textinfer.TimeParser) (arrow.RecordBatch, error) {
 	cols := slices.Clone(rec.Columns())
 	var made []arrow.Array
 	defer func() {
@@ -375,7 +381,7 @@ func (s *Source) convertBatch(rec arrow.RecordBatch) (arrow.RecordBatch, error) 
 			a.Release()
 		}
 	}()
-	for i, p := range s.conv {
+	for i, p := range conv {
 		if p == nil {
 			continue
 		}
@@ -477,6 +483,9 @@ func (s *Source) locate(from int64, cause error) error {
 // idempotent.
 func (s *Source) Close() error {
 	return s.state.Close(func() error {
+		if s.par != nil {
+			s.par.stop()
+		}
 		s.r.Release()
 		return s.f.Close()
 	})

@@ -88,6 +88,9 @@ func Open(path string, opts ...Option) (transports.Source, error) {
 		if cfg.maxLine > 0 {
 			co = append(co, csv.WithMaxLineBytes(cfg.maxLine))
 		}
+		if cfg.parallel {
+			co = append(co, csv.WithParallel(0))
+		}
 		if cfg.schema != nil {
 			types, err := csvTypes(path, co, cfg.schema)
 			if err != nil {

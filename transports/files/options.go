@@ -182,8 +182,10 @@ func WithMaxLineBytes(n int64) Option {
 }
 
 // WithParallel makes a Parquet source decode the columns of each batch
-// concurrently, one goroutine per column (parquet.WithParallel). Other
-// formats ignore it: it changes speed, not results. Open only.
+// concurrently, one goroutine per column (parquet.WithParallel), and a
+// CSV source parse segments of the file on GOMAXPROCS goroutines
+// (csv.WithParallel). Other formats ignore it: it changes speed, not
+// results. Open only.
 func WithParallel(on bool) Option {
 	return func(c *config) error {
 		c.parallel = on
