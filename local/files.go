@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/parquet/file"
 
 	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports"
@@ -58,4 +59,23 @@ func expandFiles(patterns []string) ([]string, error) {
 		out = append(out, m...)
 	}
 	return out, nil
+}
+
+// inputRows is the number of rows of paths read from their Parquet
+// footers, or -1 when one is not Parquet (its rows are known only once
+// read).
+func inputRows(paths []string) int64 {
+	var n int64
+	for _, p := range paths {
+		if f, err := files.FormatOf(p); err != nil || f != files.Parquet {
+			return -1
+		}
+		pf, err := file.OpenParquetFile(p, false)
+		if err != nil {
+			return -1
+		}
+		n += pf.NumRows()
+		pf.Close()
+	}
+	return n
 }

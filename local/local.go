@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/util"
 
 	"github.com/pcs-dev/pcs/plan"
 	"github.com/pcs-dev/pcs/transports"
@@ -23,8 +24,14 @@ type Stats struct {
 	Files           int   // input files read
 	Batches         int   // input batches processed
 	RowsIn, RowsOut int64 // rows read and written
-	Elapsed         time.Duration
-	Output          string // the output file
+	// BytesIn is the Arrow (in-memory) size of the batches read.
+	BytesIn int64
+	// TotalRows is the rows of input.files when known before reading
+	// (every file Parquet: their footers), else -1; with RowsIn it gives
+	// the percent done.
+	TotalRows int64
+	Elapsed   time.Duration
+	Output    string // the output file
 	// LateRows went to the late file (pipelines ending with a window):
 	// rows later than their windows' allowed lateness.
 	LateRows int64
@@ -113,7 +120,7 @@ func Run(ctx context.Context, ps []plan.Pipeline, reg *plan.Registry, log *slog.
 
 func run(ctx context.Context, pc plan.Pipeline, reg *plan.Registry, log *slog.Logger, progress func(Stats)) (st Stats, err error) {
 	start := time.Now()
-	st = Stats{Pipeline: pc.Name, Output: pc.Output.File}
+	st = Stats{Pipeline: pc.Name, Output: pc.Output.File, TotalRows: -1}
 	defer func() { st.Elapsed = time.Since(start) }()
 	pl, err := plan.Build(ctx, pc, reg, plan.WithoutShards())
 	if err != nil {
@@ -123,6 +130,7 @@ func run(ctx context.Context, pc plan.Pipeline, reg *plan.Registry, log *slog.Lo
 	if err != nil {
 		return st, err
 	}
+	st.TotalRows = inputRows(files)
 	sink, err := createOutput(pc.Output.File, pl.OutputSchema(), pc.Output)
 	if err != nil {
 		return st, err
@@ -154,6 +162,7 @@ func run(ctx context.Context, pc plan.Pipeline, reg *plan.Registry, log *slog.Lo
 			}
 			st.Batches++
 			st.RowsIn += rec.NumRows()
+			st.BytesIn += util.TotalRecordSize(rec)
 			res, err := pl.Step(ctx, plan.Input{ID: path + "#" + strconv.Itoa(batch), Source: "input", Batches: []arrow.RecordBatch{rec}})
 			if err == nil {
 				err = out.put(ctx, res)

@@ -18,6 +18,9 @@ import (
 // (package node) and which File ignores.
 type File struct {
 	Pipelines []Pipeline `toml:"pipeline"`
+	// Workflow tunes how `pcs run` runs the pipelines as a DAG
+	// (Dependencies); SetupWorkflow fills its defaults.
+	Workflow WorkflowConfig `toml:"workflow"`
 	// The node's sections, decoded by package node; kept here only so
 	// that a node config file is also a valid pipeline file.
 	Node    map[string]any `toml:"node"`
@@ -75,6 +78,9 @@ func ParseFile(name string, src []byte) (File, error) {
 		return File{}, err
 	}
 	if err := SetupPipelines(f.Pipelines); err != nil {
+		return File{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := f.SetupWorkflow(); err != nil {
 		return File{}, fmt.Errorf("%s: %w", name, err)
 	}
 	return f, nil
@@ -139,6 +145,19 @@ type Pipeline struct {
 	CheckpointInterval Duration `toml:"checkpoint_interval"`
 	// Backpressure pauses fetching while the output stream is nearly full.
 	Backpressure BackpressureConfig `toml:"backpressure"`
+	// DependsOn names the pipelines of the same file that must finish
+	// before this one starts (`pcs run`). A pipeline whose input.files
+	// match another's output.file depends on it without saying so.
+	DependsOn []string `toml:"depends_on"`
+	// Pool is the [workflow] pool the pipeline runs in (`pcs run`): "cpu"
+	// (default) or "io"; each pool bounds how many of its pipelines run at
+	// once.
+	Pool string `toml:"pool"`
+	// Retries is how many times `pcs run` runs the pipeline again after it
+	// failed (its partial output removed each time), waiting with
+	// exponential backoff ([workflow] backoff, max_backoff); default
+	// [workflow] retries.
+	Retries *int `toml:"retries"`
 }
 
 // InputConfig is where a pipeline's partitions come from.
@@ -315,6 +334,7 @@ func (p *Pipeline) SetDefaults() {
 	def(&p.Backpressure.HighWater, 0.8)
 	def(&p.Backpressure.LowWater, 0.5)
 	def(&p.Backpressure.Poll, Duration(250*time.Millisecond))
+	def(&p.Pool, "cpu")
 }
 
 // Def sets *v to d when *v is the zero value (config defaults).
@@ -383,6 +403,12 @@ func (p *Pipeline) validate(at string) error {
 	}
 	if err := p.RetryPolicy().Validate(); err != nil {
 		bad("retry: %v", err)
+	}
+	if p.Pool != "cpu" && p.Pool != "io" {
+		bad("pool %q: want cpu or io", p.Pool)
+	}
+	if p.Retries != nil && *p.Retries < 0 {
+		bad("retries %d < 0", *p.Retries)
 	}
 	return errors.Join(errs...)
 }
