@@ -29,9 +29,9 @@ import (
 // but the last parses to full batches, so the batches are those of the
 // serial reader, row for row.
 //
-// A record longer than the line limit stops the splitter: it sends what
-// it holds as the last segment, whose recordLimit fails where the serial
-// reader's does.
+// The splitter measures every record against the line limit. A longer
+// one stops it: it sends what it holds as the last segment, parsed
+// through a recordLimit, which fails where the serial reader's does.
 
 // segmentBytes is the least text of a segment (it ends at the next
 // multiple of the batch rows after that).
@@ -43,6 +43,11 @@ const readBlock = 1 << 20
 type segment struct {
 	data []byte
 	line int // the line of the file where data starts
+	// long says that data ends in a record longer than the line limit
+	// (the splitter stopped there): only then is it parsed through a
+	// recordLimit, which fails where the serial reader's does. The
+	// splitter has checked the records of the other segments.
+	long bool
 	res  chan segResult
 }
 
@@ -172,7 +177,7 @@ func (s *Source) split(p *parallelReader, jobs chan<- segment) {
 		}
 		if eof || oversized {
 			if len(buf) > 0 {
-				p.send(jobs, segment{data: buf, line: line})
+				p.send(jobs, segment{data: buf, line: line, long: oversized})
 			}
 			return
 		}
@@ -210,7 +215,11 @@ func (s *Source) split(p *parallelReader, jobs chan<- segment) {
 // goroutine's copy of s.conv.
 func (s *Source) parseSegment(seg segment, conv []*textinfer.TimeParser) segResult {
 	lim := s.newRecordLimit(bytes.NewReader(seg.data), seg.line)
-	r := arrowcsv.NewReader(lim, s.readSchema,
+	var in io.Reader = lim
+	if !seg.long {
+		in = bytes.NewReader(seg.data)
+	}
+	r := arrowcsv.NewReader(in, s.readSchema,
 		arrowcsv.WithHeader(false),
 		arrowcsv.WithChunk(int(s.cfg.BatchRows)),
 		arrowcsv.WithComma(s.cfg.comma),
