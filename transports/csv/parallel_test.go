@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,5 +212,62 @@ func TestParallelClose(t *testing.T) {
 	}
 	if _, err := src.Read(context.Background()); !errors.Is(err, csv.ErrClosed) {
 		t.Errorf("Read after Close: %v", err)
+	}
+}
+
+// TestParallelRandom compares parallel and serial reads of random files:
+// quoted fields with line breaks, CRLF, doubled quotes, delimiters and
+// empty lines, random batch and segment sizes.
+func TestParallelRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 7))
+	dir := t.TempDir()
+	pieces := []string{"a", "bc", "1", "x y", "", "é"}
+	for iter := range 30 {
+		var b strings.Builder
+		b.WriteString("p,q,r\n")
+		rows := rng.IntN(400)
+		for range rows {
+			for c := range 3 {
+				if c > 0 {
+					b.WriteByte(',')
+				}
+				v := pieces[rng.IntN(len(pieces))]
+				switch rng.IntN(4) {
+				case 0:
+					v = "\"" + v + "\n" + v + "\r\n\"\"" + "," + "\""
+				case 1:
+					v = "\"" + v + "\""
+				}
+				b.WriteString(v)
+			}
+			if rng.IntN(3) == 0 {
+				b.WriteString("\r\n")
+			} else {
+				b.WriteString("\n")
+			}
+			if rng.IntN(10) == 0 {
+				b.WriteString("\n")
+			}
+		}
+		path := filepath.Join(dir, fmt.Sprintf("r%d.csv", iter))
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		undo := csv.SetSegmentBytes(1 + rng.IntN(2000))
+		opts := []csv.SourceOption{csv.WithBatchRows(1 + rng.IntN(20)), csv.WithColumnTypes(map[string]arrow.DataType{
+			"p": arrow.BinaryTypes.String, "q": arrow.BinaryTypes.String, "r": arrow.BinaryTypes.String,
+		})}
+		serial, err := readBatches(t, path, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		par, err := readBatches(t, path, append(opts, csv.WithParallel(1+rng.IntN(4)))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameBatches(t, serial, par)
+		releaseAll(serial)
+		releaseAll(par)
+		undo()
 	}
 }
