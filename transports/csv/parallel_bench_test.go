@@ -78,6 +78,11 @@ func flightsCSV(b *testing.B, size int64) (string, int64) {
 // PCS_CSV_BENCH_BYTES to change the size) serially and with
 // csv.WithParallel(GOMAXPROCS), and reports MB/s and rows/s of each.
 // TestParallelSameBatches checks that both give the same batches.
+// Measured on a shared 2-core AMD EPYC (1025 MiB, 36 M rows, load
+// average about 1.3): serial 42 MB/s, parallel 107 MB/s (2.5x; more than
+// 2x because the splitter checks the line limit with IndexByte where the
+// serial reader scans every byte through its recordLimit). Under a load
+// average of 3 to 5 the ratio fell to 1.4 to 2.1x.
 //
 //	go test -run '^$' -bench CSVParallel -benchtime 3x ./transports/csv
 func BenchmarkCSVParallel(b *testing.B) {
