@@ -167,6 +167,7 @@ func (d *delivery) process(ctx context.Context, p *natsjs.Partition) {
 		d.fail.retry(p, id, err)
 		return
 	}
+	d.fail.store.ok() // the store took the outputs
 	done.record = d.settle.rec.of(p, id, catalog.StatusDone, rowsIn, outputs, nil)
 	if d.ckpt != nil { // acked once a checkpoint covers it
 		d.ckpt.hold(done)

@@ -37,6 +37,7 @@ type failures struct {
 	delivery       plan.DeliveryConfig
 	js             jetstream.JetStream
 	rec            recorder
+	store          *storeWatch
 	m              *Metrics
 	log            *slog.Logger
 }
@@ -64,6 +65,7 @@ func (f *failures) retry(p *natsjs.Partition, id string, cause error) {
 	}
 	delay := time.Duration(f.delivery.NakDelay) << min(p.Delivered()-1, 16)
 	delay = min(delay, 30*time.Second)
+	f.store.note(cause)
 	f.m.failed.WithLabelValues(f.pipeline).Inc()
 	f.log.Warn("partition failed; nak for redelivery", "partition", id, "delivery", p.Delivered(), "retry_in", delay, "err", cause)
 	f.rec.bestEffort(p, id, catalog.StatusFailed, cause, f.log)
@@ -80,10 +82,12 @@ func (f *failures) deadLetter(p *natsjs.Partition, id, reason string, cause erro
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := f.js.PublishMsg(ctx, msg); err != nil {
+		f.store.note(err)
 		f.log.Error("dead-letter publish failed; nak instead", "partition", id, "err", err)
 		_ = p.Nak(time.Duration(f.delivery.NakDelay))
 		return
 	}
+	f.store.ok()
 	f.rec.bestEffort(p, id, catalog.StatusDeadLettered, cause, f.log)
 	if err := p.Term(reason); err != nil {
 		f.log.Warn("term failed", "partition", id, "err", err)

@@ -108,5 +108,8 @@ func (n *Node) unready() string {
 			return "catalog has no leader"
 		}
 	}
+	if n.store.full() {
+		return "JetStream store full (insufficient resources): free space or raise max_file_store"
+	}
 	return ""
 }

@@ -29,6 +29,7 @@ type Node struct {
 	cfg       Config
 	log       *slog.Logger
 	metrics   *Metrics
+	store     *storeWatch // writes refused for lack of store space (storefull.go)
 	broker    *broker.Broker
 	nc        *nats.Conn
 	js        jetstream.JetStream
@@ -61,6 +62,10 @@ func Start(ctx context.Context, cfg Config, reg *plan.Registry, log *slog.Logger
 		}
 	}
 	n := &Node{cfg: cfg, log: log.With("node", cfg.Node.ID), metrics: NewMetrics()}
+	n.store = &storeWatch{log: n.log}
+	if err := n.store.gauge(n.metrics); err != nil {
+		return nil, fmt.Errorf("node: metrics: %w", err)
+	}
 	defer func() {
 		if err != nil {
 			_ = n.Close(context.Background()) // stop what was started
@@ -371,7 +376,7 @@ func (n *Node) newDelivery(ctx context.Context, pc plan.Pipeline, reg *plan.Regi
 		return d, err
 	}
 	d.settle = &settler{pipeline: pc.Name, rec: rec, m: n.metrics, log: log, wm: &watermarks{pipeline: pc.Name, cat: n.cat, log: log}}
-	d.fail = &failures{pipeline: pc.Name, node: n.cfg.Node.ID, delivery: pc.Delivery, js: n.js, rec: rec, m: n.metrics, log: log}
+	d.fail = &failures{pipeline: pc.Name, node: n.cfg.Node.ID, delivery: pc.Delivery, js: n.js, rec: rec, store: n.store, m: n.metrics, log: log}
 	d.ckpt, err = newCheckpointer(ctx, &checkpointer{pipeline: pc.Name, node: n.cfg.Node.ID, nakDelay: time.Duration(pc.Delivery.NakDelay),
 		ackWait: time.Duration(pc.Delivery.AckWait),
 		states:  pl.States(), cat: n.cat, settle: d.settle, m: n.metrics, log: log}, n.js)
