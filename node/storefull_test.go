@@ -30,7 +30,7 @@ func TestStoreFullReadiness(t *testing.T) {
 	pc := &cfg.Pipelines[0]
 	pc.Input.MaxBytes, pc.Output.MaxBytes = plan.Size(1<<20), plan.Size(1<<20)
 	pc.Delivery.NakDelay = plan.Duration(3 * time.Second) // the refused dead letter is retried after 3 s
-	first := startNode(t, cfg, registry(nil)) // provisions
+	first := startNode(t, cfg, registry(nil))             // provisions
 	first.stop(t)
 	js := brokertest.JetStream(t, b)
 	ctx := context.Background()
