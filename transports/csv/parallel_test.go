@@ -30,7 +30,7 @@ func tricky(n int) string {
 		case 1:
 			note = fmt.Sprintf("\"line one\nline two, %d\"", i)
 		case 2:
-			note = fmt.Sprintf("\"he said \"\"hi\"\"\n\n\"\"\"")
+			note = "\"he said \"\"hi\"\"\n\n\"\"\""
 		case 3:
 			note = ""
 		case 4:
