@@ -2,12 +2,14 @@ package plan
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/pcs/graph"
 	"github.com/pcs-dev/pcs/pcs/ops"
+	"github.com/pcs-dev/pcs/pcs/state/pebblestate"
 )
 
 // DefaultRegistry returns a new registry holding the built-ins
@@ -172,7 +174,16 @@ func RegisterBuiltins(reg *Registry) {
 		if err != nil {
 			return nil, err
 		}
-		return ops.RunningTotals(orDefault(opts.Name, "totals"), c, opts.Keys, opts.Value, into, opts.Out)
+		name := orDefault(opts.Name, "totals")
+		st, err := o.stateBackend(name)
+		if err != nil {
+			return nil, err
+		}
+		sys, err := ops.RunningTotalsWith(name, c, opts.Keys, opts.Value, into, opts.Out, ops.TotalsOptions{State: st})
+		if err != nil && st != nil {
+			st.Close()
+		}
+		return sys, err
 	})
 	reg.Resource("table", loadTable)
 	registerGraph(reg)
@@ -316,4 +327,29 @@ func orDefault(v, d string) string {
 		return d
 	}
 	return v
+}
+
+// stateBackend opens the state backend of the stateful system called
+// name, as the pipeline's [pipeline.state] says: nil (the system's own
+// in-memory default) or a pebble store in <dir>/<pipeline>/<name>,
+// emptied (the state comes back from checkpoints).
+func (o Options) stateBackend(name string) (pcs.StateBackend, error) {
+	st := o.state
+	if st.Backend != "pebble" {
+		return nil, nil
+	}
+	dir := st.Dir
+	if !filepath.IsAbs(dir) && o.dir != "" {
+		dir = filepath.Join(o.dir, dir)
+	}
+	dir = filepath.Join(dir, o.pipeline, name)
+	opts := []pebblestate.Option{pebblestate.Truncate()}
+	if st.Cache > 0 {
+		opts = append(opts, pebblestate.CacheSize(int64(st.Cache)))
+	}
+	b, err := pebblestate.Open(dir, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: state: %w", o.where, err)
+	}
+	return b, nil
 }

@@ -158,6 +158,25 @@ type Pipeline struct {
 	// exponential backoff ([workflow] backoff, max_backoff); default
 	// [workflow] retries.
 	Retries *int `toml:"retries"`
+	// State is where the keyed state of the pipeline's stateful systems
+	// lives (the built-in totals): state = { backend = "pebble", dir =
+	// "...", cache = "256MiB" }. Default: in memory.
+	State StateConfig `toml:"state"`
+}
+
+// StateConfig selects a pipeline's state backend (pcs.StateBackend).
+type StateConfig struct {
+	// Backend is "memory" (default) or "pebble" (on disk, for state
+	// larger than memory; package pcs/state/pebblestate).
+	Backend string `toml:"backend"`
+	// Dir is the pebble backend's directory (required with it; relative
+	// to the config file's): each stateful system opens a store in
+	// <dir>/<pipeline>/<system name>, emptied when it opens (the state
+	// comes back from the checkpoints, not from these files).
+	Dir string `toml:"dir"`
+	// Cache is the pebble block cache of each store, like "256MiB";
+	// default 64MiB.
+	Cache Size `toml:"cache"`
 }
 
 // InputConfig is where a pipeline's partitions come from.
@@ -335,6 +354,7 @@ func (p *Pipeline) SetDefaults() {
 	def(&p.Backpressure.LowWater, 0.5)
 	def(&p.Backpressure.Poll, Duration(250*time.Millisecond))
 	def(&p.Pool, "cpu")
+	def(&p.State.Backend, "memory")
 }
 
 // Def sets *v to d when *v is the zero value (config defaults).
@@ -409,6 +429,21 @@ func (p *Pipeline) validate(at string) error {
 	}
 	if p.Retries != nil && *p.Retries < 0 {
 		bad("retries %d < 0", *p.Retries)
+	}
+	switch st := p.State; st.Backend {
+	case "", "memory":
+		if st.Dir != "" || st.Cache != 0 {
+			bad("state: dir and cache are options of the pebble backend, not of %q", st.Backend)
+		}
+	case "pebble":
+		if st.Dir == "" {
+			bad("state.dir is empty (the pebble backend's directory)")
+		}
+		if st.Cache < 0 {
+			bad("state.cache %d < 0", st.Cache)
+		}
+	default:
+		bad("state.backend %q: want memory or pebble", st.Backend)
 	}
 	return errors.Join(errs...)
 }

@@ -93,7 +93,7 @@ func Build(ctx context.Context, pc Pipeline, reg *Registry, opts ...Option) (*Pl
 		if err != nil {
 			return nil, err
 		}
-		s, err := f(Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), dir: pc.Dir, raw: u.Options, scope: sc})
+		s, err := f(Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), dir: pc.Dir, raw: u.Options, scope: sc, pipeline: pc.Name, state: pc.State})
 		if err != nil {
 			return nil, fmt.Errorf("system %q: %w", u.Use, err)
 		}

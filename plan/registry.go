@@ -94,6 +94,10 @@ type Options struct {
 	dir   string // Pipeline.Dir
 	raw   map[string]any
 	scope *scope // resolves and defines components; nil in NewOptions
+	// pipeline and state: the pipeline's name and state backend (stateful
+	// built-ins); zero in NewOptions (state in memory).
+	pipeline string
+	state    StateConfig
 }
 
 // NewOptions wraps an options table; where names it in errors. Its

@@ -1,9 +1,13 @@
 package ops
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"strings"
 	"sync"
 
@@ -12,11 +16,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/pcs/state"
 )
 
-// TotalsState is the component of a RunningTotals checkpoint: one row per
-// key tuple, key the tuple's encoding (see key.go), total its sum (int64
-// or float64, the value field's family).
+// TotalsState is the component of a RunningTotals checkpoint: the state
+// backend's Snapshot (pcs/state's format: key the tuple's encoding, see
+// key.go, value the total as 8 bytes big-endian) in column snapshot,
+// split into rows of at most 64 MiB, with the value family ("int64" or
+// "float64") in column family.
 const TotalsState = "totals"
 
 // RunningTotals returns a stateful system that keeps, per key tuple of
@@ -28,9 +35,10 @@ const TotalsState = "totals"
 // null key or value do not count and get a null total. Rows are added in
 // row order, datasets in the order they run.
 //
-// It implements pcs.Stateful: pcs-node checkpoints its state (a dataset
-// with component "totals": key binary, total) and restores it after a
-// crash, so every partition counts exactly once (see node's
+// The totals live in a pcs.StateBackend (RunningTotalsWith; in memory
+// by default). It implements pcs.Stateful through the backend's Snapshot
+// and Restore: pcs-node checkpoints its state (a dataset with component
+// "totals", see TotalsState) and restores it after a crash, so every partition counts exactly once (see node's
 // checkpointing); Totals reads the state. Runs of one system are
 // serialized by a lock (partitions processed concurrently add in some
 // order).
@@ -39,6 +47,22 @@ const TotalsState = "totals"
 // "totals(keys) += value"): no key, an unknown field, a key, value or out
 // of another type.
 func RunningTotals(name string, c pcs.AnyComponent, keys []string, value string, into pcs.AnyComponent, out string) (pcs.System, error) {
+	return RunningTotalsWith(name, c, keys, value, into, out, TotalsOptions{})
+}
+
+// TotalsOptions are RunningTotalsWith's options.
+type TotalsOptions struct {
+	// State is where the per-key totals live (key: the tuple's encoding,
+	// value: the total as 8 bytes big-endian, an int64 or a float64's
+	// bits); nil means a new in-memory backend (state.NewMemory). The
+	// system owns it: its Close closes it. It must be empty or hold a
+	// state of a system of the same value family.
+	State pcs.StateBackend
+}
+
+// RunningTotalsWith is RunningTotals with its state in opts.State. The
+// system is an io.Closer that closes the backend.
+func RunningTotalsWith(name string, c pcs.AnyComponent, keys []string, value string, into pcs.AnyComponent, out string, opts TotalsOptions) (pcs.System, error) {
 	if into == nil {
 		into = c
 	}
@@ -47,7 +71,10 @@ func RunningTotals(name string, c pcs.AnyComponent, keys []string, value string,
 	if len(keys) == 0 {
 		return fail(errors.New("no key field"))
 	}
-	s := &totalsSystem{desc: desc, totals: map[string]float64{}, ints: map[string]int64{}}
+	s := &totalsSystem{desc: desc, state: opts.State}
+	if s.state == nil {
+		s.state = state.NewMemory()
+	}
 	seen := map[string]bool{}
 	var reads []pcs.Ref
 	for _, k := range keys {
@@ -92,9 +119,8 @@ type totalsSystem struct {
 	out   pcs.FieldRef[arrow.Array]
 	float bool
 
-	mu     sync.Mutex
-	totals map[string]float64 // float values
-	ints   map[string]int64   // integer values
+	mu    sync.Mutex
+	state pcs.StateBackend // key encoding -> total (8 bytes big-endian)
 }
 
 var _ pcs.Stateful = (*totalsSystem)(nil)
@@ -138,7 +164,9 @@ func (s *totalsSystem) Run(ctx context.Context, ds *pcs.Dataset) error {
 			key := string(k)
 			t, seen := changedF[key]
 			if !seen {
-				t = s.totals[key]
+				if t, err = s.getFloat(k); err != nil {
+					return runErr(ctx, err)
+				}
 			}
 			t += floatAt(v, i)
 			changedF[key] = t
@@ -159,7 +187,9 @@ func (s *totalsSystem) Run(ctx context.Context, ds *pcs.Dataset) error {
 			key := string(k)
 			t, seen := changedI[key]
 			if !seen {
-				t = s.ints[key]
+				if t, err = s.getInt(k); err != nil {
+					return runErr(ctx, err)
+				}
 			}
 			t += intAt(v, i)
 			changedI[key] = t
@@ -171,14 +201,48 @@ func (s *totalsSystem) Run(ctx context.Context, ds *pcs.Dataset) error {
 	if err := s.out.Set(ds, arr); err != nil {
 		return runErr(ctx, err)
 	}
+	// A backend error here leaves some keys updated: the runtime restores
+	// the last checkpoint (see pcs.StateBackend).
+	var val [8]byte
 	for k, t := range changedF {
-		s.totals[k] = t
+		binary.BigEndian.PutUint64(val[:], math.Float64bits(t))
+		if err := s.state.Put([]byte(k), val[:]); err != nil {
+			return runErr(ctx, err)
+		}
 	}
 	for k, t := range changedI {
-		s.ints[k] = t
+		binary.BigEndian.PutUint64(val[:], uint64(t))
+		if err := s.state.Put([]byte(k), val[:]); err != nil {
+			return runErr(ctx, err)
+		}
 	}
 	return nil
 }
+
+// get returns key's total as 8 bytes (zero when it has none).
+func (s *totalsSystem) get(key []byte) (uint64, error) {
+	v, ok, err := s.state.Get(key)
+	if err != nil || !ok {
+		return 0, err
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("ops: %s: state: key %q has a %d-byte total, want 8", s.meta.Name, key, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+func (s *totalsSystem) getFloat(key []byte) (float64, error) {
+	u, err := s.get(key)
+	return math.Float64frombits(u), err
+}
+
+func (s *totalsSystem) getInt(key []byte) (int64, error) {
+	u, err := s.get(key)
+	return int64(u), err
+}
+
+// Close closes the state backend.
+func (s *totalsSystem) Close() error { return s.state.Close() }
 
 func floatAt(a arrow.Array, i int) float64 {
 	switch a := a.(type) {
@@ -212,36 +276,46 @@ func intAt(a arrow.Array, i int) int64 {
 	return 0
 }
 
-// stateComponent is the checkpoint's component for a value family.
-func (s *totalsSystem) stateComponent() *pcs.DynamicComponent {
-	t := arrow.DataType(arrow.PrimitiveTypes.Int64)
+// family is the state's value family, as the checkpoint records it.
+func (s *totalsSystem) family() string {
 	if s.float {
-		t = arrow.PrimitiveTypes.Float64
+		return "float64"
 	}
-	return pcs.NewDynamicComponent(TotalsState, arrow.NewSchema([]arrow.Field{
-		{Name: "key", Type: arrow.BinaryTypes.Binary}, {Name: "total", Type: t}}, nil))
+	return "int64"
 }
 
-// Checkpoint returns the totals as a dataset (component "totals").
+// snapshotChunk bounds the bytes of one row of a checkpoint's snapshot
+// column (a binary array holds at most 2 GiB).
+const snapshotChunk = 64 << 20
+
+// stateComponent is the checkpoint's component: rows whose snapshot
+// column, concatenated, is the backend's Snapshot (pcs/state's format),
+// each row's family the value family ("int64" or "float64").
+func stateComponent() *pcs.DynamicComponent {
+	return pcs.NewDynamicComponent(TotalsState, arrow.NewSchema([]arrow.Field{
+		{Name: "family", Type: arrow.BinaryTypes.String}, {Name: "snapshot", Type: arrow.BinaryTypes.Binary}}, nil))
+}
+
+// Checkpoint returns the backend's Snapshot as a dataset (component
+// "totals": family, snapshot).
 func (s *totalsSystem) Checkpoint(mem memory.Allocator) (*pcs.Dataset, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	comp := s.stateComponent()
+	var buf bytes.Buffer
+	err := s.state.Snapshot(&buf)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("ops: %s: checkpoint: %w", s.meta.Name, err)
+	}
+	comp := stateComponent()
 	rb := array.NewRecordBuilder(mem, comp.Schema())
 	defer rb.Release()
-	kb := rb.Field(0).(*array.BinaryBuilder)
-	if s.float {
-		tb := rb.Field(1).(*array.Float64Builder)
-		for k, t := range s.totals {
-			kb.AppendString(k)
-			tb.Append(t)
-		}
-	} else {
-		tb := rb.Field(1).(*array.Int64Builder)
-		for k, t := range s.ints {
-			kb.AppendString(k)
-			tb.Append(t)
-		}
+	fb := rb.Field(0).(*array.StringBuilder)
+	sb := rb.Field(1).(*array.BinaryBuilder)
+	for b := buf.Bytes(); len(b) > 0; {
+		n := min(len(b), snapshotChunk)
+		fb.Append(s.family())
+		sb.Append(b[:n])
+		b = b[n:]
 	}
 	rec := rb.NewRecordBatch()
 	defer rec.Release()
@@ -257,33 +331,77 @@ func (s *totalsSystem) Checkpoint(mem memory.Allocator) (*pcs.Dataset, error) {
 	return ds, nil
 }
 
-// Restore replaces the totals with a checkpoint's.
+// Restore replaces the totals with a checkpoint's, through the backend's
+// Restore. It also reads the checkpoints of earlier versions (component
+// "totals": key binary, total int64 or float64).
 func (s *totalsSystem) Restore(ds *pcs.Dataset) error {
-	comp := s.stateComponent()
-	keys, err := ds.Column(TotalsState, "key")
-	if err != nil {
-		return fmt.Errorf("ops: %s: restore: %w", s.meta.Name, err)
-	}
-	totals, err := ds.Column(TotalsState, "total")
-	if err != nil {
-		return fmt.Errorf("ops: %s: restore: %w", s.meta.Name, err)
-	}
-	kb, ok := keys.(*array.Binary)
-	if !ok || !arrow.TypeEqual(totals.DataType(), comp.Schema().Field(1).Type) {
-		return fmt.Errorf("ops: %s: restore: the state has key %s and total %s, want %s", s.meta.Name, keys.DataType(), totals.DataType(), comp.Schema())
-	}
-	f, in := map[string]float64{}, map[string]int64{}
-	for i := 0; i < kb.Len(); i++ {
-		if s.float {
-			f[string(kb.Value(i))] = totals.(*array.Float64).Value(i)
-		} else {
-			in[string(kb.Value(i))] = totals.(*array.Int64).Value(i)
+	fail := func(err error) error { return fmt.Errorf("ops: %s: restore: %w", s.meta.Name, err) }
+	var r io.Reader
+	if fam, err := ds.Column(TotalsState, "family"); err == nil {
+		snap, err := ds.Column(TotalsState, "snapshot")
+		if err != nil {
+			return fail(err)
+		}
+		fs, ok1 := fam.(*array.String)
+		sb, ok2 := snap.(*array.Binary)
+		if !ok1 || !ok2 {
+			return fail(fmt.Errorf("the state has family %s and snapshot %s, want %s", fam.DataType(), snap.DataType(), stateComponent().Schema()))
+		}
+		var parts []io.Reader
+		for i := 0; i < fs.Len(); i++ {
+			if fs.Value(i) != s.family() {
+				return fail(fmt.Errorf("the state holds %s totals, want %s", fs.Value(i), s.family()))
+			}
+			parts = append(parts, bytes.NewReader(sb.Value(i)))
+		}
+		r = io.MultiReader(parts...)
+	} else {
+		var err error
+		if r, err = s.legacy(ds); err != nil {
+			return fail(err)
 		}
 	}
 	s.mu.Lock()
-	s.totals, s.ints = f, in
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if err := s.state.Restore(r); err != nil {
+		return fail(err)
+	}
 	return nil
+}
+
+// legacy converts a checkpoint of key and total columns to a snapshot.
+func (s *totalsSystem) legacy(ds *pcs.Dataset) (io.Reader, error) {
+	keys, err := ds.Column(TotalsState, "key")
+	if err != nil {
+		return nil, err
+	}
+	totals, err := ds.Column(TotalsState, "total")
+	if err != nil {
+		return nil, err
+	}
+	want := arrow.DataType(arrow.PrimitiveTypes.Int64)
+	if s.float {
+		want = arrow.PrimitiveTypes.Float64
+	}
+	kb, ok := keys.(*array.Binary)
+	if !ok || !arrow.TypeEqual(totals.DataType(), want) {
+		return nil, fmt.Errorf("the state has key %s and total %s, want binary and %s", keys.DataType(), totals.DataType(), want)
+	}
+	m := state.NewMemory()
+	var val [8]byte
+	for i := 0; i < kb.Len(); i++ {
+		if s.float {
+			binary.BigEndian.PutUint64(val[:], math.Float64bits(totals.(*array.Float64).Value(i)))
+		} else {
+			binary.BigEndian.PutUint64(val[:], uint64(totals.(*array.Int64).Value(i)))
+		}
+		m.Put(kb.Value(i), val[:])
+	}
+	var buf bytes.Buffer
+	if err := m.Snapshot(&buf); err != nil {
+		return nil, err
+	}
+	return &buf, nil
 }
 
 // Totals returns the current totals by key tuple, each tuple rendered
@@ -296,11 +414,20 @@ func Totals(s pcs.System) (map[string]float64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := map[string]float64{}
-	for k, v := range t.totals {
-		out[decodeKey(k)] = v
-	}
-	for k, v := range t.ints {
-		out[decodeKey(k)] = float64(v)
+	err := t.state.Range(nil, func(k, v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("ops: %s: state: key %q has a %d-byte total, want 8", t.meta.Name, k, len(v))
+		}
+		u := binary.BigEndian.Uint64(v)
+		if t.float {
+			out[decodeKey(string(k))] = math.Float64frombits(u)
+		} else {
+			out[decodeKey(string(k))] = float64(int64(u))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

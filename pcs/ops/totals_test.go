@@ -3,6 +3,8 @@ package ops_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -12,6 +14,8 @@ import (
 
 	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/pcs/ops"
+	"github.com/pcs-dev/pcs/pcs/state"
+	"github.com/pcs-dev/pcs/pcs/state/pebblestate"
 )
 
 var tally = pcs.NewDynamicComponent("tally", arrow.NewSchema([]arrow.Field{
@@ -109,4 +113,98 @@ func newDS(t *testing.T, mem memory.Allocator, c *pcs.DynamicComponent, js strin
 		t.Fatal(err)
 	}
 	return ds
+}
+
+// TestRunningTotalsBackends: the same datasets through totals on the
+// in-memory and the Pebble backend give equal outputs and totals, and a
+// checkpoint of either restores into the other.
+func TestRunningTotalsBackends(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	type pair struct{ ints, floats pcs.System }
+	open := func(t *testing.T, backend string) pair {
+		var p pair
+		for i, out := range []string{"total_n", "total_x"} {
+			var b pcs.StateBackend = state.NewMemory()
+			if backend == "pebble" {
+				pb, err := pebblestate.Open(t.TempDir(), pebblestate.CacheSize(1<<20))
+				if err != nil {
+					t.Fatal(err)
+				}
+				b = pb
+			}
+			value := []string{"n", "x"}[i]
+			s := mustSys(t)(ops.RunningTotalsWith(out, tally, []string{"k"}, value, nil, out, ops.TotalsOptions{State: b}))
+			t.Cleanup(func() { s.(io.Closer).Close() })
+			if i == 0 {
+				p.ints = s
+			} else {
+				p.floats = s
+			}
+		}
+		return p
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	batch := func() string {
+		var rows []string
+		for range 200 {
+			k, n, x := fmt.Sprintf("%q", fmt.Sprintf("k%d", r.IntN(300))), fmt.Sprint(r.IntN(100)-50), fmt.Sprint(float64(r.IntN(1000))/8)
+			if r.IntN(20) == 0 {
+				k = "null"
+			}
+			if r.IntN(20) == 0 {
+				n = "null"
+			}
+			rows = append(rows, fmt.Sprintf(`{"k":%s,"n":%s,"x":%s}`, k, n, x))
+		}
+		return "[" + strings.Join(rows, ",") + "]"
+	}
+	run := func(p pair, js string) string {
+		ds := runTally(t, mem, js, p.ints, p.floats)
+		defer ds.Release()
+		n, _ := ds.Column("tally", "total_n")
+		x, _ := ds.Column("tally", "total_x")
+		return n.String() + x.String()
+	}
+	totals := func(p pair) string {
+		a, err := ops.Totals(p.ints)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ops.Totals(p.floats)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(a, b)
+	}
+	move := func(from, to pair) {
+		for _, s := range [][2]pcs.System{{from.ints, to.ints}, {from.floats, to.floats}} {
+			cp, err := s[0].(pcs.Stateful).Checkpoint(mem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s[1].(pcs.Stateful).Restore(cp); err != nil {
+				t.Fatal(err)
+			}
+			cp.Release()
+		}
+	}
+	m, p := open(t, "memory"), open(t, "pebble")
+	for i := range 6 {
+		js := batch()
+		if got, want := run(p, js), run(m, js); got != want {
+			t.Fatalf("batch %d: pebble outputs differ from memory's:\n%s\n%s", i, got, want)
+		}
+		if got, want := totals(p), totals(m); got != want {
+			t.Fatalf("batch %d: pebble totals differ from memory's", i)
+		}
+		switch i {
+		case 2: // pebble's checkpoint into a fresh memory backend
+			m = open(t, "memory")
+			move(p, m)
+		case 4: // memory's checkpoint into a fresh pebble backend
+			p = open(t, "pebble")
+			move(m, p)
+		}
+	}
 }
