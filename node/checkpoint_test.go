@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,14 +67,46 @@ func TestCheckpointChild(t *testing.T) { runChildNode(t, totalsTOML) }
 // checkpointed state against the sums over the input: every partition
 // counted exactly once (the restored state plus the redelivered
 // partitions), none lost, none twice.
-func TestCheckpointSurvivesSIGKILL(t *testing.T) {
+func TestCheckpointSurvivesSIGKILL(t *testing.T) { checkpointSurvivesSIGKILL(t, "TestCheckpointChild") }
+
+// The same pipeline with its totals in the Pebble state backend (issue 18):
+// the store is emptied when the node starts and the state comes back from
+// the checkpoint, as in memory.
+var totalsPebbleTOML = strings.Replace(totalsTOML, `checkpoint_interval = "200ms"`,
+	`checkpoint_interval = "200ms"
+state = { backend = "pebble", dir = "${PCS_TEST_STATE}", cache = "8MiB" }`, 1)
+
+// TestCheckpointPebbleChild is the node process of
+// TestCheckpointPebbleSurvivesSIGKILL.
+func TestCheckpointPebbleChild(t *testing.T) { runChildNode(t, totalsPebbleTOML) }
+
+// TestCheckpointPebbleSurvivesSIGKILL is TestCheckpointSurvivesSIGKILL
+// with the totals kept in Pebble on disk.
+func TestCheckpointPebbleSurvivesSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	checkpointSurvivesSIGKILL(t, "TestCheckpointPebbleChild", "PCS_TEST_STATE="+dir)
+	var files int
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files == 0 {
+		t.Error("the node kept no state in its Pebble directory")
+	}
+}
+
+// checkpointSurvivesSIGKILL runs the checkpoint test with the node process
+// of child test childTest (env added to its environment).
+func checkpointSurvivesSIGKILL(t *testing.T, childTest string, env ...string) {
 	if testing.Short() {
 		t.Skip("runs node processes")
 	}
 	b, js := listeningBroker(t)
 	dir := t.TempDir()
 	child := func() (*exec.Cmd, *syncBuffer) {
-		return startChild(t, "TestCheckpointChild", "PCS_TEST_URL="+b.ClientURL(), "PCS_TEST_DIR="+dir)
+		return startChild(t, childTest, append([]string{"PCS_TEST_URL=" + b.ClientURL(), "PCS_TEST_DIR=" + dir}, env...)...)
 	}
 	want := map[string]int64{}
 	seq := uint64(1)
