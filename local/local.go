@@ -126,6 +126,11 @@ func run(ctx context.Context, pc plan.Pipeline, reg *plan.Registry, log *slog.Lo
 	if err != nil {
 		return st, err
 	}
+	defer func() {
+		if cerr := pl.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	files, err := expandFiles(pc.Input.Files)
 	if err != nil {
 		return st, err

@@ -464,6 +464,7 @@ func (n *Node) Close(ctx context.Context) error {
 		if d.ckpt != nil {
 			d.ckpt.close()
 		}
+		errs = append(errs, d.plan.Close())
 	}
 	if n.cp != nil {
 		errs = append(errs, n.cp.shutdown(ctx))

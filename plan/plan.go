@@ -2,7 +2,9 @@ package plan
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"time"
@@ -207,6 +209,19 @@ func (p *Plan) Systems() []pcs.System {
 		return nil
 	}
 	return p.pipeline.Systems()
+}
+
+// Close releases what the plan's systems hold outside the Go heap (a
+// Pebble state store: io.Closer systems) and returns their errors joined.
+// The plan must not Step afterwards.
+func (p *Plan) Close() error {
+	var errs []error
+	for _, s := range p.Systems() {
+		if c, ok := s.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // WindowState reports the plan's window operator (computed in Step; none
