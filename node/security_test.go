@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,7 +104,7 @@ func TestNodeNATSSecurity(t *testing.T) {
 		t.Fatal(err)
 	}
 	const secret = "nats-s3cret-token"
-	var logs bytes.Buffer
+	var logs lockedBuffer // written by nats.go's callback goroutine too
 	cfg := testConfig(t, "")
 	cfg.Broker.Listen = "127.0.0.1:0"
 	cfg.Broker.Token = secret
@@ -248,4 +249,23 @@ options = { component = "row", expression = "x > 0" }
 			t.Errorf("%q: %v, want %q", c.src, err, c.want)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a
+// logger whose callers include nats.go's connection-event goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
