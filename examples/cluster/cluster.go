@@ -26,6 +26,7 @@ import (
 
 	"github.com/pcs-dev/pcs/broker"
 	"github.com/pcs-dev/pcs/broker/pki"
+	"github.com/pcs-dev/pcs/examples/internal/rowid"
 	"github.com/pcs-dev/pcs/node"
 )
 
@@ -35,7 +36,7 @@ const (
 	inSubject   = "flights.raw"
 	outSubject  = "flights.enriched"
 	inStream    = "PCS_FLIGHTS_IN"
-	rowIDColumn = "row_id"
+	rowIDColumn = rowid.Column
 )
 
 // Bounds of the waits.

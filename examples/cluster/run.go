@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pcs-dev/pcs/examples/internal/rowid"
 )
 
 // build compiles pcs, pcs-node and nats-server (from the nats-server
@@ -55,18 +57,18 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 			return res, err
 		}
 	}
-	in, err := readInput(ctx, o.flights)
+	in, err := rowid.ReadInput(ctx, o.flights)
 	if err != nil {
 		return res, err
 	}
-	res.Rows, res.Expected = in.rows, in.expected
+	res.Rows, res.Expected = in.Rows, in.Expected
 	if o.batchRows <= 0 {
 		o.batchRows = 16384
-		if in.rows < 1_000_000 {
-			o.batchRows = int(max(in.rows/100, 100))
+		if in.Rows < 1_000_000 {
+			o.batchRows = int(max(in.Rows/100, 100))
 		}
 	}
-	fmt.Fprintf(out, "input:       %s (%d rows, %d kept by the pipeline's filter)\n", o.flights, in.rows, in.expected)
+	fmt.Fprintf(out, "input:       %s (%d rows, %d kept by the pipeline's filter)\n", o.flights, in.Rows, in.Expected)
 
 	dir := filepath.Join(o.repo, "examples", "cluster")
 	t := &topology{bin: o.bin, work: work, config: filepath.Join(dir, "cluster.toml"), natsConf: filepath.Join(dir, "nats.conf"), airports: o.airports}
@@ -91,7 +93,7 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 	// Publish in the background, sample the catalog's done count for the
 	// stall, and kill at a quarter (the input's leader server) and at a
 	// half (a pcs-node) of the partitions done.
-	wantParts := (in.rows + int64(o.batchRows) - 1) / int64(o.batchRows)
+	wantParts := (in.Rows + int64(o.batchRows) - 1) / int64(o.batchRows)
 	start := time.Now()
 	var pubOut bytes.Buffer
 	pubErr := make(chan error, 1)
@@ -203,7 +205,7 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 	}
 	fmt.Fprint(out, "publish:     ", pubOut.String())
 	fmt.Fprintf(out, "processed:   %d rows in %v from the start of the publish (%.0f rows/s); longest stall %v\n",
-		in.rows, res.Wall.Round(time.Millisecond), float64(in.rows)/res.Wall.Seconds(), res.Stall.Round(time.Millisecond))
+		in.Rows, res.Wall.Round(time.Millisecond), float64(in.Rows)/res.Wall.Seconds(), res.Stall.Round(time.Millisecond))
 
 	// Every node's catalog converged; its status saved for the leak check.
 	if err := t.converged(ctx, res.Partitions, &res); err != nil {
@@ -245,14 +247,14 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 	}
 	res.SinkPartitions, _ = strconv.ParseInt(cm[1], 10, 64)
 	res.SinkRows, _ = strconv.ParseInt(strings.ReplaceAll(cm[2], ",", ""), 10, 64)
-	c, err := checkSink(ctx, sink, in)
+	c, err := rowid.CheckSink(ctx, sink, in)
 	if err != nil {
 		return res, err
 	}
-	res.Lost, res.Duplicates, res.Unexpected = c.lost, c.duplicates, c.unexpected
-	fmt.Fprintf(out, "row ids:     %d lost, %d duplicates, %d unexpected\n", c.lost, c.duplicates, c.unexpected)
+	res.Lost, res.Duplicates, res.Unexpected = c.Lost, c.Duplicates, c.Unexpected
+	fmt.Fprintf(out, "row ids:     %d lost, %d duplicates, %d unexpected\n", c.Lost, c.Duplicates, c.Unexpected)
 	fmt.Fprintf(out, "catalog:     %d partitions done, %d rows; sink: %d partitions, %d rows; published: %d partitions, %d rows\n",
-		res.CatalogDone, res.CatalogRows, res.SinkPartitions, res.SinkRows, res.Partitions, in.rows)
+		res.CatalogDone, res.CatalogRows, res.SinkPartitions, res.SinkRows, res.Partitions, in.Rows)
 
 	stopErr := t.stopAll()
 	if res.Leaks, err = leaks(work, t.secrets()); err != nil {
@@ -261,14 +263,14 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 	fmt.Fprintf(out, "secrets:     %d of %d logs and status dumps hold a password or token\n", len(res.Leaks), countFiles(work))
 
 	var errs []error
-	if c.lost != 0 || c.duplicates != 0 || c.unexpected != 0 || c.rows != res.SinkRows {
-		errs = append(errs, fmt.Errorf("the sink is not exactly once: %d lost, %d duplicates, %d unexpected row ids (%d rows in the file)", c.lost, c.duplicates, c.unexpected, c.rows))
+	if c.Lost != 0 || c.Duplicates != 0 || c.Unexpected != 0 || c.Rows != res.SinkRows {
+		errs = append(errs, fmt.Errorf("the sink is not exactly once: %d lost, %d duplicates, %d unexpected row ids (%d rows in the file)", c.Lost, c.Duplicates, c.Unexpected, c.Rows))
 	}
 	if res.CatalogDone != res.SinkPartitions || res.CatalogDone != res.Partitions {
 		errs = append(errs, fmt.Errorf("the catalog has %d partitions done, the sink %d, the input %d", res.CatalogDone, res.SinkPartitions, res.Partitions))
 	}
-	if res.CatalogRows != in.rows || res.SinkRows != in.expected {
-		errs = append(errs, fmt.Errorf("rows: catalog %d (want %d), sink %d (want %d)", res.CatalogRows, in.rows, res.SinkRows, in.expected))
+	if res.CatalogRows != in.Rows || res.SinkRows != in.Expected {
+		errs = append(errs, fmt.Errorf("rows: catalog %d (want %d), sink %d (want %d)", res.CatalogRows, in.Rows, res.SinkRows, in.Expected))
 	}
 	if len(res.Leaks) > 0 {
 		errs = append(errs, fmt.Errorf("secrets in %s", strings.Join(res.Leaks, ", ")))

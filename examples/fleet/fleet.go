@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pcs-dev/pcs/examples/internal/rowid"
 	"github.com/pcs-dev/pcs/node"
 )
 
@@ -32,7 +33,7 @@ const (
 	inSubject   = "flights.raw"
 	outSubject  = "flights.enriched"
 	inStream    = "PCS_FLIGHTS_IN" // the node's default: PCS_<NAME>_IN
-	rowIDColumn = "row_id"
+	rowIDColumn = rowid.Column
 )
 
 // Bounds of the waits.

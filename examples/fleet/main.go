@@ -26,6 +26,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pcs-dev/pcs/examples/internal/rowid"
 )
 
 type options struct {
@@ -137,18 +139,18 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 			return res, err
 		}
 	}
-	in, err := readInput(ctx, o.flights)
+	in, err := rowid.ReadInput(ctx, o.flights)
 	if err != nil {
 		return res, err
 	}
-	res.Rows, res.Expected = in.rows, in.expected
+	res.Rows, res.Expected = in.Rows, in.Expected
 	if o.batchRows <= 0 {
 		o.batchRows = 16384
-		if in.rows < 1_000_000 {
-			o.batchRows = int(max(in.rows/100, 100))
+		if in.Rows < 1_000_000 {
+			o.batchRows = int(max(in.Rows/100, 100))
 		}
 	}
-	fmt.Fprintf(out, "input:       %s (%d rows, %d kept by the pipeline's filter)\n", o.flights, in.rows, in.expected)
+	fmt.Fprintf(out, "input:       %s (%d rows, %d kept by the pipeline's filter)\n", o.flights, in.Rows, in.Expected)
 
 	f := &fleet{bin: o.bin, work: work, config: filepath.Join(o.repo, "examples", "fleet", "fleet.toml"), airports: o.airports}
 	defer f.stop()
@@ -160,7 +162,7 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 
 	// Publish in the background; kill a follower with partitions in flight
 	// once killAt of the partitions are done.
-	wantParts := (in.rows + int64(o.batchRows) - 1) / int64(o.batchRows)
+	wantParts := (in.Rows + int64(o.batchRows) - 1) / int64(o.batchRows)
 	start := time.Now()
 	pub := &publishing{done: make(chan struct{})}
 	go func() {
@@ -245,7 +247,7 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 	}
 	fmt.Fprint(out, "publish:     ", pub.line)
 	fmt.Fprintf(out, "processed:   %d rows in %v from the start of the publish (%.0f rows/s), %d partitions redelivered\n",
-		in.rows, res.Wall.Round(time.Millisecond), float64(in.rows)/res.Wall.Seconds(), redelivered)
+		in.Rows, res.Wall.Round(time.Millisecond), float64(in.Rows)/res.Wall.Seconds(), redelivered)
 	if redelivered == 0 && !res.Missed {
 		// Killing the leader stalls the survivors' catalog requests, so a
 		// kill that caught nothing can still look like a recovery.
@@ -278,30 +280,30 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 	if err != nil {
 		return res, err
 	}
-	c, err := checkSink(ctx, sink, in)
+	c, err := rowid.CheckSink(ctx, sink, in)
 	if err != nil {
 		return res, err
 	}
-	res.Lost, res.Duplicates, res.Unexpected = c.lost, c.duplicates, c.unexpected
-	if c.rows != res.SinkRows {
-		return res, fmt.Errorf("the sink file has %d rows, pcs consume reported %d", c.rows, res.SinkRows)
+	res.Lost, res.Duplicates, res.Unexpected = c.Lost, c.Duplicates, c.Unexpected
+	if c.Rows != res.SinkRows {
+		return res, fmt.Errorf("the sink file has %d rows, pcs consume reported %d", c.Rows, res.SinkRows)
 	}
 	fmt.Fprintf(out, "row ids:     %d lost, %d duplicates, %d unexpected (every row id 0..%d that passes the filter exactly once)\n",
-		c.lost, c.duplicates, c.unexpected, in.rows-1)
+		c.Lost, c.Duplicates, c.Unexpected, in.Rows-1)
 	fmt.Fprintf(out, "catalog:     %d partitions done, %d rows; sink: %d partitions, %d rows; published: %d partitions, %d rows\n",
-		res.CatalogDone, res.CatalogRows, res.SinkPartitions, res.SinkRows, res.Partitions, in.rows)
+		res.CatalogDone, res.CatalogRows, res.SinkPartitions, res.SinkRows, res.Partitions, in.Rows)
 
 	var errs []error
-	if c.lost != 0 || c.duplicates != 0 || c.unexpected != 0 {
-		errs = append(errs, fmt.Errorf("the sink is not exactly once: %d lost, %d duplicates, %d unexpected row ids", c.lost, c.duplicates, c.unexpected))
+	if c.Lost != 0 || c.Duplicates != 0 || c.Unexpected != 0 {
+		errs = append(errs, fmt.Errorf("the sink is not exactly once: %d lost, %d duplicates, %d unexpected row ids", c.Lost, c.Duplicates, c.Unexpected))
 	}
 	if res.CatalogDone != res.SinkPartitions || res.CatalogDone != res.Partitions {
 		errs = append(errs, fmt.Errorf("the catalog has %d partitions done, the sink %d, the input %d", res.CatalogDone, res.SinkPartitions, res.Partitions))
 	}
 	// The catalog counts a done partition's input rows, the sink its
 	// output rows: equal when the filter keeps every row (as for flights).
-	if res.CatalogRows != in.rows || res.SinkRows != in.expected || (in.rows == in.expected && res.CatalogRows != res.SinkRows) {
-		errs = append(errs, fmt.Errorf("rows: catalog %d (want the input's %d), sink %d (want %d)", res.CatalogRows, in.rows, res.SinkRows, in.expected))
+	if res.CatalogRows != in.Rows || res.SinkRows != in.Expected || (in.Rows == in.Expected && res.CatalogRows != res.SinkRows) {
+		errs = append(errs, fmt.Errorf("rows: catalog %d (want the input's %d), sink %d (want %d)", res.CatalogRows, in.Rows, res.SinkRows, in.Expected))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return res, err
