@@ -20,7 +20,7 @@ var scenarios = []scenario{
 			return err
 		}
 		r.inject(ctx)
-		m.p().kill()
+		m.p().Kill()
 		time.Sleep(time.Second)
 		return r.restart(ctx, m)
 	}},
@@ -30,13 +30,13 @@ var scenarios = []scenario{
 			return err
 		}
 		r.inject(ctx)
-		m.p().kill()
+		m.p().Kill()
 		time.Sleep(time.Second)
 		return r.restart(ctx, m)
 	}},
 	{name: "kill -9 broker", fault: func(ctx context.Context, r *run) error {
 		r.inject(ctx)
-		r.f.broker.kill()
+		r.f.broker.Kill()
 		time.Sleep(time.Second)
 		return r.f.startBroker(ctx)
 	}},
@@ -82,7 +82,7 @@ var scenarios = []scenario{
 		r.inject(ctx)
 		errs := make(chan error, len(r.f.nodes))
 		for _, m := range r.f.nodes {
-			go func() { errs <- m.p().terminate(20 * time.Second) }()
+			go func() { errs <- m.p().Terminate(20 * time.Second) }()
 		}
 		for range r.f.nodes {
 			if err := <-errs; err != nil {
@@ -94,7 +94,7 @@ var scenarios = []scenario{
 	{name: "rolling restart (SIGTERM one by one)", fault: func(ctx context.Context, r *run) error {
 		r.inject(ctx)
 		for _, m := range r.f.nodes {
-			if err := m.p().terminate(20 * time.Second); err != nil {
+			if err := m.p().Terminate(20 * time.Second); err != nil {
 				return err
 			}
 			if err := r.restart(ctx, m); err != nil {

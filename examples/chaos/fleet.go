@@ -13,12 +13,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pcs-dev/pcs/examples/internal/process"
 	"github.com/pcs-dev/pcs/node"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
@@ -47,87 +47,22 @@ func build(ctx context.Context, repo, bin string) error {
 	return nil
 }
 
-// proc is one running process with its log file.
-type proc struct {
-	name, log string
-	cmd       *exec.Cmd
-	done      chan struct{}
-	err       error
-}
-
-func startProc(name, logPath string, env []string, wrap []string, bin string, args ...string) (*proc, error) {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	argv := append(append(append([]string(nil), wrap...), bin), args...)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); logf.Close(); close(p.done) }()
-	return p, nil
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *proc) signal(s syscall.Signal) {
-	if p != nil && !p.exited() {
-		_ = p.cmd.Process.Signal(s)
-	}
-}
-
-func (p *proc) kill() {
-	if p == nil || p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGCONT)
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-func (p *proc) terminate(d time.Duration) error {
-	if p == nil || p.exited() {
-		return nil
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGCONT)
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(d):
-		p.kill()
-		return fmt.Errorf("%s did not stop within %v of SIGTERM (log %s)", p.name, d, p.log)
-	}
-}
-
 // member is one pcs-node.
 type member struct {
 	id, http, raft, dir string
 	bootstrap           bool
-	wrap                []string             // a command prefix (ip netns exec NS in the network rows)
-	cur                 atomic.Pointer[proc] // the current process (restarts replace it)
+	wrap                []string                        // a command prefix (ip netns exec NS in the network rows)
+	cur                 atomic.Pointer[process.Process] // the current process (restarts replace it)
 }
 
 // p returns the member's current process (nil before the first start).
-func (m *member) p() *proc { return m.cur.Load() }
+func (m *member) p() *process.Process { return m.cur.Load() }
 
 // fleet is a broker and three nodes in a work directory.
 type fleet struct {
 	bin, work, config, key string
 	brokerAddr, server     string
-	broker                 *proc
+	broker                 *process.Process
 	nodes                  []*member
 	nc                     *nats.Conn
 	js                     jetstream.JetStream
@@ -155,7 +90,7 @@ func (f *fleet) startBroker(ctx context.Context) error {
 	if f.lab != nil { // the bridge's address: reachable from this machine's namespaces only
 		args = append(args, "--allow-no-auth")
 	}
-	f.broker, err = startProc("pcs broker", filepath.Join(f.work, "broker.log"), nil, nil, filepath.Join(f.bin, "pcs"), args...)
+	f.broker, err = process.Start("pcs broker", filepath.Join(f.work, "broker.log"), nil, nil, filepath.Join(f.bin, "pcs"), args...)
 	if err != nil {
 		return err
 	}
@@ -170,8 +105,8 @@ func (f *fleet) startBroker(ctx context.Context) error {
 			f.js, err = jetstream.New(nc)
 			return err
 		}
-		if time.Now().After(deadline) || f.broker.exited() {
-			return fmt.Errorf("the broker did not accept clients (log %s): %w", f.broker.log, err)
+		if time.Now().After(deadline) || f.broker.Exited() {
+			return fmt.Errorf("the broker did not accept clients (log %s): %w", f.broker.Log, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -244,7 +179,7 @@ func (f *fleet) startNodes(ctx context.Context) error {
 func (f *fleet) startNode(ctx context.Context, m *member) error {
 	env := []string{"PCS_NODE_ID=" + m.id, "PCS_HTTP=" + m.http, "PCS_SERVER=" + f.server, "PCS_DIR=" + m.dir,
 		"PCS_RAFT=" + m.raft, "PCS_BOOTSTRAP=" + strconv.FormatBool(m.bootstrap), "PCS_KEY_FILE=" + f.key, "PCS_OUT_MAX_BYTES=" + f.outMax()}
-	p, err := startProc("pcs-node "+m.id, filepath.Join(f.work, m.id+".log"), env, m.wrap, filepath.Join(f.bin, "pcs-node"), "--config", f.config)
+	p, err := process.Start("pcs-node "+m.id, filepath.Join(f.work, m.id+".log"), env, m.wrap, filepath.Join(f.bin, "pcs-node"), "--config", f.config)
 	if err != nil {
 		return err
 	}
@@ -258,14 +193,14 @@ func (f *fleet) startNode(ctx context.Context, m *member) error {
 			}
 		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("pcs-node %s exited: %v (log %s)", m.id, p.err, p.log)
+		case <-p.Done():
+			return fmt.Errorf("pcs-node %s exited: %v (log %s)", m.id, p.Err(), p.Log)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("pcs-node %s did not get ready (log %s)", m.id, p.log)
+	return fmt.Errorf("pcs-node %s did not get ready (log %s)", m.id, p.Log)
 }
 
 // waitVoters waits until every running node knows a leader and n voters.
@@ -326,9 +261,9 @@ func (f *fleet) follower(ctx context.Context) (*member, error) {
 
 func (f *fleet) stop() {
 	for _, m := range f.nodes {
-		m.p().kill()
+		m.p().Kill()
 	}
-	f.broker.kill()
+	f.broker.Kill()
 	if f.nc != nil {
 		f.nc.Close()
 	}
@@ -340,7 +275,7 @@ func (f *fleet) stop() {
 // status reads a node's /v1/status.
 func status(ctx context.Context, m *member) (node.Status, error) {
 	var st node.Status
-	if p := m.p(); p == nil || p.exited() {
+	if p := m.p(); p == nil || p.Exited() {
 		return st, errors.New("not running")
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)

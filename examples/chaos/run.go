@@ -352,6 +352,6 @@ func (r *run) forge() error {
 // stop pauses or resumes members.
 func signalAll(s syscall.Signal, ms ...*member) {
 	for _, m := range ms {
-		m.p().signal(s)
+		m.p().Signal(s)
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/pcs-dev/pcs/broker"
 	"github.com/pcs-dev/pcs/broker/pki"
+	"github.com/pcs-dev/pcs/examples/internal/process"
 	"github.com/pcs-dev/pcs/examples/internal/rowid"
 	"github.com/pcs-dev/pcs/node"
 )
@@ -63,78 +63,17 @@ type result struct {
 	PublishRetries           int      // pcs publish runs again after "no response from stream"
 }
 
-// proc is one running process with its log file.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
-}
-
-func startProc(name, logPath string, env []string, bin string, args ...string) (*proc, error) {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *proc) kill() {
-	if p == nil || p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-func (p *proc) terminate() error {
-	if p == nil || p.exited() {
-		return nil
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(stopTimeout):
-		p.kill()
-		return fmt.Errorf("%s did not stop within %v of SIGTERM (killed; log %s)", p.name, stopTimeout, p.log)
-	}
-}
-
 // server is one nats-server of the cluster.
 type server struct {
 	name, client, route, store string
-	p                          *proc
+	p                          *process.Process
 }
 
 // member is one pcs-node.
 type member struct {
 	id, http, raft, dir string
 	bootstrap           bool
-	p                   *proc
+	p                   *process.Process
 	restarts            int // exits during start-up, started again
 }
 
@@ -217,7 +156,7 @@ func (t *topology) startServer(s *server) error {
 	for u, p := range t.passwords {
 		env = append(env, "NATS_PASS_"+strings.ToUpper(u)+"="+p)
 	}
-	p, err := startProc(s.name, filepath.Join(t.work, s.name+".log"), env, filepath.Join(t.bin, "nats-server"), "-c", t.natsConf)
+	p, err := process.Start(s.name, filepath.Join(t.work, s.name+".log"), env, nil, filepath.Join(t.bin, "nats-server"), "-c", t.natsConf)
 	if err != nil {
 		return err
 	}
@@ -298,7 +237,7 @@ func (t *topology) start(ctx context.Context) error {
 func (t *topology) startNode(ctx context.Context, m *member) error {
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		if err = t.startNodeOnce(ctx, m); err == nil || !m.p.exited() || ctx.Err() != nil {
+		if err = t.startNodeOnce(ctx, m); err == nil || !m.p.Exited() || ctx.Err() != nil {
 			return err
 		}
 		m.restarts++
@@ -311,7 +250,7 @@ func (t *topology) startNodeOnce(ctx context.Context, m *member) error {
 		"PCS_NODE_ID="+m.id, "PCS_HTTP="+m.http, "PCS_SERVER="+t.urls, "PCS_DIR="+m.dir, "PCS_RAFT="+m.raft,
 		"PCS_BOOTSTRAP="+strconv.FormatBool(m.bootstrap), "PCS_AIRPORTS="+t.airports, "PCS_HTTP_TOKEN="+t.httpToken,
 		"PCS_RAFT_TLS_CA="+t.ca, "PCS_RAFT_TLS_CERT="+filepath.Join(t.certs, m.id+"-raft.pem"), "PCS_RAFT_TLS_KEY="+filepath.Join(t.certs, m.id+"-raft-key.pem"))
-	p, err := startProc("pcs-node "+m.id, filepath.Join(t.work, m.id+".log"), env, filepath.Join(t.bin, "pcs-node"), "--config", t.config)
+	p, err := process.Start("pcs-node "+m.id, filepath.Join(t.work, m.id+".log"), env, nil, filepath.Join(t.bin, "pcs-node"), "--config", t.config)
 	if err != nil {
 		return err
 	}
@@ -321,14 +260,14 @@ func (t *topology) startNodeOnce(ctx context.Context, m *member) error {
 			return nil
 		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("pcs-node %s exited: %v (log %s)", m.id, p.err, p.log)
+		case <-p.Done():
+			return fmt.Errorf("pcs-node %s exited: %v (log %s)", m.id, p.Err(), p.Log)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("pcs-node %s did not get ready (log %s)", m.id, p.log)
+	return fmt.Errorf("pcs-node %s did not get ready (log %s)", m.id, p.Log)
 }
 
 // pcs runs the pcs CLI as a NATS user, its stdout to out.
@@ -400,7 +339,7 @@ func (t *topology) waitStatus(ctx context.Context, m *member, ok func(node.Statu
 // done returns the catalog's done partitions as any live node sees them.
 func (t *topology) done(ctx context.Context) (int64, bool) {
 	for _, m := range t.nodes {
-		if m.p == nil || m.p.exited() {
+		if m.p == nil || m.p.Exited() {
 			continue
 		}
 		st, _, err := t.status(ctx, m)
@@ -467,13 +406,13 @@ func (s *stall) get() time.Duration {
 func (t *topology) stopAll() error {
 	var errs []error
 	for i := len(t.nodes) - 1; i >= 0; i-- {
-		errs = append(errs, t.nodes[i].p.terminate())
+		errs = append(errs, t.nodes[i].p.Terminate(stopTimeout))
 	}
 	if t.nc != nil {
 		t.nc.Close()
 	}
 	for _, s := range t.servers {
-		errs = append(errs, s.p.terminate())
+		errs = append(errs, s.p.Terminate(stopTimeout))
 	}
 	return errors.Join(errs...)
 }
@@ -481,13 +420,13 @@ func (t *topology) stopAll() error {
 // stop kills whatever still runs.
 func (t *topology) stop() {
 	for _, m := range t.nodes {
-		m.p.kill()
+		m.p.Kill()
 	}
 	if t.nc != nil {
 		t.nc.Close()
 	}
 	for _, s := range t.servers {
-		s.p.kill()
+		s.p.Kill()
 	}
 }
 

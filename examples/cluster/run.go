@@ -152,7 +152,7 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 	}
 	victim := t.nodes[1]
 	d, _ := t.done(ctx)
-	victim.p.kill()
+	victim.p.Kill()
 	res.KilledNode = victim.id
 	fmt.Fprintf(out, "kill:        SIGKILL pcs-node %s at %d of %d partitions done\n", victim.id, d, wantParts)
 	rt := time.Now()
@@ -166,7 +166,7 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 		return res, err
 	}
 	d, _ = t.done(ctx)
-	leader.p.kill()
+	leader.p.Kill()
 	res.KilledServer = leader.name
 	fmt.Fprintf(out, "kill:        SIGKILL %s (the input stream's leader) at %d of %d partitions done\n", leader.name, d, wantParts)
 	time.Sleep(time.Second)

@@ -17,12 +17,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pcs-dev/pcs/examples/internal/process"
 	"github.com/pcs-dev/pcs/examples/internal/rowid"
 	"github.com/pcs-dev/pcs/node"
 )
@@ -53,74 +53,11 @@ func build(ctx context.Context, repo, bin string) error {
 	return nil
 }
 
-// proc is one running process (the broker or a node) with its log file.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{} // closed when it exited
-	err  error         // its exit status, once done is closed
-}
-
-func startProc(name string, logPath string, env []string, bin string, args ...string) (*proc, error) {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// kill sends SIGKILL and waits for the exit.
-func (p *proc) kill() {
-	if p == nil || p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-// terminate sends SIGTERM and waits up to stopTimeout, then SIGKILL.
-func (p *proc) terminate() error {
-	if p == nil || p.exited() {
-		return nil
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(stopTimeout):
-		p.kill()
-		return fmt.Errorf("%s did not stop within %v of SIGTERM (killed; log %s)", p.name, stopTimeout, p.log)
-	}
-}
-
 // member is one pcs-node of the fleet and its per-node values.
 type member struct {
 	id, http, raft, dir string
 	bootstrap           bool
-	p                   *proc
+	p                   *process.Process
 }
 
 // fleet is the broker and the three nodes.
@@ -128,7 +65,7 @@ type fleet struct {
 	bin, work, config, airports string
 
 	server  string // the broker's client URL
-	broker  *proc
+	broker  *process.Process
 	nodes   []*member
 	leader  string   // at start
 	voters  []string // at start
@@ -145,7 +82,7 @@ func (f *fleet) start(ctx context.Context) error {
 	addr := f.freeAddr()
 	f.server = "nats://" + addr
 	var err error
-	f.broker, err = startProc("pcs broker", filepath.Join(f.work, "broker.log"), nil, filepath.Join(f.bin, "pcs"),
+	f.broker, err = process.Start("pcs broker", filepath.Join(f.work, "broker.log"), nil, nil, filepath.Join(f.bin, "pcs"),
 		"broker", "--store", filepath.Join(f.work, "broker"), "--listen", addr)
 	if err != nil {
 		return err
@@ -199,13 +136,13 @@ func (f *fleet) startNode(ctx context.Context, m *member) error {
 		"PCS_NODE_ID=" + m.id, "PCS_HTTP=" + m.http, "PCS_SERVER=" + f.server, "PCS_DIR=" + m.dir,
 		"PCS_RAFT=" + m.raft, "PCS_BOOTSTRAP=" + strconv.FormatBool(m.bootstrap), "PCS_AIRPORTS=" + f.airports,
 	}
-	p, err := startProc("pcs-node "+m.id, filepath.Join(f.work, m.id+".log"), env, filepath.Join(f.bin, "pcs-node"), "--config", f.config)
+	p, err := process.Start("pcs-node "+m.id, filepath.Join(f.work, m.id+".log"), env, nil, filepath.Join(f.bin, "pcs-node"), "--config", f.config)
 	if err != nil {
 		return err
 	}
 	m.p = p
 	if err := waitReady(ctx, "http://"+m.http+"/readyz", p); err != nil {
-		return fmt.Errorf("pcs-node %s did not get ready (log %s): %w", m.id, p.log, err)
+		return fmt.Errorf("pcs-node %s did not get ready (log %s): %w", m.id, p.Log, err)
 	}
 	return nil
 }
@@ -330,7 +267,7 @@ func (f *fleet) killWhen(ctx context.Context, threshold int64, leader bool, pub 
 						continue
 					}
 					k := killed{node: m, at: time.Now(), done: ps.Counters.Done, nodeDone: mt.processed, inFlight: mt.inFlight}
-					m.p.kill()
+					m.p.Kill()
 					// What the server delivered up to the kill: anything
 					// delivered to the dead connection is at or below it.
 					time.Sleep(100 * time.Millisecond)
@@ -441,24 +378,24 @@ func (f *fleet) converged(ctx context.Context, done int64) (node.Status, error) 
 func (f *fleet) stopAll() error {
 	var errs []error
 	for i := len(f.nodes) - 1; i >= 0; i-- {
-		errs = append(errs, f.nodes[i].p.terminate())
+		errs = append(errs, f.nodes[i].p.Terminate(stopTimeout))
 	}
 	if f.nc != nil {
 		f.nc.Close()
 	}
-	errs = append(errs, f.broker.terminate())
+	errs = append(errs, f.broker.Terminate(stopTimeout))
 	return errors.Join(errs...)
 }
 
 // stop kills whatever still runs (after an error).
 func (f *fleet) stop() {
 	for _, m := range f.nodes {
-		m.p.kill()
+		m.p.Kill()
 	}
 	if f.nc != nil {
 		f.nc.Close()
 	}
-	f.broker.kill()
+	f.broker.Kill()
 }
 
 func (f *fleet) member(id string) *member {
@@ -493,7 +430,7 @@ func (f *fleet) freeAddr() string {
 }
 
 // waitConnect connects to the broker once it accepts clients.
-func waitConnect(ctx context.Context, url string, p *proc) (*nats.Conn, error) {
+func waitConnect(ctx context.Context, url string, p *process.Process) (*nats.Conn, error) {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		nc, err := nats.Connect(url, nats.Name("fleet driver"), nats.Timeout(time.Second))
@@ -501,11 +438,11 @@ func waitConnect(ctx context.Context, url string, p *proc) (*nats.Conn, error) {
 			return nc, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the broker at %s did not accept clients (log %s): %w", url, p.log, err)
+			return nil, fmt.Errorf("the broker at %s did not accept clients (log %s): %w", url, p.Log, err)
 		}
 		select {
-		case <-p.done:
-			return nil, fmt.Errorf("the broker exited: %v (log %s)", p.err, p.log)
+		case <-p.Done():
+			return nil, fmt.Errorf("the broker exited: %v (log %s)", p.Err(), p.Log)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -513,7 +450,7 @@ func waitConnect(ctx context.Context, url string, p *proc) (*nats.Conn, error) {
 	}
 }
 
-func waitReady(ctx context.Context, url string, p *proc) error {
+func waitReady(ctx context.Context, url string, p *process.Process) error {
 	client := http.Client{Timeout: time.Second}
 	for deadline := time.Now().Add(startTimeout); time.Now().Before(deadline); {
 		if resp, err := client.Get(url); err == nil {
@@ -523,8 +460,8 @@ func waitReady(ctx context.Context, url string, p *proc) error {
 			}
 		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("exited: %v", p.err)
+		case <-p.Done():
+			return fmt.Errorf("exited: %v", p.Err())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):

@@ -211,7 +211,7 @@ func run(ctx context.Context, o options, out io.Writer) (res result, err error) 
 
 	// Restart the killed node (it rejoins the catalog with its Raft state)
 	// while the others finish the input.
-	restarting := k.node.p.exited()
+	restarting := k.node.p.Exited()
 	restarted := make(chan error, 1)
 	var restartTook time.Duration // written before the send on restarted
 	var restarter sync.WaitGroup
