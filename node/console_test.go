@@ -198,7 +198,7 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Errorf("%s: the page shows %q, want %s %s", c.key, page.Texts[c.key], page.Values[c.key], c.unit)
 		}
 	}
-	if p.Counters.RowsIn != 50_000 || p.Counters.Processed != int64(parts) || p.DeadLetters.Messages != 1 || p.Counters.DeadLetteredBy[node.ReasonCorrupt] != 1 {
+	if p.Counters.RowsIn != 50_000 || p.Counters.Processed != int64(parts) || p.DeadLetters.Messages != 1 || p.Counters.DeadLetteredBy[natsjs.ReasonCorrupt] != 1 {
 		t.Errorf("status: rows in %d, processed %d of %d, dead letters %d, want 50,000 rows, all partitions and 1 corrupt",
 			p.Counters.RowsIn, p.Counters.Processed, parts, p.DeadLetters.Messages)
 	}

@@ -127,7 +127,7 @@ func (d *delivery) process(ctx context.Context, p *natsjs.Partition) {
 	recs, err := p.Decode(ctx, nil, memory.DefaultAllocator)
 	if err != nil {
 		if errors.Is(err, natsjs.ErrCorrupt) {
-			d.fail.deadLetter(p, id, ReasonCorrupt, err)
+			d.fail.deadLetter(p, id, natsjs.ReasonCorrupt, err)
 		} else {
 			d.fail.retry(p, id, err)
 		}

@@ -88,7 +88,7 @@ func (e *exhausted) handle(ctx context.Context, p *natsjs.Partition) error {
 		return fmt.Errorf("get %s seq %d: %w", a.Stream, a.StreamSeq, err)
 	}
 	cause := fmt.Errorf("delivered %d times (max_deliver) without an ack or nak: the nodes that took it crashed or stalled past ack_wait", a.Deliveries)
-	dlq := natsjs.DeadLetterStored(msg, a.Stream, a.Deliveries, e.pipeline, e.node, ReasonMaxDeliver, cause)
+	dlq := natsjs.DeadLetterStored(msg, a.Stream, a.Deliveries, e.pipeline, e.node, natsjs.ReasonMaxDeliver, cause)
 	if _, err := e.js.PublishMsg(ctx, dlq); err != nil {
 		return fmt.Errorf("dead-letter seq %d: %w", a.StreamSeq, err)
 	}
@@ -104,7 +104,7 @@ func (e *exhausted) handle(ctx context.Context, p *natsjs.Partition) error {
 	if err := e.input.DeleteMsg(ctx, a.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("delete seq %d from %s: %w", a.StreamSeq, a.Stream, err)
 	}
-	e.m.deadLettered.WithLabelValues(e.pipeline, ReasonMaxDeliver).Inc()
-	e.log.Error("partition dead-lettered", "partition", id, "reason", ReasonMaxDeliver, "subject", dlq.Subject, "err", cause)
+	e.m.deadLettered.WithLabelValues(e.pipeline, natsjs.ReasonMaxDeliver).Inc()
+	e.log.Error("partition dead-lettered", "partition", id, "reason", natsjs.ReasonMaxDeliver, "subject", dlq.Subject, "err", cause)
 	return nil
 }

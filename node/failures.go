@@ -14,22 +14,6 @@ import (
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
-// Dead-letter headers and reasons: the wire contract's (package natsjs),
-// under the names node's users know.
-const (
-	HeaderError        = natsjs.HeaderError
-	HeaderErrorReason  = natsjs.HeaderErrorReason
-	HeaderSourceStream = natsjs.HeaderSourceStream
-	HeaderSourceSeq    = natsjs.HeaderSourceSeq
-	HeaderDeliveries   = natsjs.HeaderDeliveries
-	HeaderNode         = natsjs.HeaderNode
-
-	ReasonCorrupt    = natsjs.ReasonCorrupt
-	ReasonSchema     = natsjs.ReasonSchema
-	ReasonPermanent  = natsjs.ReasonPermanent
-	ReasonMaxDeliver = natsjs.ReasonMaxDeliver
-)
-
 // failures handles a pipeline's failed partitions: nak for redelivery or
 // dead-letter and terminate (package doc, "Failures").
 type failures struct {
@@ -48,9 +32,9 @@ type failures struct {
 func (f *failures) stepFailed(p *natsjs.Partition, id string, err error) {
 	switch {
 	case errors.Is(err, plan.ErrSchema):
-		f.deadLetter(p, id, ReasonSchema, err)
+		f.deadLetter(p, id, natsjs.ReasonSchema, err)
 	case pcs.IsPermanent(err):
-		f.deadLetter(p, id, ReasonPermanent, err)
+		f.deadLetter(p, id, natsjs.ReasonPermanent, err)
 	default:
 		f.retry(p, id, err)
 	}
@@ -60,7 +44,7 @@ func (f *failures) stepFailed(p *natsjs.Partition, id string, err error) {
 // dead-letters it on its last allowed delivery.
 func (f *failures) retry(p *natsjs.Partition, id string, cause error) {
 	if int(p.Delivered()) >= f.delivery.MaxDeliver {
-		f.deadLetter(p, id, ReasonMaxDeliver, cause)
+		f.deadLetter(p, id, natsjs.ReasonMaxDeliver, cause)
 		return
 	}
 	delay := time.Duration(f.delivery.NakDelay) << min(p.Delivered()-1, 16)

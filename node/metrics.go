@@ -7,11 +7,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
 // DeadLetterReasons are the values of the reason label of
 // pcs_partitions_dead_lettered_total (the Pcs-Error-Reason header).
-var DeadLetterReasons = []string{ReasonCorrupt, ReasonSchema, ReasonPermanent, ReasonMaxDeliver}
+var DeadLetterReasons = []string{natsjs.ReasonCorrupt, natsjs.ReasonSchema, natsjs.ReasonPermanent, natsjs.ReasonMaxDeliver}
 
 // Metrics are the node's Prometheus metrics, prefix pcs_, labelled by
 // pipeline. Every delivery path has a counter: processed, failed (nak for

@@ -322,15 +322,15 @@ func TestNodeDeadLettersPoisonPartitions(t *testing.T) {
 			t.Fatalf("dlq after %v: %v", reasons, err)
 		}
 		h := msg.Headers()
-		reasons[h.Get(natsjs.HeaderMsgID)] = h.Get(node.HeaderErrorReason)
-		if h.Get(node.HeaderError) == "" || h.Get(node.HeaderSourceSeq) == "" {
+		reasons[h.Get(natsjs.HeaderMsgID)] = h.Get(natsjs.HeaderErrorReason)
+		if h.Get(natsjs.HeaderError) == "" || h.Get(natsjs.HeaderSourceSeq) == "" {
 			t.Errorf("dlq message lacks error headers: %v", h)
 		}
 		if h.Get(natsjs.HeaderMsgID) == "p/bad/1/dlq" && string(msg.Data()) != "not arrow" {
 			t.Errorf("dlq body %q, want the original", msg.Data())
 		}
 	}
-	want := map[string]string{"p/bad/1/dlq": node.ReasonCorrupt, "p/bad/2/dlq": node.ReasonSchema, "p/neg/1/dlq": node.ReasonPermanent}
+	want := map[string]string{"p/bad/1/dlq": natsjs.ReasonCorrupt, "p/bad/2/dlq": natsjs.ReasonSchema, "p/neg/1/dlq": natsjs.ReasonPermanent}
 	for id, r := range want {
 		if reasons[id] != r {
 			t.Errorf("dlq %s: reason %q, want %q (all: %v)", id, reasons[id], r, reasons)
