@@ -242,28 +242,26 @@ func (c *Config) SetDefaults() {
 	if c.Node.ID == "" {
 		c.Node.ID, _ = os.Hostname()
 	}
-	def(&c.Node.HTTP, "127.0.0.1:9464")
-	def(&c.Node.LogLevel, "info")
-	def(&c.Node.LogFormat, "text")
-	def(&c.Node.DrainTimeout, plan.Duration(30*time.Second))
-	def(&c.Broker.StoreDir, "./pcs-data/broker")
-	def(&c.Broker.MaxPayload, 1<<20)
-	def(&c.Broker.ObjectBucket, "pcs-objects")
-	def(&c.Broker.Replicas, 1)
-	def(&c.Broker.PublishAckTimeout, plan.Duration(10*time.Second))
-	def(&c.Catalog.Bind, "127.0.0.1:7400")
-	def(&c.Catalog.Cluster, "pcs")
-	def(&c.Catalog.MaxVoters, 3)
-	def(&c.Catalog.HeartbeatInterval, plan.Duration(time.Second))
-	def(&c.Catalog.DeadNodeTimeout, plan.Duration(30*time.Second))
-	def(&c.Catalog.ElectionTimeout, plan.Duration(time.Second))
-	def(&c.Catalog.ForwardTimeout, plan.Duration(time.Second))
+	plan.Def(&c.Node.HTTP, "127.0.0.1:9464")
+	plan.Def(&c.Node.LogLevel, "info")
+	plan.Def(&c.Node.LogFormat, "text")
+	plan.Def(&c.Node.DrainTimeout, plan.Duration(30*time.Second))
+	plan.Def(&c.Broker.StoreDir, "./pcs-data/broker")
+	plan.Def(&c.Broker.MaxPayload, 1<<20)
+	plan.Def(&c.Broker.ObjectBucket, "pcs-objects")
+	plan.Def(&c.Broker.Replicas, 1)
+	plan.Def(&c.Broker.PublishAckTimeout, plan.Duration(10*time.Second))
+	plan.Def(&c.Catalog.Bind, "127.0.0.1:7400")
+	plan.Def(&c.Catalog.Cluster, "pcs")
+	plan.Def(&c.Catalog.MaxVoters, 3)
+	plan.Def(&c.Catalog.HeartbeatInterval, plan.Duration(time.Second))
+	plan.Def(&c.Catalog.DeadNodeTimeout, plan.Duration(30*time.Second))
+	plan.Def(&c.Catalog.ElectionTimeout, plan.Duration(time.Second))
+	plan.Def(&c.Catalog.ForwardTimeout, plan.Duration(time.Second))
 	for i := range c.Pipelines {
 		c.Pipelines[i].SetDefaults()
 	}
 }
-
-func def[T comparable](v *T, d T) { plan.Def(v, d) }
 
 // Validate reports every invalid or missing value, each naming its key.
 func (c *Config) Validate() error {

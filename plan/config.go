@@ -325,36 +325,36 @@ type UseConfig struct {
 
 // SetDefaults fills every unset field with its documented default.
 func (p *Pipeline) SetDefaults() {
-	def(&p.Input.Stream, natsjs.InputStream(p.Name))
-	def(&p.Input.Consumer, p.Name)
-	def(&p.Output.Stream, natsjs.OutputStream(p.Name))
-	def(&p.Output.Compression, "none")
+	Def(&p.Input.Stream, natsjs.InputStream(p.Name))
+	Def(&p.Input.Consumer, p.Name)
+	Def(&p.Output.Stream, natsjs.OutputStream(p.Name))
+	Def(&p.Output.Compression, "none")
 	if p.Output.MaxBytes == 0 {
 		p.Output.maxBytesDefault = true
 	}
-	def(&p.Output.MaxBytes, DefaultOutputMaxBytes)
-	def(&p.Output.Retention, "limits")
-	def(&p.MaxInFlight, 2)
-	def(&p.CheckpointInterval, Duration(2*time.Second))
+	Def(&p.Output.MaxBytes, DefaultOutputMaxBytes)
+	Def(&p.Output.Retention, "limits")
+	Def(&p.MaxInFlight, 2)
+	Def(&p.CheckpointInterval, Duration(2*time.Second))
 	if len(p.Delivery.BackOff) > 0 {
-		def(&p.Delivery.AckWait, p.Delivery.BackOff[0])
+		Def(&p.Delivery.AckWait, p.Delivery.BackOff[0])
 	}
-	def(&p.Delivery.AckWait, Duration(30*time.Second))
-	def(&p.Delivery.MaxAckPending, 1000)
-	def(&p.Delivery.MaxDeliver, 5)
-	def(&p.Delivery.NakDelay, Duration(time.Second))
-	def(&p.Delivery.FetchMaxBytes, 16<<20)
+	Def(&p.Delivery.AckWait, Duration(30*time.Second))
+	Def(&p.Delivery.MaxAckPending, 1000)
+	Def(&p.Delivery.MaxDeliver, 5)
+	Def(&p.Delivery.NakDelay, Duration(time.Second))
+	Def(&p.Delivery.FetchMaxBytes, 16<<20)
 	r := pcs.DefaultRetryPolicy()
-	def(&p.Retry.MaxRetries, r.MaxRetries)
-	def(&p.Retry.Base, Duration(r.Base))
-	def(&p.Retry.Multiplier, r.Multiplier)
-	def(&p.Retry.Cap, Duration(r.Cap))
-	def(&p.Retry.Jitter, r.Jitter)
-	def(&p.Backpressure.HighWater, 0.8)
-	def(&p.Backpressure.LowWater, 0.5)
-	def(&p.Backpressure.Poll, Duration(250*time.Millisecond))
-	def(&p.Pool, "cpu")
-	def(&p.State.Backend, "memory")
+	Def(&p.Retry.MaxRetries, r.MaxRetries)
+	Def(&p.Retry.Base, Duration(r.Base))
+	Def(&p.Retry.Multiplier, r.Multiplier)
+	Def(&p.Retry.Cap, Duration(r.Cap))
+	Def(&p.Retry.Jitter, r.Jitter)
+	Def(&p.Backpressure.HighWater, 0.8)
+	Def(&p.Backpressure.LowWater, 0.5)
+	Def(&p.Backpressure.Poll, Duration(250*time.Millisecond))
+	Def(&p.Pool, "cpu")
+	Def(&p.State.Backend, "memory")
 }
 
 // Def sets *v to d when *v is the zero value (config defaults).
@@ -364,8 +364,6 @@ func Def[T comparable](v *T, d T) {
 		*v = d
 	}
 }
-
-func def[T comparable](v *T, d T) { Def(v, d) }
 
 // Validate reports every invalid or missing value of the pipeline, each
 // naming its key; errors wrap ErrConfig.

@@ -50,10 +50,10 @@ func (w WorkflowConfig) Stop() bool { return w.StopOnFailure == nil || *w.StopOn
 // wrap ErrConfig. ParseFile calls it.
 func (f *File) SetupWorkflow() error {
 	w := &f.Workflow
-	def(&w.CPU, 2)
-	def(&w.IO, 4)
-	def(&w.Backoff, Duration(time.Second))
-	def(&w.MaxBackoff, Duration(30*time.Second))
+	Def(&w.CPU, 2)
+	Def(&w.IO, 4)
+	Def(&w.Backoff, Duration(time.Second))
+	Def(&w.MaxBackoff, Duration(30*time.Second))
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...)))
