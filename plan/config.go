@@ -159,8 +159,9 @@ type Pipeline struct {
 	// [workflow] retries.
 	Retries *int `toml:"retries"`
 	// State is where the keyed state of the pipeline's stateful systems
-	// lives (the built-in totals): state = { backend = "pebble", dir =
-	// "...", cache = "256MiB" }. Default: in memory.
+	// (the built-in totals) and of its window system lives: state = {
+	// backend = "pebble", dir = "...", cache = "256MiB" }. Default: in
+	// memory.
 	State StateConfig `toml:"state"`
 }
 
@@ -171,12 +172,19 @@ type StateConfig struct {
 	Backend string `toml:"backend"`
 	// Dir is the pebble backend's directory (required with it; relative
 	// to the config file's): each stateful system opens a store in
-	// <dir>/<pipeline>/<system name>, emptied when it opens (the state
+	// <dir>/<pipeline>/<system name>, the window system in
+	// <dir>/<pipeline>/window (window.1, window.2, ... for further
+	// operators: fleet shard owners), emptied when it opens (the state
 	// comes back from the checkpoints, not from these files).
 	Dir string `toml:"dir"`
 	// Cache is the pebble block cache of each store, like "256MiB";
 	// default 64MiB.
 	Cache Size `toml:"cache"`
+	// Resident is how many keyed window entries (a session's key, or a
+	// pane's key) the window system keeps in memory with the pebble
+	// backend before it writes them all to the store; default
+	// window.DefaultMaxResident (262144).
+	Resident int `toml:"resident"`
 }
 
 // InputConfig is where a pipeline's partitions come from.
@@ -430,8 +438,8 @@ func (p *Pipeline) validate(at string) error {
 	}
 	switch st := p.State; st.Backend {
 	case "", "memory":
-		if st.Dir != "" || st.Cache != 0 {
-			bad("state: dir and cache are options of the pebble backend, not of %q", st.Backend)
+		if st.Dir != "" || st.Cache != 0 || st.Resident != 0 {
+			bad("state: dir, cache and resident are options of the pebble backend, not of %q", st.Backend)
 		}
 	case "pebble":
 		if st.Dir == "" {
@@ -439,6 +447,9 @@ func (p *Pipeline) validate(at string) error {
 		}
 		if st.Cache < 0 {
 			bad("state.cache %d < 0", st.Cache)
+		}
+		if st.Resident < 0 {
+			bad("state.resident %d < 0", st.Resident)
 		}
 	default:
 		bad("state.backend %q: want memory or pebble", st.Backend)

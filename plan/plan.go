@@ -88,7 +88,7 @@ func Build(ctx context.Context, pc Pipeline, reg *Registry, opts ...Option) (*Pl
 			if i != len(pc.Systems)-1 {
 				return nil, fmt.Errorf("%w: system %d (%q): the window system must be the pipeline's last", ErrConfig, i+1, u.Use)
 			}
-			windowOpts = &Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), dir: pc.Dir, raw: u.Options, scope: sc}
+			windowOpts = &Options{where: fmt.Sprintf("system %d (%q)", i+1, u.Use), dir: pc.Dir, raw: u.Options, scope: sc, pipeline: pc.Name, state: pc.State}
 			break
 		}
 		f, err := reg.system(u.Use)
@@ -211,15 +211,19 @@ func (p *Plan) Systems() []pcs.System {
 	return p.pipeline.Systems()
 }
 
-// Close releases what the plan's systems hold outside the Go heap (a
-// Pebble state store: io.Closer systems) and returns their errors joined.
-// The plan must not Step afterwards.
+// Close releases what the plan's systems and window operator hold
+// outside the Go heap (a Pebble state store: io.Closer systems,
+// window.Operator.Close) and returns their errors joined. The plan must
+// not Step afterwards.
 func (p *Plan) Close() error {
 	var errs []error
 	for _, s := range p.Systems() {
 		if c, ok := s.(io.Closer); ok {
 			errs = append(errs, c.Close())
 		}
+	}
+	if p.win != nil {
+		errs = append(errs, p.win.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -2,11 +2,14 @@ package plan
 
 import (
 	"fmt"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/pcs/window"
 )
 
@@ -95,5 +98,24 @@ func windowSpec(o Options, in *arrow.Schema) (window.Spec, *arrow.Schema, int, e
 	if err != nil {
 		return fail(err)
 	}
+	spec.State, spec.MaxResident = o.windowState(), o.state.Resident
 	return spec, op.ResultSchema(), opts.Shards, nil
+}
+
+// windowState returns the window.Spec.State of the pipeline's state
+// config: nil in memory, else a function opening the pebble store of the
+// first window operator in <dir>/<pipeline>/window, of the next ones
+// (fleet shard owners) in window.1, window.2, ...
+func (o Options) windowState() func() (pcs.StateBackend, error) {
+	if o.state.Backend != "pebble" {
+		return nil
+	}
+	var n atomic.Int64
+	return func() (pcs.StateBackend, error) {
+		name := WindowSystem
+		if i := n.Add(1) - 1; i > 0 {
+			name += "." + strconv.FormatInt(i, 10)
+		}
+		return o.stateBackend(name)
+	}
 }

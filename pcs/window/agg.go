@@ -326,6 +326,11 @@ type state interface {
 	partial(bs []array.Builder, slot int32)
 	// mergePartial folds row of the partial columns cols into slot dst.
 	mergePartial(cols []arrow.Array, row int, dst int32)
+	// encode appends slot's state to b in the binary form of codec.go
+	// (state spilled to a backend).
+	encode(b []byte, slot int32) []byte
+	// decode folds a state encode wrote, read from d, into slot dst.
+	decode(d *decoder, dst int32)
 }
 
 func rowOf(rows []int32, j int) int {

@@ -139,62 +139,64 @@ func TestCalendarWindows(t *testing.T) {
 	ts, keys, vals := calendarRows(1)
 	for _, months := range []int{1, 3, 12} {
 		t.Run(fmt.Sprintf("%dmo", months), func(t *testing.T) {
-			want := calendarOracle(ts, keys, vals, months)
-			spec := window.Spec{Time: window.TimeSpec{Column: "ts"}, Assigner: window.TumblingMonths(months), Keys: []string{"k"},
-				Aggs: parseAggs(t, []string{"count(*) as n", "sum(v)", "min(v)", "max(v)"})}
-			mem := checkedMem(t)
-			for _, par := range []int{1, 2} {
-				spec.Parallelism = par
-				got, late := collect(t, mustNew(t, spec, simpleSchema, mem), "s", calendarBatches(t, ts, keys, vals, 97), true)
-				if late != 0 {
-					t.Fatalf("%d late rows", late)
+			eachBackend(t, func(t *testing.T, be backend) {
+				want := calendarOracle(ts, keys, vals, months)
+				spec := be.spec(t, window.Spec{Time: window.TimeSpec{Column: "ts"}, Assigner: window.TumblingMonths(months), Keys: []string{"k"},
+					Aggs: parseAggs(t, []string{"count(*) as n", "sum(v)", "min(v)", "max(v)"})})
+				mem := checkedMem(t)
+				for _, par := range []int{1, 2} {
+					spec.Parallelism = par
+					got, late := collect(t, mustNew(t, spec, simpleSchema, mem), "s", calendarBatches(t, ts, keys, vals, 97), true)
+					if late != 0 {
+						t.Fatalf("%d late rows", late)
+					}
+					diff(t, got, want)
 				}
-				diff(t, got, want)
-			}
-			spec.Parallelism = 0
+				spec.Parallelism = 0
 
-			// partials on one operator, merged on another
-			node, shard := mustNew(t, spec, simpleSchema, mem), mustNew(t, spec, simpleSchema, mem)
-			var got []string
-			for _, rec := range calendarBatches(t, ts, keys, vals, 97) {
-				part, err := node.Partials(ctx, rec)
-				rec.Release()
-				if err != nil {
-					t.Fatal(err)
+				// partials on one operator, merged on another
+				node, shard := mustNew(t, spec, simpleSchema, mem), mustNew(t, spec, simpleSchema, mem)
+				var got []string
+				for _, rec := range calendarBatches(t, ts, keys, vals, 97) {
+					part, err := node.Partials(ctx, rec)
+					rec.Release()
+					if err != nil {
+						t.Fatal(err)
+					}
+					out, err := shard.MergePartials(ctx, "n", part.Results)
+					part.Release()
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, resultLines(out.Results)...)
+					out.Release()
 				}
-				out, err := shard.MergePartials(ctx, "n", part.Results)
-				part.Release()
+				out, err := shard.Flush(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
 				got = append(got, resultLines(out.Results)...)
 				out.Release()
-			}
-			out, err := shard.Flush(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, resultLines(out.Results)...)
-			out.Release()
-			slices.Sort(got)
-			diff(t, got, want)
+				slices.Sort(got)
+				diff(t, got, want)
 
-			// snapshot halfway, restore, continue
-			recs := calendarBatches(t, ts, keys, vals, 97)
-			a := mustNew(t, spec, simpleSchema, mem)
-			got1, _ := collect(t, a, "s", recs[:len(recs)/2], false)
-			snap, err := a.Snapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			b := mustNew(t, spec, simpleSchema, mem)
-			if err := b.Restore(snap); err != nil {
-				t.Fatal(err)
-			}
-			got2, _ := collect(t, b, "s", recs[len(recs)/2:], true)
-			got = append(got1, got2...)
-			slices.Sort(got)
-			diff(t, got, want)
+				// snapshot halfway, restore, continue
+				recs := calendarBatches(t, ts, keys, vals, 97)
+				a := mustNew(t, spec, simpleSchema, mem)
+				got1, _ := collect(t, a, "s", recs[:len(recs)/2], false)
+				snap, err := a.Snapshot()
+				if err != nil {
+					t.Fatal(err)
+				}
+				b := mustNew(t, spec, simpleSchema, mem)
+				if err := b.Restore(snap); err != nil {
+					t.Fatal(err)
+				}
+				got2, _ := collect(t, b, "s", recs[len(recs)/2:], true)
+				got = append(got1, got2...)
+				slices.Sort(got)
+				diff(t, got, want)
+			})
 		})
 	}
 }

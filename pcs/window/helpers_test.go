@@ -11,6 +11,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/pcs-dev/pcs/pcs"
+	"github.com/pcs-dev/pcs/pcs/state/pebblestate"
 	"github.com/pcs-dev/pcs/pcs/window"
 )
 
@@ -44,13 +46,46 @@ func checkedMem(t testing.TB) *memory.CheckedAllocator {
 	return mem
 }
 
+// mustNew returns a new operator, closed when the test ends.
 func mustNew(t testing.TB, spec window.Spec, schema *arrow.Schema, mem memory.Allocator) *window.Operator {
 	t.Helper()
 	op, err := window.New(spec, schema, mem)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := op.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return op
+}
+
+// backend is a state configuration the window tests run against: the
+// in-memory state, or a Pebble store with so few entries in memory that
+// every test spills and reads state back many times.
+type backend struct {
+	name   string
+	pebble bool
+}
+
+var backends = []backend{{"memory", false}, {"pebble", true}}
+
+// spec returns spec with this backend's state (each operator its own
+// store, in a directory of the test).
+func (b backend) spec(t testing.TB, spec window.Spec) window.Spec {
+	if b.pebble {
+		spec.State = func() (pcs.StateBackend, error) { return pebblestate.Open(t.TempDir(), pebblestate.Truncate()) }
+		spec.MaxResident = 1
+	}
+	return spec
+}
+
+// eachBackend runs f as a subtest per backend.
+func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { f(t, b) })
+	}
 }
 
 // resultLines renders a result batch as sorted lines "key|start|end|agg...|upd".

@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/compute/exec"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/pcs-dev/pcs/pcs"
 )
 
 // Spec configures an Operator.
@@ -48,6 +50,16 @@ type Spec struct {
 	// memory bandwidth; try 2 to 8 on a dedicated multi-core host. Session
 	// windows, Partials and MergePartials use one goroutine.
 	Parallelism int
+	// State, if not nil, opens the backend where the keyed state lives
+	// beyond MaxResident entries (a Pebble store for state larger than
+	// memory, see spill.go); New calls it once and the operator owns the
+	// backend (Close closes it), which must be empty. nil: the state lives
+	// in Go memory only, the fastest path.
+	State func() (pcs.StateBackend, error)
+	// MaxResident bounds the keyed entries (a session key, or a pane and
+	// key) kept in memory with State: past it, after a batch, they are
+	// all written to the backend. 0: DefaultMaxResident.
+	MaxResident int
 }
 
 // Output is what Process, Tick, Flush and MergePartials return. Either
@@ -91,8 +103,9 @@ type Stats struct {
 
 // Operator computes keyed window aggregates over a stream of
 // RecordBatches. It is not safe for concurrent use: one goroutine drives
-// it (a pipeline stage or a shard owner). Its state lives in Go memory;
-// the allocator given to New allocates only the batches it returns.
+// it (a pipeline stage or a shard owner). Its state lives in Go memory,
+// or with Spec.State in a backend with Go memory as its cache; the
+// allocator given to New allocates only the batches it returns.
 type Operator struct {
 	spec    Spec
 	in      *arrow.Schema
@@ -121,6 +134,7 @@ type Operator struct {
 	spare                       []*table                  // tables of expired panes, reset, for reuse
 	dirty                       map[int64]map[string]bool // window start -> keys to re-fire
 	sess                        *sessions
+	spill                       *spill // nil: the state is in memory only
 }
 
 // batchPartial is the partial aggregate of one batch (or of one chunk of
@@ -222,10 +236,32 @@ func New(spec Spec, schema *arrow.Schema, mem memory.Allocator) (*Operator, erro
 		arrow.Field{Name: "_fired", Type: arrow.FixedWidthTypes.Boolean},
 		arrow.Field{Name: "_dirty", Type: arrow.FixedWidthTypes.Boolean}), nil)
 	o.batchPartial = *newBatchPartial(o.defs)
-	o.sess = newSessions(o.defs)
 	o.share = shareSources(o.defs)
 	o.par = max(1, spec.Parallelism)
+	if spec.MaxResident < 0 {
+		return nil, fmt.Errorf("%w: max resident %d < 0", ErrSpec, spec.MaxResident)
+	}
+	if spec.State != nil {
+		be, err := spec.State()
+		if err != nil {
+			return nil, fmt.Errorf("window: state backend: %w", err)
+		}
+		o.spill = &spill{be: be, max: spec.MaxResident, panes: map[int64]bool{}}
+		if o.spill.max == 0 {
+			o.spill.max = DefaultMaxResident
+		}
+	}
+	o.sess = o.newSessions()
 	return o, nil
+}
+
+// newSessions returns empty sessions that read spilled keys back.
+func (o *Operator) newSessions() *sessions {
+	s := newSessions(o.defs)
+	if o.spill != nil {
+		s.fault = o.faultSession
+	}
+	return s
 }
 
 // InputSchema is the schema Process accepts.
@@ -522,15 +558,27 @@ func timeRange(times []int64, col arrow.Array) (lo, hi int64) {
 
 // fire emits the windows the watermark passed from prevW to newW, the
 // updates of re-fired windows, and expires state past the lateness.
+// With a state backend it reads back what fires and afterwards spills
+// the memory if full; a backend error fails the call (the state is then
+// unknown: restore a snapshot).
 func (o *Operator) fire(prevW, newW int64) (arrow.RecordBatch, error) {
 	em := newEmitter(o)
 	defer em.release()
-	if o.session {
+	switch {
+	case o.session && o.spill != nil:
+		o.sessFireSpilled(newW, em)
+	case o.session:
 		o.sessFire(newW, em)
-	} else {
+	default:
+		if o.spill != nil {
+			o.loadFiring(newW)
+		}
 		o.paneFire(prevW, newW, em)
 	}
 	o.stats.Watermark = newW
+	if err := o.spillIfFull(); err != nil {
+		return nil, err
+	}
 	return em.batch(), nil
 }
 

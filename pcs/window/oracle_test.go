@@ -418,18 +418,20 @@ func assignArrival(rows []rrow) {
 func TestOracle(t *testing.T) {
 	for _, tc := range oracleCases {
 		t.Run(tc.name, func(t *testing.T) {
-			mem := checkedMem(t)
-			rows := genRows(uint64(len(tc.name)), 3000, 1, 8, tc.unique)
-			assignArrival(rows)
-			spec := window.Spec{Time: window.TimeSpec{Column: "ts"}, Assigner: tc.a, Keys: tc.keys,
-				Aggs: parseAggs(t, allAggs), OutOfOrderness: 10 * time.Millisecond}
-			op := mustNew(t, spec, randSchema, mem)
-			got, late := collect(t, op, "src", batches(mem, rows, 257, tc.unique), true)
-			want := oracle(rows, tc.a, tc.keys, spec.Aggs, tc.unique)
-			if late != 0 {
-				t.Fatalf("%d late rows", late)
-			}
-			diff(t, got, want)
+			eachBackend(t, func(t *testing.T, b backend) {
+				mem := checkedMem(t)
+				rows := genRows(uint64(len(tc.name)), 3000, 1, 8, tc.unique)
+				assignArrival(rows)
+				spec := b.spec(t, window.Spec{Time: window.TimeSpec{Column: "ts"}, Assigner: tc.a, Keys: tc.keys,
+					Aggs: parseAggs(t, allAggs), OutOfOrderness: 10 * time.Millisecond})
+				op := mustNew(t, spec, randSchema, mem)
+				got, late := collect(t, op, "src", batches(mem, rows, 257, tc.unique), true)
+				want := oracle(rows, tc.a, tc.keys, spec.Aggs, tc.unique)
+				if late != 0 {
+					t.Fatalf("%d late rows", late)
+				}
+				diff(t, got, want)
+			})
 		})
 	}
 }

@@ -62,7 +62,11 @@ func (o *Operator) paneMergeLocal(bp *batchPartial, prevW int64) {
 		if cur == nil || ps != curPS {
 			cur, curPS = o.paneTable(ps), ps
 		}
+		n := cur.idx.len()
 		g := cur.slot(k, h)
+		if o.spill != nil && int(g) == n {
+			o.faultPane(ps, cur, k, g)
+		}
 		cur.mergeSlot(g, &bp.lst, int32(s))
 		o.markDirty(ps, k, prevW)
 	}

@@ -33,9 +33,28 @@ type sessions struct {
 	store stateSet
 	free  []int32
 
+	// fault, if set, is called with a key new in memory (before its
+	// sessions are touched) to read them back from a state backend.
+	fault func(key []byte, gid int32)
+
 	// the batch at hand
 	llist  [][]lsess // per local key id
 	parent []int32   // union-find over local session slots
+}
+
+// gid returns the id of key (hash h), adding it (and reading its spilled
+// sessions back) if new.
+func (s *sessions) gid(key []byte, h uint64) int32 {
+	gid := s.keys.find(key, h)
+	if int(gid) >= len(s.list) {
+		for int(gid) >= len(s.list) {
+			s.list = append(s.list, nil)
+		}
+		if s.fault != nil {
+			s.fault(key, gid)
+		}
+	}
+	return gid
 }
 
 func newSessions(defs []*aggDef) *sessions {
@@ -124,10 +143,7 @@ func (s *sessions) local(times []int64, keep, slots []int32, gap int64) int {
 // changes nothing, if the interval overlaps no session and is too late
 // (end + lateness <= watermark w).
 func (s *sessions) insert(key []byte, h uint64, start, end, lateness, w int64, mergeInto func(dst int32)) bool {
-	gid := s.keys.find(key, h)
-	for int(gid) >= len(s.list) {
-		s.list = append(s.list, nil)
-	}
+	gid := s.gid(key, h)
 	l := s.list[gid]
 	var hits []int
 	for i := range l {

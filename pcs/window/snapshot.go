@@ -18,10 +18,13 @@ import (
 	"github.com/pcs-dev/pcs/pcs/ipcguard"
 )
 
-// Snapshot format, version 1:
+// Snapshot format, version 1 (state in memory) or 2 (with Spec.State):
 //
-//	"PCSWIN" | uint16 version | uint32 n | n bytes of JSON meta | Arrow IPC stream
+//	"PCSWIN" | uint16 version | uint32 n | n bytes of JSON meta | state
 //
+// where state is, in version 1, an Arrow IPC stream (below) and in
+// version 2 the backend's Snapshot (package pcs/state's format) of the
+// keys of spill.go;
 // all integers little endian. The meta holds the spec fingerprint, the
 // effective watermark, each source's max event time and last delivery
 // time, and the counters. The IPC stream holds one schema and zero or one
@@ -30,8 +33,9 @@ import (
 // or session per row, in a deterministic order.
 
 const (
-	snapMagic   = "PCSWIN"
-	snapVersion = 1
+	snapMagic        = "PCSWIN"
+	snapVersion      = 1
+	snapVersionSpill = 2
 )
 
 type snapMeta struct {
@@ -61,7 +65,9 @@ func (o *Operator) fingerprint() string {
 
 // Snapshot serializes the operator's whole state (open panes or sessions
 // with their partial aggregates, per-source watermarks, counters) to
-// bytes, for a checkpoint. The operator is unchanged. Restore reads it.
+// bytes, for a checkpoint. The operator's state is unchanged (with a
+// state backend, the memory is first written to the backend). Restore
+// reads it.
 func (o *Operator) Snapshot() ([]byte, error) {
 	meta := snapMeta{Spec: o.fingerprint(), Watermark: o.wm.current, Stats: o.Stats()}
 	for _, n := range o.wm.names() {
@@ -74,6 +80,19 @@ func (o *Operator) Snapshot() ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	buf.WriteString(snapMagic)
+	if o.spill != nil {
+		_ = binary.Write(&buf, binary.LittleEndian, uint16(snapVersionSpill))
+		_ = binary.Write(&buf, binary.LittleEndian, uint32(len(js)))
+		buf.Write(js)
+		o.flush()
+		if o.spill.err != nil {
+			return nil, o.spill.err
+		}
+		if err := o.spill.be.Snapshot(&buf); err != nil {
+			return nil, fmt.Errorf("window: state backend: snapshot: %w", err)
+		}
+		return buf.Bytes(), nil
+	}
 	_ = binary.Write(&buf, binary.LittleEndian, uint16(snapVersion))
 	_ = binary.Write(&buf, binary.LittleEndian, uint32(len(js)))
 	buf.Write(js)
@@ -114,10 +133,12 @@ func (o *Operator) Snapshot() ([]byte, error) {
 }
 
 // Restore replaces the operator's state with a snapshot taken by Snapshot
-// of an operator with the same spec and input schema. Errors wrap
-// ErrSnapshot (bad bytes, unknown version, another spec); on error the
-// operator is unchanged. Source idleness continues from the recorded last
-// delivery times.
+// of an operator with the same spec and input schema (a snapshot of an
+// operator with a state backend restores only into one with a backend).
+// Errors wrap ErrSnapshot (bad bytes, unknown version, another spec); on
+// error the operator is unchanged, unless the state backend itself fails
+// (the error then does not wrap ErrSnapshot). Source idleness continues
+// from the recorded last delivery times.
 func (o *Operator) Restore(b []byte) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrSnapshot, fmt.Sprintf(format, args...))
@@ -126,8 +147,12 @@ func (o *Operator) Restore(b []byte) error {
 		return bad("no %s header", snapMagic)
 	}
 	b = b[len(snapMagic):]
-	if v := binary.LittleEndian.Uint16(b); v != snapVersion {
-		return bad("version %d, want %d", v, snapVersion)
+	v := binary.LittleEndian.Uint16(b)
+	switch {
+	case v == snapVersionSpill && o.spill == nil:
+		return bad("version %d holds a state backend's state: this operator has none (Spec.State)", v)
+	case v != snapVersion && v != snapVersionSpill:
+		return bad("version %d, want %d or %d", v, snapVersion, snapVersionSpill)
 	}
 	n := binary.LittleEndian.Uint32(b[2:])
 	b = b[6:]
@@ -140,6 +165,9 @@ func (o *Operator) Restore(b []byte) error {
 	}
 	if meta.Spec != o.fingerprint() {
 		return bad("taken with spec %q, this operator has %q", meta.Spec, o.fingerprint())
+	}
+	if v == snapVersionSpill {
+		return o.restoreSpilled(meta, b[n:])
 	}
 	recs, err := readState(b[n:], o.mem)
 	if err != nil {
@@ -211,7 +239,12 @@ func (o *Operator) load(meta snapMeta, recs []arrow.RecordBatch) (err error) {
 		}
 	}()
 	o.panes = map[int64]*table{}
-	o.sess = newSessions(o.defs)
+	o.sess = o.newSessions()
+	if o.spill != nil { // a version 1 snapshot: the backend starts empty
+		if err := o.spill.reset(); err != nil {
+			return err
+		}
+	}
 	nk := len(o.keys)
 	for _, rec := range recs {
 		nrows := int(rec.NumRows())
@@ -240,6 +273,12 @@ func (o *Operator) load(meta snapMeta, recs []arrow.RecordBatch) (err error) {
 			}
 		}
 	}
+	o.loadMeta(meta)
+	return nil
+}
+
+// loadMeta sets the watermarks and counters of a snapshot.
+func (o *Operator) loadMeta(meta snapMeta) {
 	clear(o.dirty)
 	o.wm.sources = map[string]*source{}
 	for _, s := range meta.Sources {
@@ -247,5 +286,4 @@ func (o *Operator) load(meta snapMeta, recs []arrow.RecordBatch) (err error) {
 	}
 	o.wm.current = meta.Watermark
 	o.stats = meta.Stats
-	return nil
 }

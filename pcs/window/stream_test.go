@@ -21,26 +21,28 @@ var noTies = []string{"count(*) as n", "count(vi) as nvi", "sum(vi)", "sum(vf)",
 func TestShuffledWithinBound(t *testing.T) {
 	for _, tc := range oracleCases {
 		t.Run(tc.name, func(t *testing.T) {
-			mem := checkedMem(t)
-			rows := genRows(3, 1200, 1, 8, false)
-			assignArrival(rows)
-			spec := window.Spec{Time: window.TimeSpec{Column: "ts"}, Assigner: tc.a, Keys: tc.keys,
-				Aggs: parseAggs(t, noTies), OutOfOrderness: 40 * time.Millisecond, AllowedLateness: 5 * time.Millisecond}
-			ordered, late := collect(t, mustNew(t, spec, randSchema, mem), "s", batches(mem, rows, 5, false), true)
-			if late != 0 {
-				t.Fatalf("%d late", late)
-			}
-			// swap neighbouring partitions: each moves by ~5 rows (~15 ms)
-			recs := batches(mem, rows, 5, false)
-			for i := 0; i+1 < len(recs); i += 2 {
-				recs[i], recs[i+1] = recs[i+1], recs[i]
-			}
-			shuffled, late := collect(t, mustNew(t, spec, randSchema, mem), "s", recs, true)
-			if late != 0 {
-				t.Fatalf("%d late after shuffle", late)
-			}
-			diff(t, shuffled, ordered)
-			diff(t, ordered, oracle(rows, tc.a, tc.keys, spec.Aggs, false))
+			eachBackend(t, func(t *testing.T, b backend) {
+				mem := checkedMem(t)
+				rows := genRows(3, 1200, 1, 8, false)
+				assignArrival(rows)
+				spec := b.spec(t, window.Spec{Time: window.TimeSpec{Column: "ts"}, Assigner: tc.a, Keys: tc.keys,
+					Aggs: parseAggs(t, noTies), OutOfOrderness: 40 * time.Millisecond, AllowedLateness: 5 * time.Millisecond})
+				ordered, late := collect(t, mustNew(t, spec, randSchema, mem), "s", batches(mem, rows, 5, false), true)
+				if late != 0 {
+					t.Fatalf("%d late", late)
+				}
+				// swap neighbouring partitions: each moves by ~5 rows (~15 ms)
+				recs := batches(mem, rows, 5, false)
+				for i := 0; i+1 < len(recs); i += 2 {
+					recs[i], recs[i+1] = recs[i+1], recs[i]
+				}
+				shuffled, late := collect(t, mustNew(t, spec, randSchema, mem), "s", recs, true)
+				if late != 0 {
+					t.Fatalf("%d late after shuffle", late)
+				}
+				diff(t, shuffled, ordered)
+				diff(t, ordered, oracle(rows, tc.a, tc.keys, spec.Aggs, false))
+			})
 		})
 	}
 }
@@ -48,58 +50,60 @@ func TestShuffledWithinBound(t *testing.T) {
 func TestPartialsMerge(t *testing.T) {
 	for _, tc := range oracleCases {
 		t.Run(tc.name, func(t *testing.T) {
-			mem := checkedMem(t)
-			rows := genRows(5, 1500, 1, 8, true)
-			assignArrival(rows)
-			spec := window.Spec{Time: window.TimeSpec{Column: "ts"}, Assigner: tc.a, Keys: tc.keys,
-				Aggs: parseAggs(t, allAggs), OutOfOrderness: 10 * time.Millisecond}
-			want, _ := collect(t, mustNew(t, spec, randSchema, mem), "s", batches(mem, rows, 100, true), true)
+			eachBackend(t, func(t *testing.T, b backend) {
+				mem := checkedMem(t)
+				rows := genRows(5, 1500, 1, 8, true)
+				assignArrival(rows)
+				spec := b.spec(t, window.Spec{Time: window.TimeSpec{Column: "ts"}, Assigner: tc.a, Keys: tc.keys,
+					Aggs: parseAggs(t, allAggs), OutOfOrderness: 10 * time.Millisecond})
+				want, _ := collect(t, mustNew(t, spec, randSchema, mem), "s", batches(mem, rows, 100, true), true)
 
-			// three producers compute partials; two shards merge them
-			nodes := []*window.Operator{mustNew(t, spec, randSchema, mem), mustNew(t, spec, randSchema, mem), mustNew(t, spec, randSchema, mem)}
-			shards := []*window.Operator{mustNew(t, spec, randSchema, mem), mustNew(t, spec, randSchema, mem)}
-			var got []string
-			emit := func(out window.Output, err error) {
-				t.Helper()
-				if err != nil {
-					t.Fatal(err)
+				// three producers compute partials; two shards merge them
+				nodes := []*window.Operator{mustNew(t, spec, randSchema, mem), mustNew(t, spec, randSchema, mem), mustNew(t, spec, randSchema, mem)}
+				shards := []*window.Operator{mustNew(t, spec, randSchema, mem), mustNew(t, spec, randSchema, mem)}
+				var got []string
+				emit := func(out window.Output, err error) {
+					t.Helper()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if out.Late != nil {
+						t.Fatalf("late partials: %d", out.Late.NumRows())
+					}
+					got = append(got, resultLines(out.Results)...)
+					out.Release()
 				}
-				if out.Late != nil {
-					t.Fatalf("late partials: %d", out.Late.NumRows())
+				for i, rec := range batches(mem, rows, 100, true) {
+					node := nodes[i%3]
+					out, err := node.Partials(ctx, rec)
+					rec.Release()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if out.Late != nil {
+						t.Fatal("null times?")
+					}
+					part := out.Results
+					if !part.Schema().Equal(node.PartialSchema()) {
+						t.Fatalf("partial schema %s", part.Schema())
+					}
+					sh, err := node.ShardOf(part, len(shards), nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for s, op := range shards {
+						sub := filterRows(t, mem, part, func(r int) bool { return int(sh[r]) == s })
+						emit(op.MergePartials(ctx, []string{"n0", "n1", "n2"}[i%3], sub))
+						sub.Release()
+					}
+					part.Release()
 				}
-				got = append(got, resultLines(out.Results)...)
-				out.Release()
-			}
-			for i, rec := range batches(mem, rows, 100, true) {
-				node := nodes[i%3]
-				out, err := node.Partials(ctx, rec)
-				rec.Release()
-				if err != nil {
-					t.Fatal(err)
+				for _, op := range shards {
+					emit(op.Flush(ctx))
 				}
-				if out.Late != nil {
-					t.Fatal("null times?")
-				}
-				part := out.Results
-				if !part.Schema().Equal(node.PartialSchema()) {
-					t.Fatalf("partial schema %s", part.Schema())
-				}
-				sh, err := node.ShardOf(part, len(shards), nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for s, op := range shards {
-					sub := filterRows(t, mem, part, func(r int) bool { return int(sh[r]) == s })
-					emit(op.MergePartials(ctx, []string{"n0", "n1", "n2"}[i%3], sub))
-					sub.Release()
-				}
-				part.Release()
-			}
-			for _, op := range shards {
-				emit(op.Flush(ctx))
-			}
-			slices.Sort(got)
-			diff(t, got, want)
+				slices.Sort(got)
+				diff(t, got, want)
+			})
 		})
 	}
 }
@@ -128,50 +132,52 @@ func TestSnapshotRestore(t *testing.T) {
 	}()
 	for _, tc := range oracleCases {
 		t.Run(tc.name, func(t *testing.T) {
-			mem := checkedMem(t)
-			rows := genRows(9, 1500, 1, 40, false)
-			assignArrival(rows)
-			spec := window.Spec{Time: window.TimeSpec{Column: "ts"}, Assigner: tc.a, Keys: tc.keys,
-				Aggs: parseAggs(t, allAggs), OutOfOrderness: time.Millisecond, AllowedLateness: 2 * time.Millisecond}
-			want, wantLate := collect(t, mustNew(t, spec, randSchema, mem), "s", batches(mem, rows, 16, false), true)
-			updates := 0
-			for _, l := range want {
-				if strings.HasSuffix(l, "|true") {
-					updates++
+			eachBackend(t, func(t *testing.T, be backend) {
+				mem := checkedMem(t)
+				rows := genRows(9, 1500, 1, 40, false)
+				assignArrival(rows)
+				spec := be.spec(t, window.Spec{Time: window.TimeSpec{Column: "ts"}, Assigner: tc.a, Keys: tc.keys,
+					Aggs: parseAggs(t, allAggs), OutOfOrderness: time.Millisecond, AllowedLateness: 2 * time.Millisecond})
+				want, wantLate := collect(t, mustNew(t, spec, randSchema, mem), "s", batches(mem, rows, 16, false), true)
+				updates := 0
+				for _, l := range want {
+					if strings.HasSuffix(l, "|true") {
+						updates++
+					}
 				}
-			}
-			totalLate, totalUpdates = totalLate+wantLate, totalUpdates+updates
+				totalLate, totalUpdates = totalLate+wantLate, totalUpdates+updates
 
-			recs := batches(mem, rows, 16, false)
-			half := len(recs) / 2
-			a := mustNew(t, spec, randSchema, mem)
-			got1, late1 := collect(t, a, "s", recs[:half], false)
-			snap, err := a.Snapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			b := mustNew(t, spec, randSchema, mem)
-			if err := b.Restore(snap); err != nil {
-				t.Fatal(err)
-			}
-			if a.Stats() != b.Stats() {
-				t.Fatalf("stats %+v != %+v", b.Stats(), a.Stats())
-			}
-			got2, late2 := collect(t, b, "s", recs[half:], true)
-			got := append(got1, got2...)
-			slices.Sort(got)
-			diff(t, got, want)
-			if late1+late2 != wantLate {
-				t.Fatalf("late %d+%d, want %d", late1, late2, wantLate)
-			}
-			// a snapshot of another spec is refused
-			spec.Aggs = spec.Aggs[1:]
-			if err := mustNew(t, spec, randSchema, mem).Restore(snap); !errors.Is(err, window.ErrSnapshot) {
-				t.Fatalf("restore into another spec: %v", err)
-			}
-			if err := b.Restore(snap[:10]); !errors.Is(err, window.ErrSnapshot) {
-				t.Fatalf("truncated: %v", err)
-			}
+				recs := batches(mem, rows, 16, false)
+				half := len(recs) / 2
+				a := mustNew(t, spec, randSchema, mem)
+				got1, late1 := collect(t, a, "s", recs[:half], false)
+				snap, err := a.Snapshot()
+				if err != nil {
+					t.Fatal(err)
+				}
+				b := mustNew(t, spec, randSchema, mem)
+				if err := b.Restore(snap); err != nil {
+					t.Fatal(err)
+				}
+				if a.Stats() != b.Stats() {
+					t.Fatalf("stats %+v != %+v", b.Stats(), a.Stats())
+				}
+				got2, late2 := collect(t, b, "s", recs[half:], true)
+				got := append(got1, got2...)
+				slices.Sort(got)
+				diff(t, got, want)
+				if late1+late2 != wantLate {
+					t.Fatalf("late %d+%d, want %d", late1, late2, wantLate)
+				}
+				// a snapshot of another spec is refused
+				spec.Aggs = spec.Aggs[1:]
+				if err := mustNew(t, spec, randSchema, mem).Restore(snap); !errors.Is(err, window.ErrSnapshot) {
+					t.Fatalf("restore into another spec: %v", err)
+				}
+				if err := b.Restore(snap[:10]); !errors.Is(err, window.ErrSnapshot) {
+					t.Fatalf("truncated: %v", err)
+				}
+			})
 		})
 	}
 }

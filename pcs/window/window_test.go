@@ -144,9 +144,13 @@ func TestSpecErrors(t *testing.T) {
 // TestLateUpdates: late rows within the allowed lateness re-fire sliding
 // and session windows with their full updated values.
 func TestLateUpdates(t *testing.T) {
+	eachBackend(t, func(t *testing.T, be backend) { lateUpdates(t, be) })
+}
+
+func lateUpdates(t *testing.T, be backend) {
 	run := func(t *testing.T, spec window.Spec, steps [][2][]int64) []string {
 		mem := checkedMem(t)
-		op := mustNew(t, spec, simpleSchema, mem)
+		op := mustNew(t, be.spec(t, spec), simpleSchema, mem)
 		var all []string
 		for _, st := range steps {
 			rec := simpleBatch(mem, st[0], nil, st[1])
