@@ -142,6 +142,9 @@ func (c *columnWriter) writeRowGroup(recs []arrow.RecordBatch, n int64) error {
 			ctx := pqarrow.NewArrowWriteContext(context.Background(), &c.arrProps)
 			for i := range next {
 				errs[i] = c.writeColumn(ctx, wk, rgw, i, recs)
+				if errs[i] == nil {
+					errs[i] = flushPage(rgw, i)
+				}
 			}
 		})
 	}
@@ -159,6 +162,32 @@ func (c *columnWriter) writeRowGroup(recs []arrow.RecordBatch, n int64) error {
 		return fmt.Errorf("row group has %d rows, want %d", got, n)
 	}
 	return nil
+}
+
+// pageFlusher is the part of arrow-go's column chunk writers (the
+// embedded columnWriter's method, not in file.ColumnChunkWriter) that
+// flushPage uses.
+type pageFlusher interface{ FlushCurrentPage() error }
+
+// flushPage encodes and compresses the values column i has buffered into
+// a data page, so that this happens on the worker that wrote them
+// rather than in the row group's Close, which closes the column chunks
+// one after the other. A dictionary-encoded chunk fed indices
+// (writeDictColumn) never reaches the page size limit, so all its
+// encoding would otherwise wait for Close. It does nothing when the
+// chunk has no buffered values (a page was just flushed: an empty page
+// must not be written) or when that cannot be told (statistics off).
+func flushPage(rgw file.BufferedRowGroupWriter, i int) error {
+	cw, err := rgw.Column(i)
+	if err != nil {
+		return err
+	}
+	ps := cw.PageStatistics()
+	f, ok := cw.(pageFlusher)
+	if !ok || ps == nil || ps.NumValues()+ps.NullCount() == 0 {
+		return nil
+	}
+	return f.FlushCurrentPage()
 }
 
 // writeColumn encodes column i of recs into the row group's column chunk i.
@@ -221,8 +250,10 @@ func (c *columnWriter) writeColumn(ctx context.Context, worker int, rgw file.Buf
 //   - Floating-point columns are mostly distinct too: PLAIN.
 //   - Integers, strings, binaries and Arrow dictionaries keep dictionary
 //     encoding (codes, airports, routes, delays: few distinct values),
-//     with arrow-go's 1 MiB dictionary page limit, past which a chunk
-//     falls back to PLAIN on its own.
+//     decided per column chunk: int32, int64 and string-like chunks fall
+//     back to PLAIN when their distinct values pass the 1 MiB dictionary
+//     page limit or the dictionary would not be smaller than PLAIN
+//     (writeDictColumn); other types by arrow-go's own rules.
 func columnEncodings(schema *arrow.Schema) []pq.WriterProperty {
 	var opts []pq.WriterProperty
 	for _, f := range schema.Fields() {
