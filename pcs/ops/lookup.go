@@ -18,14 +18,15 @@ import (
 )
 
 // Table is an immutable lookup table for [Lookup]: a RecordBatch, its key
-// columns and a hash index from key tuple to row, built once by
-// [NewTable]. A Table is safe for concurrent use. It holds a reference
-// to the RecordBatch until Release.
+// columns and a hash index from key to row, built once by [NewTable]. A
+// Table is safe for concurrent use. It holds a reference to the
+// RecordBatch until Release.
 type Table struct {
 	rec   arrow.RecordBatch
 	keys  []string
 	kinds []keyKind
-	index map[string]int64
+	one   *oneKey          // one key column: by value (probe.go)
+	index map[string]int64 // several: by encoded key tuple (key.go)
 }
 
 // ErrDuplicateKey: NewTable found two rows with the same key tuple.
@@ -56,11 +57,27 @@ func NewTable(rec arrow.RecordBatch, keys ...string) (*Table, error) {
 		arrs[i] = rec.Column(idx[0])
 		kinds[i] = kindOf(arrs[i].DataType())
 	}
-	cols, err := keyCols(arrs)
+	t := &Table{rec: rec, keys: append([]string(nil), keys...), kinds: kinds}
+	var err error
+	if len(arrs) == 1 {
+		t.one, err = newOneKey(arrs[0])
+	} else {
+		t.index, err = newIndex(arrs)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ops: lookup table: %w", err)
 	}
-	n := int(rec.NumRows())
+	rec.Retain()
+	return t, nil
+}
+
+// newIndex indexes the rows of the key columns arrs by encoded key tuple.
+func newIndex(arrs []arrow.Array) (map[string]int64, error) {
+	cols, err := keyCols(arrs)
+	if err != nil {
+		return nil, err
+	}
+	n := arrs[0].Len()
 	index := make(map[string]int64, n)
 	var buf []byte
 	for i := 0; i < n; i++ {
@@ -73,8 +90,7 @@ func NewTable(rec arrow.RecordBatch, keys ...string) (*Table, error) {
 		}
 		index[string(buf)] = int64(i)
 	}
-	rec.Retain()
-	return &Table{rec: rec, keys: append([]string(nil), keys...), kinds: kinds, index: index}, nil
+	return index, nil
 }
 
 // Record returns the table's RecordBatch, borrowed (valid until Release).
@@ -386,32 +402,25 @@ func (s *lookupSystem) Run(ctx context.Context, ds *pcs.Dataset) error {
 	if err != nil {
 		return runErr(ctx, err)
 	}
-	enc, err := keyCols(keys)
-	if err != nil { // cannot happen: check compared the key kinds
-		return runErr(ctx, err)
-	}
 	mem := ds.Allocator()
 	n := ds.Len()
+	rows := make([]int64, n)
+	if err := t.probe(keys, rows); err != nil { // cannot happen: check compared the key kinds
+		return runErr(ctx, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	ib := array.NewInt64Builder(mem)
 	defer ib.Release()
 	ib.Reserve(n)
 	var (
-		buf            []byte
 		alive, matched int
 		missing        int
 		deletes        []int
 	)
-	for i := 0; i < n; i++ {
-		if i&0xffff == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		var ok bool
-		var row int64
-		if buf, ok = encodeKey(enc, buf, i); ok {
-			row, ok = t.index[string(buf)]
-		}
+	for i, row := range rows {
+		ok := row >= 0
 		if ok {
 			ib.UnsafeAppend(row)
 			matched++

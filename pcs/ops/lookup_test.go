@@ -56,7 +56,7 @@ const ordersJSON = `[
 	{"id": 7, "ccy": "EUR", "region": 1}
 ]`
 
-func newOrders(t *testing.T, mem memory.Allocator, js ...string) *pcs.Dataset {
+func newOrders(t testing.TB, mem memory.Allocator, js ...string) *pcs.Dataset {
 	t.Helper()
 	ds := pcs.NewDataset(mem)
 	if err := ds.Register(order); err != nil {
@@ -601,4 +601,100 @@ func TestLookupDictionary(t *testing.T) {
 	if got, want := d.Dictionary().String(), `["euro" (null) "dollar"]`; got != want {
 		t.Errorf("dictionary = %s, want %s", got, want)
 	}
+}
+
+// TestLookupStringKeyLengths: a one-column string key matches by value at
+// every length, across the 7-byte boundary of the packed index, and
+// "abc" never matches "abc\x00" or "ab".
+func TestLookupStringKeyLengths(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	s := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.BinaryTypes.LargeString, Nullable: true}, {Name: "rate", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	tab := newTable(t, mem, s, `[{"k": "", "rate": 0}, {"k": "abc", "rate": 3}, {"k": "abc\u0000", "rate": 4},
+		{"k": "seven77", "rate": 7}, {"k": "eight888", "rate": 8}, {"k": "a much longer key", "rate": 17}, {"k": null, "rate": -1}]`, "k")
+	defer tab.Release()
+	ds := newOrders(t, mem, `[{"id": 0, "ccy": "abc"}, {"id": 1, "ccy": "ab"}, {"id": 2, "ccy": "abc\u0000"}, {"id": 3, "ccy": ""},
+		{"id": 4, "ccy": "seven77"}, {"id": 5, "ccy": "eight888"}, {"id": 6, "ccy": "eight88"}, {"id": 7, "ccy": "a much longer key"},
+		{"id": 8, "ccy": null}, {"id": 9, "ccy": "a much longer kez"}]`)
+	defer ds.Release()
+	if err := pcs.InsertResource(ds, tab); err != nil {
+		t.Fatal(err)
+	}
+	runOrders(t, ds, mustSys(t)(ops.Lookup("k", order, []string{"ccy"}, ops.LookupOptions{Values: []string{"rate"}})))
+	if got, want := orderCol(t, ds, "rate").String(), "[3 (null) 4 0 7 8 (null) 17 (null) (null)]"; got != want {
+		t.Errorf("rate = %s, want %s", got, want)
+	}
+	// Duplicates are found on either side of the boundary.
+	for _, js := range []string{`[{"k": "abc", "rate": 1}, {"k": "abc", "rate": 2}]`, `[{"k": "eight888", "rate": 1}, {"k": "eight888", "rate": 2}]`} {
+		rec, _, err := array.RecordFromJSON(mem, s, strings.NewReader(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ops.NewTable(rec, "k"); !errors.Is(err, ops.ErrDuplicateKey) {
+			t.Errorf("%s: err = %v, want ErrDuplicateKey", js, err)
+		}
+		rec.Release()
+	}
+}
+
+// BenchmarkLookup: the flights job's lookup shape, 16384 rows of 3-letter
+// codes against a 4,000-row table, two value columns (float64, string).
+func BenchmarkLookup(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	codes := make([]string, 4000)
+	for i := range codes {
+		codes[i] = string([]byte{'A' + byte(i/676%26), 'A' + byte(i/26%26), 'A' + byte(i%26)})
+	}
+	kb, vb := array.NewStringBuilder(mem), array.NewFloat64Builder(mem)
+	for i, c := range codes {
+		kb.Append(c)
+		vb.Append(float64(i))
+	}
+	ts := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.BinaryTypes.String}, {Name: "rate", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	rec := array.NewRecordBatch(ts, []arrow.Array{kb.NewArray(), vb.NewArray()}, int64(len(codes)))
+	tab, err := ops.NewTable(rec, "k")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec.Release()
+	defer tab.Release()
+	in, _, err := array.RecordFromJSON(mem, orderSchema, strings.NewReader(`[]`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cols := in.Columns()
+	ids, ccys := array.NewInt64Builder(mem), array.NewStringBuilder(mem)
+	for i := range 16384 {
+		ids.Append(int64(i))
+		ccys.Append(codes[(i*7919)%len(codes)])
+	}
+	cols = append([]arrow.Array{ids.NewArray(), ccys.NewArray()}, cols[2:]...)
+	for i := 2; i < len(cols); i++ {
+		cols[i] = array.MakeArrayOfNull(mem, cols[i].DataType(), 16384)
+	}
+	in.Release()
+	orders := array.NewRecordBatch(orderSchema, cols, 16384)
+	defer orders.Release()
+	sys := mustSys(b)(ops.Lookup("k", order, []string{"ccy"}, ops.LookupOptions{Values: []string{"rate", "label"}, Columns: []string{"rate", "k"}}))
+	p, err := pcs.NewPipeline("b").Components(order).Add(sys).Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		ds := pcs.NewDataset(mem)
+		if err := ds.Register(order); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ds.Append(map[string]arrow.RecordBatch{"order": orders}); err != nil {
+			b.Fatal(err)
+		}
+		if err := pcs.InsertResource(ds, tab); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.Run(context.Background(), ds); err != nil {
+			b.Fatal(err)
+		}
+		ds.Release()
+	}
+	b.ReportMetric(float64(16384*b.N)/b.Elapsed().Seconds(), "rows/s")
 }

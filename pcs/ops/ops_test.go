@@ -85,7 +85,7 @@ func column(t *testing.T, ds *pcs.Dataset, field string) arrow.Array {
 	return a
 }
 
-func mustSys(t *testing.T) func(pcs.System, error) pcs.System {
+func mustSys(t testing.TB) func(pcs.System, error) pcs.System {
 	return func(s pcs.System, err error) pcs.System {
 		t.Helper()
 		if err != nil {
