@@ -119,7 +119,7 @@ func Encode(recs []arrow.RecordBatch, opts EncodeOptions) ([]byte, error) {
 		if i > 0 && !r.Schema().Equal(schema) {
 			return nil, fmt.Errorf("natsjs: encode batch %d: %w: %s, want %s", i, transports.ErrSchemaMismatch, r.Schema(), schema)
 		}
-		size += util.TotalRecordSize(r)
+		size += encodedSize(r)
 	}
 	ipcOpts := []ipc.Option{ipc.WithSchema(schema)}
 	min := opts.CompressMinBytes
@@ -157,6 +157,18 @@ func Encode(recs []arrow.RecordBatch, opts EncodeOptions) ([]byte, error) {
 		return nil, fmt.Errorf("natsjs: encode: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// encodedSize is the bytes of rec's buffers as an IPC writer writes them:
+// per column, so that a buffer two columns share (the indices of two
+// dictionary columns of one lookup, a validity bitmap a derived column
+// borrows) counts twice, as it is written twice.
+func encodedSize(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += util.TotalArraySize(c)
+	}
+	return n
 }
 
 // dictionaryOf returns d's dictionary or nil; array.Data returns a typed
