@@ -1,0 +1,35 @@
+// Package growth measures how the cost of PCS's distributed path grows
+// with the input (issue 15 item 5): rows/s, ns/row and the peak RSS of a
+// pcs-node child process running the flights pipeline of
+// examples/flights/node.toml, at 0.3M, 3M and 30M rows (16k-row
+// partitions) and at partition sizes of 4k, 16k, 64k and 256k rows (3M
+// rows).
+//
+// BenchmarkGrowth builds ./cmd/pcs-node, starts it with its embedded
+// JetStream broker for each case, publishes the input partitions with a
+// natsjs.Publisher and consumes the pipeline's outputs with a
+// natsjs.Source, from the same process and at the same time. The clock
+// runs from the first publish to the last output row consumed. Inputs
+// larger than flights-3m.parquet are its rows repeated: copy k has its
+// date column shifted by k times the data's span rounded up to whole
+// days (Shift), generated partition by partition while publishing, so
+// that the benchmark never holds more than the 3M base rows. The
+// outputs' row count and sums (delay, distance and the wrapping sum of
+// the date column) must equal those computed from the input with the
+// pipeline's filter (delay not null and distance > 0): a wrong answer
+// fails the benchmark.
+//
+// The node's peak RSS is VmHWM in /proc/<pid>/status, read just before
+// the node is stopped; the benchmark process's own peak (reset through
+// /proc/self/clear_refs before each case) is reported beside it. The
+// checks of the issue (ns/row at 30M within 1.2x of 3M's; the node's
+// peak RSS at 30M within 1.2x of 3M's plus rssSlackMB) are logged and
+// reported as metrics, met or not, without failing the benchmark.
+//
+// With PCS_BENCH_PLOT set to a path, the benchmark writes there a PNG
+// (gonum/plot) of rows/s against partition size.
+//
+// The data are found through PCS_FLIGHTS and PCS_AIRPORTS, else
+// PCS_DATA_DIR, else ../shared/data beside the repository; the benchmark
+// is skipped when they are missing.
+package growth

@@ -1,0 +1,264 @@
+package growth
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Checks of issue 15 item 5.
+const (
+	// flatRatio bounds ns/row at 30M rows over ns/row at 3M rows.
+	flatRatio = 1.2
+	// rssRatio and rssSlackMB bound the node's peak RSS at 30M rows:
+	// at most rssRatio times 3M's plus rssSlackMB. The slack is one
+	// pull of the node's delivery loop (fetch_max_bytes, 16 MiB: the
+	// partitions fetched and not yet decoded) plus as much again for
+	// the GC's heap target (GOGC=100 lets the heap reach twice the live
+	// partitions, whose number at a given moment is a matter of timing).
+	rssRatio   = 1.2
+	rssSlackMB = 32.0
+)
+
+// growthCase is one measurement: rows of input cut into part-row
+// partitions.
+type growthCase struct {
+	rows, part int64
+}
+
+func (c growthCase) name() string {
+	return fmt.Sprintf("rows=%s/part=%s", count(c.rows), count(c.part))
+}
+
+// count writes n as 0.3M, 3M, 30M, 4k, 256k.
+func count(n int64) string {
+	switch {
+	case n >= 100_000 && n%100_000 == 0:
+		return trimZero(fmt.Sprintf("%.1fM", float64(n)/1e6))
+	case n >= 1024 && n%1024 == 0:
+		return fmt.Sprintf("%dk", n/1024)
+	}
+	return fmt.Sprint(n)
+}
+
+func trimZero(s string) string {
+	if len(s) > 3 && s[len(s)-3:] == ".0M" {
+		return s[:len(s)-3] + "M"
+	}
+	return s
+}
+
+// growthCases in the order they run: the 16k-row partitions first, so
+// that one base serves the three input sizes, and 3M before 30M.
+var growthCases = []growthCase{
+	{300_000, 16 << 10}, {3_000_000, 16 << 10}, {30_000_000, 16 << 10},
+	{3_000_000, 4 << 10}, {3_000_000, 64 << 10}, {3_000_000, 256 << 10},
+}
+
+// measured is what a case reports.
+type measured struct {
+	rowsPerSec, nsPerRow, rssMB float64
+	cpuPerRow                   float64 // the node's CPU time per row, ns
+}
+
+// findData returns the flights Parquet file and airports.csv.
+func findData() (flights, airports string, ok bool) {
+	flights, airports = os.Getenv("PCS_FLIGHTS"), os.Getenv("PCS_AIRPORTS")
+	if flights != "" && airports != "" {
+		return flights, airports, true
+	}
+	for _, d := range []string{os.Getenv("PCS_DATA_DIR"), filepath.Join("..", "..", "..", "shared", "data")} {
+		f, a := filepath.Join(d, "flights-3m.parquet"), filepath.Join(d, "airports.csv")
+		if _, err := os.Stat(f); d != "" && err == nil {
+			if _, err := os.Stat(a); err == nil {
+				abs, _ := filepath.Abs(f)
+				absA, _ := filepath.Abs(a)
+				return abs, absA, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// BenchmarkGrowth: see the package doc. Sub-benchmarks
+// rows=<n>/part=<p> report rows/s, ns/row, RSS-MB (the node's peak),
+// bench-RSS-MB (this process's peak), parts (partitions per run) and,
+// at 30M rows, ns/row-x3M and RSS-x3M (the ratios to 3M rows, both
+// with 16k-row partitions).
+func BenchmarkGrowth(b *testing.B) {
+	flights, airports, ok := findData()
+	if !ok {
+		b.Skip("flights-3m.parquet and airports.csv not found (PCS_FLIGHTS and PCS_AIRPORTS, PCS_DATA_DIR or ../shared/data)")
+	}
+	ctx := context.Background()
+	started := time.Now()
+	tmp := b.TempDir()
+	bin, err := BuildNode(ctx, filepath.Join("..", ".."), tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	toml, err := os.ReadFile(filepath.Join("..", "..", "examples", "flights", "node.toml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfgText, err := NodeConfig(string(toml))
+	if err != nil {
+		b.Fatal(err)
+	}
+	config := filepath.Join(tmp, "node.toml")
+	if err := os.WriteFile(config, []byte(cfgText), 0o644); err != nil {
+		b.Fatal(err)
+	}
+
+	var base *Base
+	var basePart int64
+	defer func() {
+		if base != nil {
+			base.Release()
+		}
+	}()
+	results := map[growthCase]measured{}
+	for _, c := range growthCases {
+		b.Run(c.name(), func(b *testing.B) {
+			if base == nil || basePart != c.part {
+				if base != nil {
+					base.Release()
+				}
+				if base, err = LoadBase(ctx, flights, c.part); err != nil {
+					b.Fatal(err)
+				}
+				basePart = c.part
+			}
+			m := runCase(b, c, base, bin, config, airports)
+			results[c] = m
+			if c.rows == 30_000_000 {
+				if ref, ok := results[growthCase{3_000_000, c.part}]; ok {
+					b.ReportMetric(m.nsPerRow/ref.nsPerRow, "ns/row-x3M")
+					b.ReportMetric(m.rssMB/ref.rssMB, "RSS-x3M")
+				}
+			}
+		})
+	}
+	summarize(b, results)
+	b.Logf("the growth benchmark took %v", time.Since(started).Round(time.Second))
+}
+
+// runCase runs case c on a fresh pcs-node: b.N runs of c.rows rows, each
+// with its own source id, the outputs checked after each.
+func runCase(b *testing.B, c growthCase, base *Base, bin, config, airports string) measured {
+	ctx := context.Background()
+	work := b.TempDir()
+	env := append([]string{"PCS_AIRPORTS=" + airports, "PCS_LOG_LEVEL=warn"}, strings.Fields(os.Getenv("PCS_GROWTH_NODE_ENV"))...)
+	node, err := StartNode(ctx, bin, config, work, env...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer node.Kill()
+	sess, err := OpenSession(ctx, node.NATS)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sess.Close()
+	if err := resetPeakRSS(); err != nil {
+		b.Logf("cannot reset this process's peak RSS: %v", err)
+	}
+	if os.Getenv("PCS_GROWTH_TRACE") != "" {
+		tctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go Trace(tctx, node, sess.js, time.Second, b.Logf)
+	}
+	nodeCPU0, err := node.CPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ownCPU0, _ := processCPU(os.Getpid())
+	var total time.Duration
+	var rows int64
+	parts, runs := 0, 0
+	for b.Loop() {
+		res, err := sess.Run(ctx, base, c.rows, fmt.Sprintf("growth-%d", runs))
+		if err != nil {
+			b.Fatalf("%v (node log %s)", err, node.Log)
+		}
+		b.StopTimer()
+		runs++
+		total += res.Elapsed
+		rows += res.Rows
+		parts = res.Partitions
+		if runs == 1 {
+			b.Logf("run 1: %d rows in %d partitions published in %v, output consumed in %v",
+				res.Rows, res.Partitions, res.Published.Round(time.Millisecond), res.Elapsed.Round(time.Millisecond))
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	rss, err := node.PeakRSS()
+	if err != nil {
+		b.Fatal(err)
+	}
+	own, _ := statusBytes(0, "VmHWM")
+	nodeCPU1, err := node.CPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ownCPU1, _ := processCPU(os.Getpid())
+	sess.Close()
+	if err := node.Stop(30 * time.Second); err != nil {
+		b.Error(err)
+	}
+	m := measured{
+		rowsPerSec: float64(rows) / total.Seconds(),
+		nsPerRow:   float64(total.Nanoseconds()) / float64(rows),
+		rssMB:      float64(rss) / (1 << 20),
+		cpuPerRow:  float64(nodeCPU1-nodeCPU0) / float64(rows),
+	}
+	b.ReportMetric(m.rowsPerSec, "rows/s")
+	b.ReportMetric(m.nsPerRow, "ns/row")
+	b.ReportMetric(m.rssMB, "RSS-MB")
+	b.ReportMetric(float64(own)/(1<<20), "bench-RSS-MB")
+	b.ReportMetric(float64(parts), "parts")
+	b.ReportMetric(m.cpuPerRow, "node-CPU-ns/row")
+	b.ReportMetric(float64(ownCPU1-ownCPU0)/float64(rows), "bench-CPU-ns/row")
+	return m
+}
+
+// summarize logs the issue's checks and writes the plot.
+func summarize(b *testing.B, results map[growthCase]measured) {
+	small, okS := results[growthCase{3_000_000, 16 << 10}]
+	big, okB := results[growthCase{30_000_000, 16 << 10}]
+	if okS && okB {
+		flat := big.nsPerRow / small.nsPerRow
+		b.Logf("time per row 30M/3M rows (16k partitions): %.0f / %.0f ns = %.2fx (target <= %.1fx): %s",
+			big.nsPerRow, small.nsPerRow, flat, flatRatio, met(flat <= flatRatio))
+		b.Logf("pcs-node CPU time per row 30M/3M rows: %.0f / %.0f ns = %.2fx", big.cpuPerRow, small.cpuPerRow, big.cpuPerRow/small.cpuPerRow)
+		limit := rssRatio*small.rssMB + rssSlackMB
+		b.Logf("pcs-node peak RSS 30M/3M rows: %.0f / %.0f MB (target <= %.1fx + %.0f MB = %.0f MB): %s",
+			big.rssMB, small.rssMB, rssRatio, rssSlackMB, limit, met(big.rssMB <= limit))
+	}
+	var points []Point
+	for _, part := range []int64{4 << 10, 16 << 10, 64 << 10, 256 << 10} {
+		if m, ok := results[growthCase{3_000_000, part}]; ok {
+			points = append(points, Point{Label: count(part), RowsPerSec: m.rowsPerSec})
+		}
+	}
+	if path := os.Getenv("PCS_BENCH_PLOT"); path != "" && len(points) > 0 {
+		host, _ := os.Hostname()
+		title := fmt.Sprintf("pcs-node flights pipeline, 3M rows (%s, %s)", host, time.Now().UTC().Format("2006-01-02"))
+		if err := WritePlot(path, title, points); err != nil {
+			b.Error(err)
+		} else {
+			b.Logf("wrote %s", path)
+		}
+	}
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT MET"
+}
