@@ -58,6 +58,10 @@ func BenchmarkSinkFlights(b *testing.B) {
 		n, _ := strconv.Atoi(l)
 		opts = append(opts, parquet.WithCompressionLevel(n))
 	}
+	if v := os.Getenv("RG"); v != "" {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		opts = append(opts, parquet.WithRowGroupRows(n))
+	}
 	if c := os.Getenv("ZC"); c != "" {
 		opts = append(opts, parquet.WithCompression(parquet.Codec(c)))
 	}
