@@ -117,9 +117,11 @@ func (p *Partition) Size() int {
 	return m.Size()
 }
 
-// Decode returns the partition's record batches, allocated from mem (nil:
-// memory.DefaultAllocator) and owned by the caller, who releases each;
-// they do not reference the message body. For a claim check it fetches
+// Decode returns the partition's record batches, owned by the caller,
+// who releases each. As with the package's Decode, uncompressed buffers
+// alias the message body (or the fetched object), which nothing
+// modifies; others are allocated from mem (nil:
+// memory.DefaultAllocator). For a claim check it fetches
 // the body from the object store through objs and verifies its size and
 // digest; objs nil means the object stores of the Consumer or Ordered
 // reader that delivered p (ErrNoObjectStore for a partition from

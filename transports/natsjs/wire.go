@@ -71,22 +71,15 @@ const DefaultCompressMinBytes = 64 << 10
 // decoded batches (2 GiB). Below it, a body of n bytes may decode to at
 // most max(64 MiB, 32768 x n) bytes: 32768 is the largest expansion zstd
 // achieves (RLE blocks), so no real partition is refused. Together with
-// arrow-go's IPC reader limits (256 MiB per message body, 64 MiB per
-// message metadata), which Decode keeps, these protect consumers against
-// hostile or corrupt input such as a compressed buffer that claims a
-// huge uncompressed size.
+// the message lengths Decode bounds by the body's size, these protect
+// consumers against hostile or corrupt input such as a compressed buffer
+// that claims a huge uncompressed size.
 const MaxDecodedBytes = 2 << 30
 
 // decodeLimit is the allocation bound of decoding a body of n bytes.
 func decodeLimit(n int) int64 {
 	return min(MaxDecodedBytes, max(64<<20, ipcguard.MaxExpansion*int64(n)))
 }
-
-// arrow-go's default IPC reader limits.
-const (
-	maxIPCMetadata = 64 << 20
-	maxIPCBody     = 256 << 20
-)
 
 // EncodeOptions configure Encode. The zero value writes uncompressed.
 type EncodeOptions struct {
@@ -189,13 +182,17 @@ func min64(a, b int64) int64 {
 }
 
 // Decode reads a partition body (an Arrow IPC stream) into record
-// batches allocated from mem (nil means memory.DefaultAllocator). The
-// caller owns the returned batches and must Release each one; they stay
-// valid after body is modified or dropped (the reader copies).
+// batches. The caller owns the returned batches and must Release each
+// one. Zero-copy: where the body is uncompressed, the batches' buffers
+// are slices of body (a 750 KB partition decodes without copying its
+// columns), so body must not be modified while any of them, or any array
+// taken from them, is in use (dropping it is fine: the slices keep it
+// alive); buffers the reader must build (decompressed ones) are
+// allocated from mem (nil means memory.DefaultAllocator).
 //
 // A stream with a schema but no batch decodes to an empty slice. Decode
-// keeps arrow-go's IPC reader limits (256 MiB message body, 64 MiB
-// metadata), bounds its allocations (see MaxDecodedBytes) with an
+// bounds every message's metadata and body length by what is left of
+// body, bounds its allocations (see MaxDecodedBytes) with an
 // ipcguard.LimitAllocator, checks the IPC flatbuffer metadata where
 // arrow-go does not (ipcguard.CheckStream), and validates the
 // decoded arrays (buffer sizes, offsets, nested children, dictionary
@@ -224,13 +221,10 @@ func decode(body []byte, mem memory.Allocator) (recs []arrow.RecordBatch, err er
 	if _, err := ipcguard.CheckStream(body); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	// ipc.NewReader (arrow-go v18.8.0) builds its message reader without
-	// the size limits; ipc.NewMessageReader applies them. A message can
-	// never be larger than the body, so the limits shrink to its size.
-	mr := ipc.NewMessageReader(bytes.NewReader(body),
-		ipc.WithAllocator(mem),
-		ipc.WithMetadataSizeLimit(min(maxIPCMetadata, int64(len(body))+1)),
-		ipc.WithBodySizeLimit(min(maxIPCBody, int64(len(body))+1)))
+	// The messages alias body (bodyMessages): uncompressed buffers are
+	// not copied. Their lengths are bounded by what is left of body, the
+	// limits arrow-go's message reader applies.
+	mr := newBodyMessages(body)
 	rdr, err := ipc.NewReaderFromMessageReader(mr, ipc.WithAllocator(mem))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)

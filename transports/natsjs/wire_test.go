@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -324,5 +325,46 @@ func TestDescribe(t *testing.T) {
 	m, err = natsjs.Describe([]arrow.RecordBatch{a}, "")
 	if err != nil || !m.EventMin.IsZero() {
 		t.Errorf("no event time: %+v %v", m, err)
+	}
+}
+
+// TestDecodeZeroCopy: an uncompressed body decodes into batches whose
+// buffers lie inside the body (nothing allocated from mem); a compressed
+// one into buffers from mem. Either way the values equal the input.
+func TestDecodeZeroCopy(t *testing.T) {
+	for _, c := range []natsjs.Compression{natsjs.CompressionNone, natsjs.CompressionZstd} {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		in := kitchen(t, mem)
+		body, err := natsjs.Encode([]arrow.RecordBatch{in}, natsjs.EncodeOptions{Compression: c, CompressMinBytes: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		recs, err := natsjs.Decode(body, dec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 1 || !array.RecordEqual(in, recs[0]) {
+			t.Fatalf("%v: decoded %v, want %v", c, recs, in)
+		}
+		inside := func(b []byte) bool {
+			if len(b) == 0 {
+				return true
+			}
+			lo, hi := &body[0], &body[len(body)-1]
+			p := &b[0]
+			return uintptr(unsafe.Pointer(p)) >= uintptr(unsafe.Pointer(lo)) && uintptr(unsafe.Pointer(p)) <= uintptr(unsafe.Pointer(hi))
+		}
+		i32 := recs[0].Column(1).Data().Buffers()[1].Bytes()
+		if got, want := inside(i32), c == natsjs.CompressionNone; got != want {
+			t.Errorf("%v: i32 values inside the body = %v, want %v", c, got, want)
+		}
+		if c == natsjs.CompressionNone && dec.CurrentAlloc() != 0 {
+			t.Errorf("uncompressed decode allocated %d bytes from mem", dec.CurrentAlloc())
+		}
+		recs[0].Release()
+		in.Release()
+		dec.AssertSize(t, 0)
+		mem.AssertSize(t, 0)
 	}
 }
