@@ -2,6 +2,7 @@ package growth
 
 import (
 	"fmt"
+	"image/color"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -24,7 +25,7 @@ func WritePlot(path, title string, points []Point) error {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "rows per partition"
-	p.Y.Label.Text = "million rows/s (first publish to last output)"
+	p.Y.Label.Text = "million rows/s, first publish to last output"
 	vals := make(plotter.Values, len(points))
 	names := make([]string, len(points))
 	labels := plotter.XYLabels{XYs: make(plotter.XYs, len(points)), Labels: make([]string, len(points))}
@@ -38,6 +39,8 @@ func WritePlot(path, title string, points []Point) error {
 	if err != nil {
 		return err
 	}
+	bars.Color = color.RGBA{R: 0x4c, G: 0x72, B: 0xb0, A: 0xff}
+	bars.LineStyle.Width = 0
 	p.Add(bars)
 	lab, err := plotter.NewLabels(labels)
 	if err != nil {
@@ -47,6 +50,7 @@ func WritePlot(path, title string, points []Point) error {
 		lab.TextStyle[i].XAlign = text.XCenter
 		lab.TextStyle[i].YAlign = text.YBottom
 	}
+	lab.Offset = vg.Point{Y: vg.Points(3)}
 	p.Add(lab)
 	p.NominalX(names...)
 	p.Y.Min = 0
