@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -27,7 +28,8 @@ const CheckpointBucket = "pcs-checkpoints"
 
 // checkpointMagic starts a checkpoint object: then a uint32 (big endian)
 // header length, the JSON header (ckptHeader), and each system's state
-// as a Dataset IPC file (pcs.Dataset.WriteIPC), in header order.
+// (plan.State.Save's bytes, or for a state kept as files the manifest of
+// its files, see ckptfiles.go), in header order.
 const checkpointMagic = "PCSCKPT1"
 
 type ckptHeader struct {
@@ -40,6 +42,7 @@ type ckptHeader struct {
 type ckptSystem struct {
 	Name  string `json:"name"`
 	Bytes int    `json:"bytes"`
+	Files bool   `json:"files,omitempty"` // the part is a filesPart
 }
 
 // checkpointer makes the state of a pipeline's plan (plan.Plan.States:
@@ -62,6 +65,7 @@ type checkpointer struct {
 	nakDelay       time.Duration
 	ackWait        time.Duration // held partitions get InProgress every ackWait/3
 	states         []plan.State
+	files          map[string]*fileStore // the states kept as files (plan.State.SaveFiles), by name
 	shard          int
 	obs            jetstream.ObjectStore
 	cat            *catalog.Catalog
@@ -103,22 +107,42 @@ func newCheckpointer(ctx context.Context, c *checkpointer, js jetstream.JetStrea
 		return nil, fmt.Errorf("checkpoint bucket %s: %w", CheckpointBucket, err)
 	}
 	c.obs, c.shard = obs, shardOf(c.node)
+	c.files = map[string]*fileStore{}
+	for _, st := range c.states {
+		if st.SaveFiles != nil {
+			c.files[st.Name] = newFileStore(obs, c.pipeline, c.node, st.Name)
+		}
+	}
 	if err := c.restore(ctx); err != nil {
 		return nil, err
 	}
 	if c.lastData == nil { // nothing committed yet: a rollback returns to the empty state
-		if c.lastData, err = c.encode(0); err != nil {
+		d, err := c.snap(0)
+		if err != nil {
 			return nil, err
 		}
+		data, parts, _, err := c.store(ctx, d, false)
+		if err != nil {
+			return nil, err
+		}
+		c.lastData = data
+		c.keep(parts, d)
+	}
+	for _, f := range c.files {
+		f.sweep(ctx, c.log)
 	}
 	c.stopAlive = c.alive.KeepAlive(c.ackWait / 3)
 	return c, nil
 }
 
 // close stops the held partitions' heartbeats (after the last
-// checkpoint: what it did not cover is redelivered after ack_wait).
+// checkpoint: what it did not cover is redelivered after ack_wait) and
+// removes the local copies of file states.
 func (c *checkpointer) close() {
 	c.stopAlive()
+	for _, f := range c.files {
+		f.close()
+	}
 }
 
 // restore loads the last committed checkpoint of this node's shard, if
@@ -132,7 +156,7 @@ func (c *checkpointer) restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h, err := c.load(data)
+	h, err := c.load(data, func(f *fileStore, p filesPart) (string, error) { return f.fetch(ctx, p) })
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", cp.Object.Name, err)
 	}
@@ -141,8 +165,11 @@ func (c *checkpointer) restore(ctx context.Context) error {
 	return nil
 }
 
-// load restores every state from a checkpoint object.
-func (c *checkpointer) load(data []byte) (ckptHeader, error) {
+// load restores every state from a checkpoint object; dirOf gives the
+// local directory of a file state's files (fetched, or the local copy of
+// the last checkpoint), which becomes that state's rollback point, and a
+// new generation of its files starts.
+func (c *checkpointer) load(data []byte, dirOf func(*fileStore, filesPart) (string, error)) (ckptHeader, error) {
 	h, parts, err := parseCheckpoint(data)
 	if err != nil {
 		return h, err
@@ -152,9 +179,29 @@ func (c *checkpointer) load(data []byte) (ckptHeader, error) {
 		if e == nil {
 			return h, fmt.Errorf("state %q is not in the pipeline", sys.Name)
 		}
-		if err := e.Load(parts[i]); err != nil {
+		if !sys.Files {
+			if err := e.Load(parts[i]); err != nil {
+				return h, fmt.Errorf("restore %q: %w", sys.Name, err)
+			}
+			continue
+		}
+		f := c.files[sys.Name]
+		if f == nil {
+			return h, fmt.Errorf("state %q: the checkpoint holds files, the pipeline's state does not", sys.Name)
+		}
+		p, err := decodePart(parts[i])
+		if err != nil {
 			return h, fmt.Errorf("restore %q: %w", sys.Name, err)
 		}
+		dir, err := dirOf(f, p)
+		if err != nil {
+			return h, fmt.Errorf("restore %q: %w", sys.Name, err)
+		}
+		if err := e.LoadFiles(p.Head, dir); err != nil {
+			return h, fmt.Errorf("restore %q: %w", sys.Name, err)
+		}
+		f.setLast(p, dir)
+		f.newGeneration()
 	}
 	return h, nil
 }
@@ -254,10 +301,10 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 		return nil
 	}
 	t0 := time.Now() // the checkpoint's duration counts the state copy
-	data, err := c.encode(c.seq + 1)
+	d, err := c.snap(c.seq + 1)
 	c.run.Unlock()
 	if err == nil {
-		err = c.commit(ctx, data, batch, t0)
+		err = c.commit(ctx, d, batch, t0)
 	}
 	if err != nil {
 		c.mu.Lock()
@@ -270,17 +317,101 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// encode copies every state into a checkpoint object.
-func (c *checkpointer) encode(seq uint64) ([]byte, error) {
-	h := ckptHeader{Pipeline: c.pipeline, Node: c.node, Seq: seq}
-	var body bytes.Buffer
-	for _, e := range c.states {
-		b, err := e.Save()
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint %q: %w", e.Name, err)
+// draft is a copy of every state, taken between two steps, before it is
+// stored: per state Save's bytes, or a file state's head and checkpoint
+// directory.
+type draft struct {
+	seq   uint64
+	parts []draftPart
+}
+
+type draftPart struct {
+	name      string
+	data      []byte
+	head      []byte
+	dir       string // "" unless a file state
+	fileState bool
+}
+
+// remove deletes the draft's checkpoint directories that were not kept.
+func (d draft) remove(kept func(dir string) bool) {
+	for _, p := range d.parts {
+		if p.dir != "" && !kept(p.dir) {
+			os.RemoveAll(p.dir)
 		}
-		body.Write(b)
-		h.Systems = append(h.Systems, ckptSystem{Name: e.Name, Bytes: len(b)})
+	}
+}
+
+// snap copies every state (under c.run: no step runs).
+func (c *checkpointer) snap(seq uint64) (draft, error) {
+	d := draft{seq: seq}
+	for _, e := range c.states {
+		p := draftPart{name: e.Name, fileState: e.SaveFiles != nil}
+		var err error
+		if p.fileState {
+			p.head, p.dir, err = e.SaveFiles()
+		} else {
+			p.data, err = e.Save()
+		}
+		if err != nil {
+			d.remove(func(string) bool { return false })
+			return draft{}, fmt.Errorf("checkpoint %q: %w", e.Name, err)
+		}
+		d.parts = append(d.parts, p)
+	}
+	return d, nil
+}
+
+// store returns the checkpoint object of d, with upload the files of its
+// file states stored (ckptfiles.go; without, the manifests list no file:
+// the initial state, restored only locally), their manifests by state
+// name, and the bytes of files stored.
+func (c *checkpointer) store(ctx context.Context, d draft, upload bool) ([]byte, map[string]filesPart, int64, error) {
+	parts := map[string]filesPart{}
+	var sent int64
+	blobs := make([][]byte, len(d.parts))
+	for i, p := range d.parts {
+		if !p.fileState {
+			blobs[i] = p.data
+			continue
+		}
+		fp := filesPart{Head: p.head}
+		if upload {
+			var n int64
+			var err error
+			fp, n, err = c.files[p.name].upload(ctx, d.seq, p.head, p.dir)
+			sent += n
+			if err != nil {
+				return nil, nil, sent, fmt.Errorf("checkpoint %q: %w", p.name, err)
+			}
+		}
+		b, err := encodePart(fp)
+		if err != nil {
+			return nil, nil, sent, err
+		}
+		parts[p.name], blobs[i] = fp, b
+	}
+	data, err := c.encode(d, blobs)
+	return data, parts, sent, err
+}
+
+// keep makes the file states' manifests and directories of d the
+// rollback point (a commit's old objects are deleted by committed).
+func (c *checkpointer) keep(parts map[string]filesPart, d draft) {
+	for _, p := range d.parts {
+		if p.fileState {
+			c.files[p.name].setLast(parts[p.name], p.dir)
+		}
+	}
+}
+
+// encode frames the states' bytes as a checkpoint object.
+func (c *checkpointer) encode(d draft, blobs [][]byte) ([]byte, error) {
+	h := ckptHeader{Pipeline: c.pipeline, Node: c.node, Seq: d.seq}
+	var body bytes.Buffer
+	for i, p := range d.parts {
+		body.Write(blobs[i])
+		h.Systems = append(h.Systems, ckptSystem{Name: p.name, Bytes: len(blobs[i]), Files: p.fileState})
 	}
 	js, err := json.Marshal(h)
 	if err != nil {
@@ -321,26 +452,45 @@ func parseCheckpoint(data []byte) (ckptHeader, [][]byte, error) {
 	return h, states, nil
 }
 
-// commit stores the object, commits its reference in the catalog and
-// records the covered partitions done, then deletes the previous object;
-// t0 is when the state copy began (pcs_checkpoint_duration_seconds).
-func (c *checkpointer) commit(ctx context.Context, data []byte, batch []completed, t0 time.Time) error {
-	seq := c.seq + 1
+// commit stores the files of file states not stored before and the
+// object, commits its reference in the catalog and records the covered
+// partitions done, then deletes the previous object and the files only
+// it listed; t0 is when the state copy began
+// (pcs_checkpoint_duration_seconds). On failure d's directories are
+// removed.
+func (c *checkpointer) commit(ctx context.Context, d draft, batch []completed, t0 time.Time) (err error) {
+	committed := false
+	defer func() {
+		if !committed {
+			d.remove(func(string) bool { return false })
+		}
+	}()
+	data, parts, sent, err := c.store(ctx, d, true)
+	if err != nil {
+		return err
+	}
+	seq := d.seq
 	name := c.pipeline + "/" + c.node + "/" + strconv.FormatUint(seq, 10)
 	cp := catalog.Checkpoint{Pipeline: c.pipeline, Shard: c.shard, Covers: seq, Time: time.Now(), Object: catalog.ObjectRef{Name: name}}
 	if err := writeCheckpoint(ctx, c.obs, c.cat, cp, data); err != nil {
 		return err
 	}
+	committed = true
+	for _, p := range d.parts {
+		if p.fileState {
+			c.files[p.name].committed(ctx, parts[p.name], p.dir, c.log)
+		}
+	}
+	dropCheckpoint(ctx, c.obs, c.last, c.log)
+	c.seq, c.last, c.lastData = seq, name, data
 	// The state is committed with these partitions in it: they must not
 	// run again. On failure the records are retried before any ack.
 	if err := c.settle.record(ctx, batch...); err != nil {
 		return err
 	}
-	dropCheckpoint(ctx, c.obs, c.last, c.log)
-	c.seq, c.last, c.lastData = seq, name, data
 	c.m.checkpoints.WithLabelValues(c.pipeline).Inc()
-	c.m.checkpointed(c.pipeline, len(data), time.Since(t0))
-	c.log.Debug("checkpoint committed", "object", name, "bytes", len(data), "partitions", len(batch))
+	c.m.checkpointed(c.pipeline, len(data)+int(sent), time.Since(t0))
+	c.log.Debug("checkpoint committed", "object", name, "bytes", len(data), "file_bytes", sent, "partitions", len(batch))
 	return nil
 }
 
@@ -364,7 +514,7 @@ func (c *checkpointer) rollback() {
 	batch := c.pending
 	c.pending = nil
 	c.mu.Unlock()
-	if _, err := c.load(c.lastData); err != nil {
+	if _, err := c.load(c.lastData, func(f *fileStore, _ filesPart) (string, error) { return f.dir, nil }); err != nil {
 		// Our own bytes: this is a bug, and the state is now unknown.
 		panic(fmt.Sprintf("node: pipeline %q: rollback to checkpoint %q: %v", c.pipeline, c.last, err))
 	}

@@ -51,3 +51,23 @@ type StateBackend interface {
 	// Range's fn); a second Close returns nil.
 	Close() error
 }
+
+// StateFiles is an optional interface of a StateBackend whose state is a
+// set of files, most of them immutable (an LSM store's SSTs): a runtime
+// that checkpoints (pcs-node) stores only the files it has not stored
+// before, so a checkpoint costs what changed, not the state's size. The
+// Pebble backend (pcs/state/pebblestate) implements it.
+//
+// Callers: the backend's owner, excluded from the backend's other calls
+// like Snapshot and Restore (see [Stateful]).
+type StateFiles interface {
+	// CheckpointFiles writes a consistent copy of the state as files into
+	// a new directory of the backend's choosing (beside its store, so
+	// that files can be hard links) and returns its path; the directory
+	// is the caller's, to remove. Which files two checkpoints share (the
+	// same name, size and contents) is the backend's to document.
+	CheckpointFiles() (dir string, err error)
+	// RestoreFiles replaces the state with a checkpoint's files in dir
+	// (dir stays the caller's). On an error the state is unknown.
+	RestoreFiles(dir string) error
+}

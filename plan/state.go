@@ -20,6 +20,15 @@ type State struct {
 	Save func() ([]byte, error)
 	// Load replaces the state with one Save returned.
 	Load func([]byte) error
+	// SaveFiles, if not nil, is the state's incremental form (the
+	// window's state in a Pebble backend, pcs.StateFiles): it copies the
+	// state as files into a new directory, dir (the caller's, to remove),
+	// and returns the rest as head. A runtime that stores checkpoints
+	// (pcs-node) then stores only the files it has not stored before.
+	SaveFiles func() (head []byte, dir string, err error)
+	// LoadFiles replaces the state with one SaveFiles returned (dir, or a
+	// copy of its files, stays the caller's). Set with SaveFiles.
+	LoadFiles func(head []byte, dir string) error
 }
 
 // States returns the plan's state: each pcs.Stateful system's, then the
@@ -35,7 +44,11 @@ func (p *Plan) States() []State {
 		}
 	}
 	if p.win != nil && p.shards == 0 {
-		states = append(states, State{Name: WindowSystem, Save: p.win.Snapshot, Load: p.win.Restore})
+		st := State{Name: WindowSystem, Save: p.win.Snapshot, Load: p.win.Restore}
+		if p.win.StateFiles() {
+			st.SaveFiles, st.LoadFiles = p.win.SnapshotFiles, p.win.RestoreFiles
+		}
+		states = append(states, st)
 	}
 	return states
 }

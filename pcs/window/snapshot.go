@@ -18,13 +18,14 @@ import (
 	"github.com/pcs-dev/pcs/pcs/ipcguard"
 )
 
-// Snapshot format, version 1 (state in memory) or 2 (with Spec.State):
+// Snapshot format, version 1 (state in memory), 2 (with Spec.State) or 3
+// (SnapshotFiles):
 //
 //	"PCSWIN" | uint16 version | uint32 n | n bytes of JSON meta | state
 //
-// where state is, in version 1, an Arrow IPC stream (below) and in
-// version 2 the backend's Snapshot (package pcs/state's format) of the
-// keys of spill.go;
+// where state is, in version 1, an Arrow IPC stream (below), in version
+// 2 the backend's Snapshot (package pcs/state's format) of the keys of
+// spill.go, and in version 3 nothing (the state is the backend's files);
 // all integers little endian. The meta holds the spec fingerprint, the
 // effective watermark, each source's max event time and last delivery
 // time, and the counters. The IPC stream holds one schema and zero or one
@@ -36,6 +37,7 @@ const (
 	snapMagic        = "PCSWIN"
 	snapVersion      = 1
 	snapVersionSpill = 2
+	snapVersionFiles = 3
 )
 
 type snapMeta struct {
@@ -63,12 +65,8 @@ func (o *Operator) fingerprint() string {
 		strings.Join(o.spec.Keys, ","), strings.Join(aggs, ","), o.part)
 }
 
-// Snapshot serializes the operator's whole state (open panes or sessions
-// with their partial aggregates, per-source watermarks, counters) to
-// bytes, for a checkpoint. The operator's state is unchanged (with a
-// state backend, the memory is first written to the backend). Restore
-// reads it.
-func (o *Operator) Snapshot() ([]byte, error) {
+// header returns a snapshot's header of version v: magic, version, meta.
+func (o *Operator) header(v uint16) ([]byte, error) {
 	meta := snapMeta{Spec: o.fingerprint(), Watermark: o.wm.current, Stats: o.Stats()}
 	for _, n := range o.wm.names() {
 		s := o.wm.sources[n]
@@ -78,25 +76,76 @@ func (o *Operator) Snapshot() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	buf.WriteString(snapMagic)
+	b := append([]byte(snapMagic), 0, 0, 0, 0, 0, 0)
+	binary.LittleEndian.PutUint16(b[len(snapMagic):], v)
+	binary.LittleEndian.PutUint32(b[len(snapMagic)+2:], uint32(len(js)))
+	return append(b, js...), nil
+}
+
+// readHeader parses a snapshot's header, which must be of version want
+// and of this operator's spec, and returns the meta and the bytes after.
+func (o *Operator) readHeader(b []byte, want uint16) (snapMeta, []byte, error) {
+	var meta snapMeta
+	bad := func(format string, args ...any) (snapMeta, []byte, error) {
+		return meta, nil, fmt.Errorf("%w: %s", ErrSnapshot, fmt.Sprintf(format, args...))
+	}
+	if len(b) < len(snapMagic)+6 || string(b[:len(snapMagic)]) != snapMagic {
+		return bad("no %s header", snapMagic)
+	}
+	b = b[len(snapMagic):]
+	if v := binary.LittleEndian.Uint16(b); v != want {
+		return bad("version %d, want %d (%s)", v, want, versionNames[want])
+	}
+	n := binary.LittleEndian.Uint32(b[2:])
+	b = b[6:]
+	if uint64(n) > uint64(len(b)) {
+		return bad("truncated meta")
+	}
+	if err := json.Unmarshal(b[:n], &meta); err != nil {
+		return bad("meta: %v", err)
+	}
+	if meta.Spec != o.fingerprint() {
+		return bad("taken with spec %q, this operator has %q", meta.Spec, o.fingerprint())
+	}
+	return meta, b[n:], nil
+}
+
+// versionNames say which operators write each version.
+var versionNames = map[uint16]string{
+	snapVersion:      "Snapshot of an operator without a state backend",
+	snapVersionSpill: "Snapshot of an operator with a state backend",
+	snapVersionFiles: "SnapshotFiles",
+}
+
+// snapshotVersion is the version Snapshot writes.
+func (o *Operator) snapshotVersion() uint16 {
 	if o.spill != nil {
-		_ = binary.Write(&buf, binary.LittleEndian, uint16(snapVersionSpill))
-		_ = binary.Write(&buf, binary.LittleEndian, uint32(len(js)))
-		buf.Write(js)
+		return snapVersionSpill
+	}
+	return snapVersion
+}
+
+// Snapshot serializes the operator's whole state (open panes or sessions
+// with their partial aggregates, per-source watermarks, counters) to
+// bytes, for a checkpoint. The operator's state is unchanged (with a
+// state backend, the memory is first written to the backend). Restore
+// reads it.
+func (o *Operator) Snapshot() ([]byte, error) {
+	head, err := o.header(o.snapshotVersion())
+	if err != nil {
+		return nil, err
+	}
+	buf := bytes.NewBuffer(head)
+	if o.spill != nil {
 		o.flush()
 		if o.spill.err != nil {
 			return nil, o.spill.err
 		}
-		if err := o.spill.be.Snapshot(&buf); err != nil {
+		if err := o.spill.be.Snapshot(buf); err != nil {
 			return nil, fmt.Errorf("window: state backend: snapshot: %w", err)
 		}
 		return buf.Bytes(), nil
 	}
-	_ = binary.Write(&buf, binary.LittleEndian, uint16(snapVersion))
-	_ = binary.Write(&buf, binary.LittleEndian, uint32(len(js)))
-	buf.Write(js)
-
 	w := newStateWriter(o, o.snap)
 	defer w.release()
 	flags := func(fs []array.Builder, fired, dirty bool) {
@@ -118,7 +167,7 @@ func (o *Operator) Snapshot() ([]byte, error) {
 			}
 		}
 	}
-	iw := ipc.NewWriter(&buf, ipc.WithSchema(o.snap), ipc.WithAllocator(o.mem))
+	iw := ipc.NewWriter(buf, ipc.WithSchema(o.snap), ipc.WithAllocator(o.mem))
 	if rec := w.batch(); rec != nil {
 		err = iw.Write(rec)
 		rec.Release()
@@ -133,45 +182,22 @@ func (o *Operator) Snapshot() ([]byte, error) {
 }
 
 // Restore replaces the operator's state with a snapshot taken by Snapshot
-// of an operator with the same spec and input schema (a snapshot of an
-// operator with a state backend restores only into one with a backend).
-// Errors wrap ErrSnapshot (bad bytes, unknown version, another spec); on
-// error the operator is unchanged, unless the state backend itself fails
-// (the error then does not wrap ErrSnapshot). Source idleness continues
-// from the recorded last delivery times.
+// of an operator with the same spec and input schema and, like it, with
+// or without a state backend. Errors wrap ErrSnapshot (bad bytes, unknown
+// version, another spec); on error the operator is unchanged, unless the
+// state backend itself fails (the error then does not wrap ErrSnapshot).
+// Source idleness continues from the recorded last delivery times.
 func (o *Operator) Restore(b []byte) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrSnapshot, fmt.Sprintf(format, args...))
-	}
-	if len(b) < len(snapMagic)+6 || string(b[:len(snapMagic)]) != snapMagic {
-		return bad("no %s header", snapMagic)
-	}
-	b = b[len(snapMagic):]
-	v := binary.LittleEndian.Uint16(b)
-	switch {
-	case v == snapVersionSpill && o.spill == nil:
-		return bad("version %d holds a state backend's state: this operator has none (Spec.State)", v)
-	case v != snapVersion && v != snapVersionSpill:
-		return bad("version %d, want %d or %d", v, snapVersion, snapVersionSpill)
-	}
-	n := binary.LittleEndian.Uint32(b[2:])
-	b = b[6:]
-	if uint64(n) > uint64(len(b)) {
-		return bad("truncated meta")
-	}
-	var meta snapMeta
-	if err := json.Unmarshal(b[:n], &meta); err != nil {
-		return bad("meta: %v", err)
-	}
-	if meta.Spec != o.fingerprint() {
-		return bad("taken with spec %q, this operator has %q", meta.Spec, o.fingerprint())
-	}
-	if v == snapVersionSpill {
-		return o.restoreSpilled(meta, b[n:])
-	}
-	recs, err := readState(b[n:], o.mem)
+	meta, rest, err := o.readHeader(b, o.snapshotVersion())
 	if err != nil {
-		return bad("state: %v", err)
+		return err
+	}
+	if o.spill != nil {
+		return o.restoreSpilled(meta, rest)
+	}
+	recs, err := readState(rest, o.mem)
+	if err != nil {
+		return fmt.Errorf("%w: state: %v", ErrSnapshot, err)
 	}
 	defer func() {
 		for _, rec := range recs {
@@ -180,7 +206,7 @@ func (o *Operator) Restore(b []byte) error {
 	}()
 	for _, rec := range recs {
 		if !rec.Schema().Equal(o.snap) {
-			return bad("state schema %s", rec.Schema())
+			return fmt.Errorf("%w: state schema %s", ErrSnapshot, rec.Schema())
 		}
 	}
 	return o.load(meta, recs)
@@ -239,12 +265,7 @@ func (o *Operator) load(meta snapMeta, recs []arrow.RecordBatch) (err error) {
 		}
 	}()
 	o.panes = map[int64]*table{}
-	o.sess = o.newSessions()
-	if o.spill != nil { // a version 1 snapshot: the backend starts empty
-		if err := o.spill.reset(); err != nil {
-			return err
-		}
-	}
+	o.sess = newSessions(o.defs)
 	nk := len(o.keys)
 	for _, rec := range recs {
 		nrows := int(rec.NumRows())

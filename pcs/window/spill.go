@@ -295,34 +295,23 @@ func (o *Operator) Close() error {
 	return o.spill.be.Close()
 }
 
-// emptySnapshot is a backend snapshot without entries.
-var emptySnapshot = func() []byte {
-	var b bytes.Buffer
-	_ = pcsstate.NewSnapshotWriter(&b).Close()
-	return b.Bytes()
-}()
-
-// reset empties the backend.
-func (sp *spill) reset() error {
-	if err := sp.be.Restore(bytes.NewReader(emptySnapshot)); err != nil {
-		return fmt.Errorf("window: state backend: restore: %w", err)
-	}
-	clear(sp.panes)
-	sp.err = nil
-	return nil
-}
-
 // restoreSpilled replaces the state with a version 2 snapshot: meta, then
 // the backend's snapshot in data. Errors of data's format wrap
 // ErrSnapshot (the state is then unchanged).
 func (o *Operator) restoreSpilled(meta snapMeta, data []byte) error {
-	sp := o.spill
-	if err := sp.be.Restore(bytes.NewReader(data)); err != nil {
+	if err := o.spill.be.Restore(bytes.NewReader(data)); err != nil {
 		if errors.Is(err, pcsstate.ErrSnapshot) {
 			return fmt.Errorf("%w: state: %v", ErrSnapshot, err)
 		}
 		return fmt.Errorf("window: state backend: restore: %w", err)
 	}
+	return o.afterBackendRestore(meta)
+}
+
+// afterBackendRestore empties the memory after the backend's state was
+// replaced, finds its spilled panes and sets the snapshot's meta.
+func (o *Operator) afterBackendRestore(meta snapMeta) error {
+	sp := o.spill
 	o.panes, o.spare = map[int64]*table{}, nil
 	o.sess = o.newSessions()
 	clear(sp.panes)
@@ -338,4 +327,58 @@ func (o *Operator) restoreSpilled(meta snapMeta, data []byte) error {
 	}
 	o.loadMeta(meta)
 	return nil
+}
+
+// StateFiles reports whether the operator's state backend keeps its
+// state as files (pcs.StateFiles), for SnapshotFiles and RestoreFiles.
+func (o *Operator) StateFiles() bool {
+	if o.spill == nil {
+		return false
+	}
+	_, ok := o.spill.be.(pcs.StateFiles)
+	return ok
+}
+
+// SnapshotFiles is Snapshot for an operator whose backend keeps files
+// (StateFiles): the memory is written to the backend, the backend's
+// checkpoint goes to a new directory, dir (the caller's, to remove; see
+// pcs.StateFiles.CheckpointFiles), and head holds the rest (watermarks,
+// counters: Snapshot's header, version 3, without state). RestoreFiles
+// reads both back.
+func (o *Operator) SnapshotFiles() (head []byte, dir string, err error) {
+	if !o.StateFiles() {
+		return nil, "", fmt.Errorf("window: SnapshotFiles: the state backend keeps no files")
+	}
+	o.flush()
+	if o.spill.err != nil {
+		return nil, "", o.spill.err
+	}
+	if head, err = o.header(snapVersionFiles); err != nil {
+		return nil, "", err
+	}
+	if dir, err = o.spill.be.(pcs.StateFiles).CheckpointFiles(); err != nil {
+		return nil, "", fmt.Errorf("window: state backend: %w", err)
+	}
+	return head, dir, nil
+}
+
+// RestoreFiles replaces the operator's state with what SnapshotFiles
+// returned (head) and wrote (dir, which stays the caller's). Errors of
+// head wrap ErrSnapshot, and the operator is then unchanged; a backend
+// error leaves the state unknown.
+func (o *Operator) RestoreFiles(head []byte, dir string) error {
+	if !o.StateFiles() {
+		return fmt.Errorf("window: RestoreFiles: the state backend keeps no files")
+	}
+	meta, rest, err := o.readHeader(head, snapVersionFiles)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("%w: %d bytes after the header", ErrSnapshot, len(rest))
+	}
+	if err := o.spill.be.(pcs.StateFiles).RestoreFiles(dir); err != nil {
+		return fmt.Errorf("window: state backend: %w", err)
+	}
+	return o.afterBackendRestore(meta)
 }

@@ -47,16 +47,23 @@ func CacheSize(n int64) Option {
 // Truncate deletes every key the directory's store holds when it opens.
 func Truncate() Option { return func(c *config) error { c.truncate = true; return nil } }
 
-// Backend is a pcs.StateBackend on a Pebble store in one directory.
+// Backend is a pcs.StateBackend on a Pebble store in one directory. It
+// implements pcs.StateFiles: its checkpoints are Pebble checkpoints
+// (immutable SST files, hard-linked, plus the small MANIFEST and OPTIONS
+// files), so a runtime can store only the SSTs it has not stored before.
 type Backend struct {
-	db  *pebble.DB
-	dir string
+	db    *pebble.DB
+	dir   string
+	cache int64
 
-	mu     sync.RWMutex // held for reading by every call, for writing by Close
+	mu     sync.RWMutex // held for reading by every call, for writing by Close and RestoreFiles
 	closed bool
 }
 
-var _ pcs.StateBackend = (*Backend)(nil)
+var (
+	_ pcs.StateBackend = (*Backend)(nil)
+	_ pcs.StateFiles   = (*Backend)(nil)
+)
 
 // Open opens (creating it if needed) the store in dir. One process opens
 // a directory once at a time (Pebble locks it).
@@ -67,13 +74,11 @@ func Open(dir string, opts ...Option) (*Backend, error) {
 			return nil, err
 		}
 	}
-	cache := pebble.NewCache(c.cache)
-	defer cache.Unref()
-	db, err := pebble.Open(dir, &pebble.Options{Cache: cache, DisableWAL: true, Logger: quiet{}})
+	db, err := open(dir, c.cache)
 	if err != nil {
-		return nil, fmt.Errorf("pebblestate: open %s: %w", dir, err)
+		return nil, err
 	}
-	b := &Backend{db: db, dir: dir}
+	b := &Backend{db: db, dir: dir, cache: c.cache}
 	if c.truncate {
 		if err := b.truncate(); err != nil {
 			db.Close()
@@ -81,6 +86,16 @@ func Open(dir string, opts ...Option) (*Backend, error) {
 		}
 	}
 	return b, nil
+}
+
+func open(dir string, cache int64) (*pebble.DB, error) {
+	c := pebble.NewCache(cache)
+	defer c.Unref()
+	db, err := pebble.Open(dir, &pebble.Options{Cache: c, DisableWAL: true, Logger: quiet{}})
+	if err != nil {
+		return nil, fmt.Errorf("pebblestate: open %s: %w", dir, err)
+	}
+	return db, nil
 }
 
 // quiet drops Pebble's informational logs; a fatal one panics (Pebble's
