@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
-	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -56,7 +57,9 @@ func loadFlights(b *testing.B) (recs []arrow.RecordBatch, airports string, rows 
 // up and derives, publishes results, a consumer decodes them) next to the
 // broker-only ceiling of the same job measured in the same run
 // ("ceiling", issue 15 item 1): the same input partitions published,
-// consumed and decoded by a worker per core, which publishes for each the
+// consumed and decoded by as many workers as the pipeline's max_in_flight
+// (the partitions pcs-node works on at once; PCS_BENCH_INFLIGHT
+// overrides both sides), each of which publishes for each the
 // pipeline's output partition (computed before the clock: the same
 // sizes, no compute) fenced as pcs-node publishes its outputs
 // (natsjs.WithFence, one atomic batch per output) and acks the input
@@ -150,6 +153,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				pc := v.pc
+				if n := inFlight(); n > 0 {
+					pc.MaxInFlight = n
+				}
 				pc.Input = plan.InputConfig{Subjects: []string{"flights.raw"}, Component: "flight"}
 				pc.Output = plan.OutputConfig{Subject: "flights.enriched"} // uncompressed, as the ceiling
 				cfg := node.Config{
@@ -216,7 +222,11 @@ func BenchmarkEndToEnd(b *testing.B) {
 					b.Fatal(err)
 				}
 				ctx, cancel := context.WithCancel(context.Background())
-				relayed := relay(ctx, b, js, "CEIL", pub, outs)
+				workers := fromTOML.Pipelines[0].MaxInFlight
+				if n := inFlight(); n > 0 {
+					workers = n
+				}
+				relayed := relay(ctx, b, js, "CEIL", pub, outs, workers)
 				b.StartTimer()
 				consumed, got := consumeAll(b, js, "CEIL_OUT", "ceil.out", nOut)
 				publishAll(b, js, "ceil.raw", recs)
@@ -235,23 +245,23 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 }
 
-// relay is the ceiling's middle: a worker per core fetches partitions
-// from stream, decodes them, publishes outs[i] for the partition with
+// relay is the ceiling's middle: workers goroutines each fetch a partition
+// from stream, decode it, publish outs[i] for the partition with
 // stream sequence i+1 (nothing for an empty output, as pcs-node), waits
 // for its acks and acks the partition, until ctx is done.
-func relay(ctx context.Context, b *testing.B, js jetstream.JetStream, stream string, pub *natsjs.Publisher, outs []arrow.RecordBatch) <-chan struct{} {
+func relay(ctx context.Context, b *testing.B, js jetstream.JetStream, stream string, pub *natsjs.Publisher, outs []arrow.RecordBatch, workers int) <-chan struct{} {
 	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{Durable: "relay", AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		b.Fatal(err)
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				parts, err := natsjs.Fetch(ctx, cons, 2, 0)
+				parts, err := natsjs.Fetch(ctx, cons, 1, 0)
 				if err != nil {
 					if ctx.Err() == nil {
 						b.Error(err)
@@ -290,6 +300,13 @@ func relay(ctx context.Context, b *testing.B, js jetstream.JetStream, stream str
 	}
 	go func() { wg.Wait(); close(done) }()
 	return done
+}
+
+// inFlight is PCS_BENCH_INFLIGHT, 0 when unset: the max_in_flight of
+// BenchmarkEndToEnd's node and the relay's workers.
+func inFlight() int {
+	n, _ := strconv.Atoi(os.Getenv("PCS_BENCH_INFLIGHT"))
+	return n
 }
 
 func publishAll(b *testing.B, js jetstream.JetStream, subject string, recs []arrow.RecordBatch) {
