@@ -555,50 +555,87 @@ func concatT[O int32 | int64](e *env, dt arrow.DataType, vals []value) value {
 	n := e.n
 	valid := validityAnd(e, vals...)
 	vb := valid.Bytes()
-	srcs := make([]any, len(vals)) // strSrc[int32] or strSrc[int64] per argument
-	for i, v := range vals {
-		if v.typ().ID() == arrow.LARGE_STRING {
-			srcs[i] = newStrSrc[int64](v)
-		} else {
-			srcs[i] = newStrSrc[int32](v)
-		}
-	}
-	at := func(k, i int) []byte {
-		switch s := srcs[k].(type) {
-		case strSrc[int32]:
-			b, _ := s.at(i)
-			return b
-		case strSrc[int64]:
-			b, _ := s.at(i)
-			return b
-		}
-		return nil
+	ps := make([]strPiece, len(vals))
+	allValid := true
+	for k, v := range vals {
+		ps[k] = newStrPiece(v)
+		allValid = allValid && ps[k].allValid
 	}
 	offBuf, offs := newFixed[O](e.mem, n+1)
 	total := 0
-	for i := 0; i < n; i++ {
-		offs[i] = O(total)
-		if !bitutil.BitIsSet(vb, i) {
-			continue
+	if allValid { // every row: the sum of the arguments' lengths
+		for k := range ps {
+			total += ps[k].total(n)
 		}
-		for k := range srcs {
-			total += len(at(k, i))
+	} else {
+		for i := 0; i < n; i++ {
+			if bitutil.BitIsSet(vb, i) {
+				for k := range ps {
+					total += len(ps[k].at(i))
+				}
+			}
 		}
 	}
-	offs[n] = O(total)
 	data := memory.NewResizableBuffer(e.mem)
 	data.Resize(total)
 	out := data.Bytes()
+	w := 0
 	for i := 0; i < n; i++ {
-		if !bitutil.BitIsSet(vb, i) {
+		offs[i] = O(w)
+		if !allValid && !bitutil.BitIsSet(vb, i) {
 			continue
 		}
-		w := int(offs[i])
-		for k := range srcs {
-			w += copy(out[w:], at(k, i))
+		for k := range ps {
+			w += copy(out[w:], ps[k].at(i))
 		}
 	}
+	offs[n] = O(w)
 	return value{arr: makeArray(dt, n, []*memory.Buffer{valid, offBuf, data})}
+}
+
+// strPiece is one argument of concat: a string or large_string array
+// (its offsets, 32 or 64 bits, and data) or a string scalar.
+type strPiece struct {
+	o32      []int32
+	o64      []int64
+	data     []byte
+	c        []byte
+	scalar   bool
+	allValid bool // no null (a null scalar never reaches concatT)
+}
+
+func newStrPiece(v value) strPiece {
+	if v.arr == nil {
+		s := newStrSrc[int32](v)
+		return strPiece{c: s.c, scalar: true, allValid: true}
+	}
+	if v.typ().ID() == arrow.LARGE_STRING {
+		s := newStrSrc[int64](v)
+		return strPiece{o64: s.offs, data: s.data, allValid: s.allValid}
+	}
+	s := newStrSrc[int32](v)
+	return strPiece{o32: s.offs, data: s.data, allValid: s.allValid}
+}
+
+func (p *strPiece) at(i int) []byte {
+	switch {
+	case p.scalar:
+		return p.c
+	case p.o64 != nil:
+		return p.data[p.o64[i]:p.o64[i+1]]
+	}
+	return p.data[p.o32[i]:p.o32[i+1]]
+}
+
+// total is the bytes of p's n values.
+func (p *strPiece) total(n int) int {
+	switch {
+	case p.scalar:
+		return n * len(p.c)
+	case p.o64 != nil:
+		return int(p.o64[n] - p.o64[0])
+	}
+	return int(p.o32[n] - p.o32[0])
 }
 
 // ---- casts ----
