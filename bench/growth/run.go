@@ -22,8 +22,12 @@ const (
 )
 
 // stallTimeout is how long the consumer waits for the next output
-// partition before the run fails.
-const stallTimeout = time.Minute
+// partition before the run fails; every pollWait without one it checks
+// whether the node is done (then missing rows fail at once).
+const (
+	stallTimeout = time.Minute
+	pollWait     = 2 * time.Second
+)
 
 // Expect returns the sums the pipeline's output of Each(rows, ...) must
 // have, without generating the partitions.
@@ -136,18 +140,43 @@ func (s *Session) Run(ctx context.Context, base *Base, rows int64, sourceID stri
 		published <- err
 	}()
 	var got Sums
+	var pubErr error
+	pubDone := false
+	last := time.Now() // of the last output partition
 	for got.Rows < want.Rows {
-		nctx, ncancel := context.WithTimeout(ctx, stallTimeout)
+		nctx, ncancel := context.WithTimeout(ctx, pollWait)
 		_, recs, err := s.src.Next(nctx)
 		ncancel()
+		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			// Nothing for pollWait: fail once the node has taken every
+			// input partition and left no output unread, or when
+			// nothing came for stallTimeout.
+			if !pubDone {
+				select {
+				case pubErr = <-published:
+					pubDone = true
+				default:
+				}
+			}
+			if pubErr != nil {
+				return res, fmt.Errorf("growth: publish: %w", pubErr)
+			}
+			if pubDone && s.drained(ctx) {
+				return res, fmt.Errorf("growth: WRONG OUTPUT: the node took every input partition and published %d rows, want %d", got.Rows, want.Rows)
+			}
+			if time.Since(last) < stallTimeout {
+				continue
+			}
+			err = errStalled
+		}
 		if err != nil {
 			cancel()
-			<-published
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				err = errStalled
+			if !pubDone {
+				<-published
 			}
 			return res, fmt.Errorf("growth: after %d of %d output rows: %w", got.Rows, want.Rows, err)
 		}
+		last = time.Now()
 		for _, r := range recs {
 			if err == nil {
 				var o Sums
@@ -156,23 +185,24 @@ func (s *Session) Run(ctx context.Context, base *Base, rows int64, sourceID stri
 			}
 			r.Release()
 		}
+		if err == nil && s.src.Buffered() == 0 {
+			err = s.src.Ack(ctx)
+		}
 		if err != nil {
 			cancel()
-			<-published
-			return res, err
-		}
-		if s.src.Buffered() == 0 {
-			if err := s.src.Ack(ctx); err != nil {
-				cancel()
+			if !pubDone {
 				<-published
-				return res, err
 			}
+			return res, err
 		}
 	}
 	res.Elapsed = time.Since(start)
 	res.Got = got
-	if err := <-published; err != nil {
-		return res, fmt.Errorf("growth: publish: %w", err)
+	if !pubDone {
+		pubErr = <-published
+	}
+	if pubErr != nil {
+		return res, fmt.Errorf("growth: publish: %w", pubErr)
 	}
 	if err := s.src.Ack(ctx); err != nil {
 		return res, err
@@ -185,6 +215,21 @@ func (s *Session) Run(ctx context.Context, base *Base, rows int64, sourceID stri
 			got.Rows, got.Delay, got.Distance, got.Dates, want.Rows, want.Delay, want.Distance, want.Dates)
 	}
 	return res, s.settled(ctx)
+}
+
+// drained reports whether the node's input consumer has nothing
+// pending or unacknowledged and the output consumer nothing pending.
+func (s *Session) drained(ctx context.Context) bool {
+	in, err := s.js.Consumer(ctx, natsjs.InputStream(pipelineName), pipelineName)
+	if err != nil {
+		return false
+	}
+	info, err := in.Info(ctx)
+	if err != nil || info.NumPending > 0 || info.NumAckPending > 0 {
+		return false
+	}
+	out, err := s.src.Consumer().Info(ctx)
+	return err == nil && out.NumPending == 0 && s.src.Buffered() == 0
 }
 
 // settled waits until the node has taken and acked every input
