@@ -34,7 +34,12 @@
 // max_bytes, 30M rows of output do not fit.
 //
 // With PCS_BENCH_PLOT set to a path, the benchmark writes there a PNG
-// (gonum/plot) of rows/s against partition size.
+// (gonum/plot) of rows/s against partition size. Two knobs serve the
+// diagnosis of the node's memory: PCS_GROWTH_TRACE (any value) logs,
+// every second, the node's RSS, its Go heap (from its /metrics) and the
+// pipeline's stream sizes (Trace; shown with -v); PCS_GROWTH_NODE_ENV
+// adds space-separated VAR=value pairs to the node's environment (e.g.
+// GOMEMLIMIT=300MiB).
 //
 // The data are found through PCS_FLIGHTS and PCS_AIRPORTS, else
 // PCS_DATA_DIR, else ../shared/data beside the repository; the benchmark
