@@ -155,13 +155,55 @@ func Encode(recs []arrow.RecordBatch, opts EncodeOptions) ([]byte, error) {
 // encodedSize is the bytes of rec's buffers as an IPC writer writes them:
 // per column, so that a buffer two columns share (the indices of two
 // dictionary columns of one lookup, a validity bitmap a derived column
-// borrows) counts twice, as it is written twice.
+// borrows) counts twice, as it is written twice; and only the part of a
+// buffer a sliced column covers (the writer truncates slices: a part of
+// a large output is not sized as the whole output).
 func encodedSize(rec arrow.RecordBatch) int64 {
 	var n int64
 	for _, c := range rec.Columns() {
-		n += util.TotalArraySize(c)
+		n += dataSize(c.Data())
 	}
 	return n
+}
+
+// dataSize is the bytes of d's rows: exact for booleans, fixed-width and
+// variable-size binary types (their validity bitmaps included) and
+// dictionaries (the indices' rows and the whole dictionary); for other
+// types, every buffer of d and its children whole.
+func dataSize(d arrow.ArrayData) int64 {
+	off, n := int64(d.Offset()), int64(d.Len())
+	bufs := d.Buffers()
+	size := int64(0)
+	if len(bufs) > 0 && bufs[0] != nil {
+		size += (n + 7) / 8
+	}
+	switch t := d.DataType().(type) {
+	case *arrow.BooleanType:
+		return size + (n+7)/8
+	case *arrow.DictionaryType:
+		size += n * int64(t.IndexType.(arrow.FixedWidthDataType).BitWidth()/8)
+		if dict := dictionaryOf(d); dict != nil {
+			size += dataSize(dict)
+		}
+		return size
+	case arrow.FixedWidthDataType:
+		if w := t.BitWidth(); w%8 == 0 {
+			return size + n*int64(w/8)
+		}
+	case *arrow.StringType, *arrow.BinaryType:
+		if len(bufs) == 3 && bufs[1] != nil && n > 0 {
+			offs := arrow.Int32Traits.CastFromBytes(bufs[1].Bytes())
+			return size + 4*(n+1) + int64(offs[off+n]-offs[off])
+		}
+	case *arrow.LargeStringType, *arrow.LargeBinaryType:
+		if len(bufs) == 3 && bufs[1] != nil && n > 0 {
+			offs := arrow.Int64Traits.CastFromBytes(bufs[1].Bytes())
+			return size + 8*(n+1) + offs[off+n] - offs[off]
+		}
+	}
+	a := array.MakeFromData(d)
+	defer a.Release()
+	return util.TotalArraySize(a)
 }
 
 // dictionaryOf returns d's dictionary or nil; array.Data returns a typed

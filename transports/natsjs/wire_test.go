@@ -3,6 +3,7 @@ package natsjs_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -367,4 +368,49 @@ func TestDecodeZeroCopy(t *testing.T) {
 		dec.AssertSize(t, 0)
 		mem.AssertSize(t, 0)
 	}
+}
+
+// TestEncodeSlicedSizes: encoding a slice of a batch writes only the
+// slice's rows, and the body is about a tenth of the whole's.
+func TestEncodeSlicedSizes(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	b := array.NewRecordBuilder(mem, arrow.NewSchema([]arrow.Field{
+		{Name: "i", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "s", Type: arrow.BinaryTypes.LargeString, Nullable: true},
+		{Name: "d", Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}, Nullable: true},
+		{Name: "b", Type: arrow.FixedWidthTypes.Boolean},
+	}, nil))
+	defer b.Release()
+	for i := range 100_000 {
+		b.Field(0).(*array.Int64Builder).Append(int64(i))
+		b.Field(1).(*array.LargeStringBuilder).Append(fmt.Sprint("row-", i))
+		if err := b.Field(2).(*array.BinaryDictionaryBuilder).AppendString([]string{"red", "green"}[i%2]); err != nil {
+			t.Fatal(err)
+		}
+		b.Field(3).(*array.BooleanBuilder).Append(i%3 == 0)
+	}
+	whole := b.NewRecordBatch()
+	defer whole.Release()
+	part := whole.NewSlice(40_000, 50_000)
+	defer part.Release()
+	full, err := natsjs.Encode([]arrow.RecordBatch{whole}, natsjs.EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := natsjs.Encode([]arrow.RecordBatch{part}, natsjs.EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := float64(len(body)) / float64(len(full)); r < 0.09 || r > 0.11 || cap(body) > 2*len(body) {
+		t.Errorf("slice body %d bytes (capacity %d), whole %d: ratio %.3f, want about 0.1 and a buffer sized to the slice", len(body), cap(body), len(full), r)
+	}
+	recs, err := natsjs.Decode(body, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !array.RecordEqual(recs[0], part) {
+		t.Error("the slice does not round-trip")
+	}
+	recs[0].Release()
 }
