@@ -216,8 +216,9 @@ func WithCompressionLevel(level int) SinkOption {
 // WithRowGroupRows sets the number of rows per row group (n > 0; default
 // DefaultRowGroupRows). The Sink buffers that many rows (as Arrow data,
 // retained from the written batches) before encoding them, and encodes
-// a full row group while the next one fills, so 2n rows bound its
-// memory (n with WithRollBytes, which encodes in line). Flush, Close and rolling end a row group early.
+// full row groups while the next one fills, holding up to two full ones
+// (one encoding, one waiting), so 3n rows bound its memory (n with
+// WithRollBytes, which encodes in line). Flush, Close and rolling end a row group early.
 func WithRowGroupRows(n int64) SinkOption {
 	return fileopt.SinkFunc(func(cfg *sinkConfig) error {
 		if n <= 0 || n > pq.DefaultMaxRowGroupLen {

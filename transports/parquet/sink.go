@@ -52,16 +52,31 @@ type Sink struct {
 	// before the first): it is reserved when cutting files by bytes.
 	footerBytes int64
 
-	// encoding is non-nil while a row group is being encoded on another
-	// goroutine (at most one: the file writer is not concurrent); it
-	// receives that row group's result. See writeRowGroup.
-	encoding chan error
+	// encoding holds the row groups handed to encoding goroutines and
+	// not yet waited for, oldest first (at most maxQueued). Each encodes
+	// after its predecessor finished (the file writer is not
+	// concurrent). See writeRowGroup.
+	encoding []*rowGroupJob
 
 	err    error // first failure; sticky
 	closed bool
 }
 
 var _ transports.Sink = (*Sink)(nil)
+
+// maxQueued is the number of full row groups the sink holds for
+// encoding before Write blocks: one being encoded, one waiting. With
+// two, the producer goes on while a row group's columns finish encoding
+// on fewer workers than cores (the chunks are of uneven cost), instead
+// of leaving a core idle.
+const maxQueued = 2
+
+// rowGroupJob is a row group handed to an encoding goroutine: done is
+// closed when it finished, err then holds its result.
+type rowGroupJob struct {
+	done chan struct{}
+	err  error
+}
 
 // outFile is one Parquet file being written.
 type outFile struct {
@@ -219,14 +234,9 @@ func (s *Sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	if s.part != nil {
 		return s.fail(s.part.write(context.WithoutCancel(ctx), rec))
 	}
-	if s.encoding != nil {
-		select {
-		case err := <-s.encoding: // finished: report a failure now
-			s.encoding = nil
-			if err != nil {
-				return s.fail(err)
-			}
-		default:
+	for len(s.encoding) > 0 && finished(s.encoding[0]) { // report a failure now
+		if err := s.waitOldest(); err != nil {
+			return s.fail(err)
 		}
 	}
 	rec.Retain()
@@ -392,12 +402,19 @@ func (s *Sink) writeRowGroup(n int64) error {
 		s.pendingBytes += util.TotalRecordSize(r)
 	}
 
-	// The previous row group must be in the file first.
-	if err := s.wait(); err != nil {
-		for _, r := range recs {
-			r.Release()
+	// At most maxQueued row groups wait for encoding; with rolling by
+	// bytes, none (this one's encoded size is needed at once).
+	queue := maxQueued
+	if s.cfg.rollBytes > 0 {
+		queue = 1
+	}
+	for len(s.encoding) >= queue {
+		if err := s.waitOldest(); err != nil {
+			for _, r := range recs {
+				r.Release()
+			}
+			return err
 		}
-		return err
 	}
 	out := s.cur
 	out.rows += n
@@ -421,21 +438,63 @@ func (s *Sink) writeRowGroup(n int64) error {
 	}
 	// Encode while the caller produces the next row group's batches:
 	// reading, decoding and computing overlap with encoding. Write
-	// returns the error at its next call, Flush and Close at once.
-	s.encoding = make(chan error, 1)
-	go func() { s.encoding <- encode() }()
+	// returns the error at its next call, Flush and Close at once. The
+	// row group is written after the one before it (the same file: s.cur
+	// changes only after wait); if that one failed, this one is dropped
+	// with the same error.
+	var prev *rowGroupJob
+	if k := len(s.encoding); k > 0 {
+		prev = s.encoding[k-1]
+	}
+	j := &rowGroupJob{done: make(chan struct{})}
+	s.encoding = append(s.encoding, j)
+	go func() {
+		defer close(j.done)
+		if prev != nil {
+			<-prev.done
+			if prev.err != nil {
+				for _, r := range recs {
+					r.Release()
+				}
+				j.err = prev.err
+				return
+			}
+		}
+		j.err = encode()
+	}()
 	return nil
 }
 
-// wait waits for the row group being encoded, if any, and returns its
-// error.
-func (s *Sink) wait() error {
-	if s.encoding == nil {
-		return nil
+// finished reports whether j's encoding is over.
+func finished(j *rowGroupJob) bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
 	}
-	err := <-s.encoding
-	s.encoding = nil
-	return err
+}
+
+// waitOldest waits for the oldest row group being encoded and returns
+// its error.
+func (s *Sink) waitOldest() error {
+	j := s.encoding[0]
+	s.encoding[0] = nil
+	s.encoding = s.encoding[1:]
+	<-j.done
+	return j.err
+}
+
+// wait waits for every row group being encoded, if any, and returns the
+// first error.
+func (s *Sink) wait() error {
+	var first error
+	for len(s.encoding) > 0 {
+		if err := s.waitOldest(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // finish writes the footer of the current file, syncs, closes and
