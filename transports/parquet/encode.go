@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -90,6 +91,7 @@ type columnWriter struct {
 	arrProps pqarrow.ArrowWriterProperties
 	workers  int
 	defs     [][]int16 // per worker: definition levels scratch
+	order    []int     // the columns in the order workers take them
 }
 
 func newColumnWriter(schema *arrow.Schema, w io.Writer, props *pq.WriterProperties, arrProps pqarrow.ArrowWriterProperties) (*columnWriter, error) {
@@ -114,7 +116,33 @@ func newColumnWriter(schema *arrow.Schema, w io.Writer, props *pq.WriterProperti
 		return nil, err
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(schema.Fields()))
-	return &columnWriter{w: fw, schema: schema, arrProps: arrProps, workers: workers, defs: make([][]int16, workers)}, nil
+	return &columnWriter{w: fw, schema: schema, arrProps: arrProps, workers: workers, defs: make([][]int16, workers), order: encodeOrder(schema)}, nil
+}
+
+// encodeOrder returns the column indices of schema, the columns that
+// cost most to encode per row first, so that the workers finish a row
+// group together instead of one encoding the last heavy column alone
+// (longest processing time first): strings hashed row by row, then
+// dictionaries and integers (dictionary-encoded: RLE indices), then
+// the rest (PLAIN, mostly a copy and the codec).
+func encodeOrder(schema *arrow.Schema) []int {
+	cost := func(t arrow.DataType) int {
+		switch {
+		case arrow.IsBaseBinary(t.ID()):
+			return 3
+		case t.ID() == arrow.DICTIONARY, t.ID() == arrow.INT64, t.ID() == arrow.INT32:
+			return 2
+		case t.ID() == arrow.BOOL:
+			return 0
+		}
+		return 1
+	}
+	order := make([]int, schema.NumFields())
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cost(schema.Field(b).Type) - cost(schema.Field(a).Type) })
+	return order
 }
 
 // TotalCompressedBytes is the bytes written: every row group is complete
@@ -131,7 +159,7 @@ func (c *columnWriter) writeRowGroup(recs []arrow.RecordBatch, n int64) error {
 	}
 	ncols := len(c.schema.Fields())
 	next := make(chan int, ncols)
-	for i := range ncols {
+	for _, i := range c.order {
 		next <- i
 	}
 	close(next)
