@@ -156,12 +156,14 @@ func run(ctx context.Context, pc plan.Pipeline, reg *plan.Registry, log *slog.Lo
 			return st, err
 		}
 		st.Files++
+		in := prefetch(ctx, src, prefetchBatches)
 		for batch := 0; ; batch++ {
-			rec, err := src.Read(ctx)
+			rec, err := in.next()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
+				in.stop()
 				src.Close()
 				return st, fmt.Errorf("%s: %w", path, err)
 			}
@@ -173,6 +175,7 @@ func run(ctx context.Context, pc plan.Pipeline, reg *plan.Registry, log *slog.Lo
 				err = out.put(ctx, res)
 			}
 			if err != nil {
+				in.stop()
 				src.Close()
 				return st, fmt.Errorf("%s: batch %d: %w", path, batch, err)
 			}
@@ -181,6 +184,7 @@ func run(ctx context.Context, pc plan.Pipeline, reg *plan.Registry, log *slog.Lo
 				progress(st)
 			}
 		}
+		in.stop()
 		if err := src.Close(); err != nil {
 			return st, err
 		}
