@@ -50,7 +50,7 @@ type dictPutter interface {
 // values, and the indices go to the encoder as they are. The file is the
 // same as arrow-go writes: a dictionary page, RLE indices, min/max
 // statistics.
-func writeDictColumn(cw file.ColumnChunkWriter, field arrow.Field, chunks []arrow.Array, mem memory.Allocator) (bool, error) {
+func writeDictColumn(cw file.ColumnChunkWriter, field arrow.Field, chunks []arrow.Array, mem memory.Allocator, sc *scratch) (bool, error) {
 	valueType := field.Type
 	dt, isDict := field.Type.(*arrow.DictionaryType)
 	if isDict {
@@ -77,10 +77,12 @@ func writeDictColumn(cw file.ColumnChunkWriter, field arrow.Field, chunks []arro
 		return false, nil
 	}
 
-	idxBuf := memory.NewResizableBuffer(mem)
-	defer idxBuf.Release()
-	idxBuf.Resize(n * arrow.Int32SizeBytes)
-	ix := &indexer{idx: arrow.Int32Traits.CastFromBytes(idxBuf.Bytes())}
+	if sc.idx == nil {
+		sc.idx = memory.NewResizableBuffer(mem)
+	}
+	idxBuf := sc.idx
+	idxBuf.ResizeNoShrink(n * arrow.Int32SizeBytes)
+	ix := &indexer{idx: arrow.Int32Traits.CastFromBytes(idxBuf.Bytes())[:n]}
 	var validBuf *memory.Buffer
 	if nulls > 0 {
 		validBuf = memory.NewResizableBuffer(mem)
@@ -90,7 +92,7 @@ func writeDictColumn(cw file.ColumnChunkWriter, field arrow.Field, chunks []arro
 		clear(ix.valid)
 	}
 	if field.Nullable {
-		ix.defs = make([]int16, n)
+		ix.defs = sc.levels(n)
 	}
 
 	limit := cw.Properties().DictionaryPageSizeLimit()
@@ -149,7 +151,35 @@ func (x *indexer) put(code int32) {
 	x.pos++
 }
 
-func (x *indexer) null() { x.pos++ }
+func (x *indexer) null() {
+	if x.defs != nil {
+		x.defs[x.pos] = 0
+	}
+	x.pos++
+}
+
+// scratch is one encoding worker's buffers, reused from column chunk to
+// column chunk: the dictionary indices (allocated from the sink's
+// allocator, released by release) and the definition levels.
+type scratch struct {
+	idx  *memory.Buffer
+	defs []int16
+}
+
+// levels returns n definition levels to overwrite.
+func (s *scratch) levels(n int) []int16 {
+	if cap(s.defs) < n {
+		s.defs = make([]int16, n)
+	}
+	return s.defs[:n]
+}
+
+func (s *scratch) release() {
+	if s.idx != nil {
+		s.idx.Release()
+		s.idx = nil
+	}
+}
 
 // pays reports whether a dictionary of dictBytes (PLAIN-encoded values)
 // plus present bit-packed indices into distinct values is smaller than

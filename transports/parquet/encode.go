@@ -90,7 +90,7 @@ type columnWriter struct {
 	schema   *arrow.Schema
 	arrProps pqarrow.ArrowWriterProperties
 	workers  int
-	defs     [][]int16 // per worker: definition levels scratch
+	scratch  []scratch // per worker
 	order    []int     // the columns in the order workers take them
 }
 
@@ -116,7 +116,7 @@ func newColumnWriter(schema *arrow.Schema, w io.Writer, props *pq.WriterProperti
 		return nil, err
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(schema.Fields()))
-	return &columnWriter{w: fw, schema: schema, arrProps: arrProps, workers: workers, defs: make([][]int16, workers), order: encodeOrder(schema)}, nil
+	return &columnWriter{w: fw, schema: schema, arrProps: arrProps, workers: workers, scratch: make([]scratch, workers), order: encodeOrder(schema)}, nil
 }
 
 // encodeOrder returns the column indices of schema, the columns that
@@ -150,7 +150,14 @@ func encodeOrder(schema *arrow.Schema) []int {
 // count adds the last closed row group twice.)
 func (c *columnWriter) TotalCompressedBytes() int64 { return c.w.TotalBytesWritten() }
 func (c *columnWriter) TotalBytesWritten() int64    { return c.w.TotalBytesWritten() }
-func (c *columnWriter) Close() error                { return c.w.Close() }
+
+// Close writes the footer and releases the workers' buffers.
+func (c *columnWriter) Close() error {
+	for i := range c.scratch {
+		c.scratch[i].release()
+	}
+	return c.w.Close()
+}
 
 func (c *columnWriter) writeRowGroup(recs []arrow.RecordBatch, n int64) error {
 	rgw, err := c.w.AppendBufferedRowGroupChecked()
@@ -229,7 +236,8 @@ func (c *columnWriter) writeColumn(ctx context.Context, worker int, rgw file.Buf
 	for k, r := range recs {
 		chunks[k] = r.Column(i)
 	}
-	if ok, err := writeDictColumn(cw, field, chunks, c.w.Properties().Allocator()); ok || err != nil {
+	sc := &c.scratch[worker]
+	if ok, err := writeDictColumn(cw, field, chunks, c.w.Properties().Allocator(), sc); ok || err != nil {
 		return err
 	}
 	for _, arr := range chunks {
@@ -240,10 +248,7 @@ func (c *columnWriter) writeColumn(ctx context.Context, worker int, rgw file.Buf
 		// (none when the field is required).
 		var defs []int16
 		if field.Nullable {
-			if cap(c.defs[worker]) < arr.Len() {
-				c.defs[worker] = make([]int16, arr.Len())
-			}
-			defs = c.defs[worker][:arr.Len()]
+			defs = sc.levels(arr.Len())
 			if arr.NullN() == 0 {
 				for j := range defs {
 					defs[j] = 1
