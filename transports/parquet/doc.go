@@ -17,7 +17,13 @@
 // [NewSink] writes batches of one schema into a Parquet file. Rows are
 // buffered until a row group is full ([WithRowGroupRows], default
 // [DefaultRowGroupRows]), then encoded and compressed ([WithCompression],
-// default zstd). With [WithRollRows] or [WithRollBytes] the sink starts a
+// default zstd) on other goroutines while the next row groups fill (up
+// to two wait), the column chunks of a row group concurrently, one
+// worker per core. Each chunk's encoding is chosen for it: strings,
+// binaries, Arrow dictionaries and integers are dictionary-encoded
+// (dictionary page, RLE indices) where the dictionary stays under 1 MiB
+// and is smaller than PLAIN, else PLAIN; time and floating-point columns
+// PLAIN (mostly distinct values; the codec takes out the repetition). With [WithRollRows] or [WithRollBytes] the sink starts a
 // new file when the current one is full; the files are then named after
 // the path with a five-digit sequence number before the extension
 // ("out.parquet" -> "out-00000.parquet", "out-00001.parquet", ...).
