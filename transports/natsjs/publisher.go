@@ -416,23 +416,36 @@ func (p *Publisher) PublishParts(ctx context.Context, recs []arrow.RecordBatch, 
 	if err := p.check(ctx, false, meta); err != nil {
 		return nil, err
 	}
-	msg, whole, size, err := p.encode(recs, meta)
-	if err != nil {
-		return nil, err
-	}
+	// Encoded whole only when it may fit: an output whose buffers alone
+	// exceed the limit is cut by rows at once, not encoded twice.
 	limit := p.limit()
-	if payloadSize(msg) <= limit || whole.Rows <= 1 {
-		if msg, whole, err = p.fit(ctx, msg, whole); err != nil {
+	var (
+		msg    *nats.Msg
+		whole  Meta
+		perRow float64 // body bytes per row
+		err    error
+	)
+	if est := bufferBytes(recs); est > int64(limit) {
+		if whole, err = p.describe(recs, meta); err != nil {
 			return nil, err
 		}
-		if p.cfg.fence != "" {
-			return p.publishFenced(ctx, partID(0), []*nats.Msg{msg}, whole.Rows, size)
+		perRow = float64(est) / float64(max(whole.Rows, 1))
+	} else {
+		var size int64
+		if msg, whole, size, err = p.encode(recs, meta); err != nil {
+			return nil, err
 		}
-		pd, err := p.send(ctx, msg, whole, size, false)
+		perRow = float64(len(msg.Data)) / float64(max(whole.Rows, 1))
+		if payloadSize(msg) <= limit {
+			return p.publishWhole(ctx, msg, whole, size, partID)
+		}
+	}
+	if whole.Rows <= 1 { // one row too large: a claim check
+		msg, whole, size, err := p.encode(recs, meta)
 		if err != nil {
 			return nil, err
 		}
-		return []*Pending{pd}, nil
+		return p.publishWhole(ctx, msg, whole, size, partID)
 	}
 	// Headroom for the part headers and longer ids of later parts.
 	probe := whole
@@ -464,8 +477,8 @@ func (p *Publisher) PublishParts(ctx context.Context, recs []arrow.RecordBatch, 
 		parts = append(parts, part{msg, m, size})
 		return nil
 	}
-	// First guess: rows per part from the whole body's bytes per row.
-	per := max(1, int64(float64(room)*0.9*float64(whole.Rows)/float64(len(msg.Data))))
+	// First guess: rows per part from the whole's bytes per row.
+	per := max(1, int64(float64(room)*0.9/perRow))
 	for a := int64(0); a < whole.Rows; a += per {
 		if err := cut(a, min(a+per, whole.Rows)); err != nil {
 			return nil, err
@@ -473,7 +486,9 @@ func (p *Publisher) PublishParts(ctx context.Context, recs []arrow.RecordBatch, 
 	}
 	pds := make([]*Pending, 0, len(parts))
 	var fenced []*nats.Msg
+	var size int64
 	for j, pt := range parts {
+		size += pt.size
 		pt.meta.ID, pt.meta.Part, pt.meta.Parts, pt.meta.PartOf = partID(j), j+1, len(parts), partID(0)
 		if err := ValidateID(pt.meta.ID); err != nil {
 			return pds, fmt.Errorf("natsjs: publish: %w", err)
@@ -551,9 +566,22 @@ func (p *Publisher) check(ctx context.Context, sticky bool, meta Meta) error {
 // encode describes and encodes recs into an inline message with meta's
 // headers and returns it, the completed meta and the body size.
 func (p *Publisher) encode(recs []arrow.RecordBatch, meta Meta) (*nats.Msg, Meta, int64, error) {
-	d, err := Describe(recs, p.cfg.eventTime)
+	meta, err := p.describe(recs, meta)
+	if err != nil {
+		return nil, meta, 0, err
+	}
+	body, err := Encode(recs, p.cfg.enc)
 	if err != nil {
 		return nil, meta, 0, fmt.Errorf("natsjs: publish %s: %w", meta.ID, err)
+	}
+	return &nats.Msg{Subject: p.subject, Header: meta.Header(), Data: body}, meta, int64(len(body)), nil
+}
+
+// describe fills meta's rows, schema, event times and lineage from recs.
+func (p *Publisher) describe(recs []arrow.RecordBatch, meta Meta) (Meta, error) {
+	d, err := Describe(recs, p.cfg.eventTime)
+	if err != nil {
+		return meta, fmt.Errorf("natsjs: publish %s: %w", meta.ID, err)
 	}
 	meta.Rows, meta.Schema, meta.Object = d.Rows, d.Schema, nil
 	if meta.EventMin.IsZero() && meta.EventMax.IsZero() {
@@ -562,11 +590,35 @@ func (p *Publisher) encode(recs []arrow.RecordBatch, meta Meta) (*nats.Msg, Meta
 	if len(meta.Lineage) == 0 {
 		meta.Lineage = p.cfg.lineage
 	}
-	body, err := Encode(recs, p.cfg.enc)
+	return meta, nil
+}
+
+// publishWhole publishes msg, the whole output, as one message (or a
+// claim check, when it is larger than the limit), fenced when the
+// publisher fences.
+func (p *Publisher) publishWhole(ctx context.Context, msg *nats.Msg, whole Meta, size int64, partID func(j int) string) ([]*Pending, error) {
+	msg, whole, err := p.fit(ctx, msg, whole)
 	if err != nil {
-		return nil, meta, 0, fmt.Errorf("natsjs: publish %s: %w", meta.ID, err)
+		return nil, err
 	}
-	return &nats.Msg{Subject: p.subject, Header: meta.Header(), Data: body}, meta, int64(len(body)), nil
+	if p.cfg.fence != "" {
+		return p.publishFenced(ctx, partID(0), []*nats.Msg{msg}, whole.Rows, size)
+	}
+	pd, err := p.send(ctx, msg, whole, size, false)
+	if err != nil {
+		return nil, err
+	}
+	return []*Pending{pd}, nil
+}
+
+// bufferBytes is the bytes recs' buffers take in an IPC body (see
+// encodedSize): at most the body's size.
+func bufferBytes(recs []arrow.RecordBatch) int64 {
+	var n int64
+	for _, r := range recs {
+		n += encodedSize(r)
+	}
+	return n
 }
 
 // limit is the largest inline message: the configured inline limit

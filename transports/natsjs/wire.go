@@ -167,14 +167,14 @@ func encodedSize(rec arrow.RecordBatch) int64 {
 }
 
 // dataSize is the bytes of d's rows: exact for booleans, fixed-width and
-// variable-size binary types (their validity bitmaps included) and
+// variable-size binary types (with their validity bitmaps) and
 // dictionaries (the indices' rows and the whole dictionary); for other
 // types, every buffer of d and its children whole.
 func dataSize(d arrow.ArrayData) int64 {
 	off, n := int64(d.Offset()), int64(d.Len())
 	bufs := d.Buffers()
 	size := int64(0)
-	if len(bufs) > 0 && bufs[0] != nil {
+	if len(bufs) > 0 && bufs[0] != nil && d.NullN() > 0 { // the writer drops a bitmap without nulls
 		size += (n + 7) / 8
 	}
 	switch t := d.DataType().(type) {
