@@ -37,6 +37,7 @@ type Source struct {
 	rewrap     bool                   // batches get fileSchema (field-id metadata dropped, types restored)
 	hive       []hiveValue            // partition columns from the path (WithHivePartitioning)
 	restore    map[int]arrow.DataType // column -> written type to cast back to
+	dictRead   map[int]arrow.DataType // column read as a dictionary -> its type, to materialize
 	mem        memory.Allocator
 	numRows    int64
 	numGroups  int
@@ -116,17 +117,26 @@ func (s *Source) init(cfg *sourceConfig) error {
 		sc = projectSchema(full, fieldIdx)
 		s.state.SetEOF()
 	} else {
+		s.dictRead = dictionaryReads(fr, s.pf, fieldIdx, rowGroups)
 		rr, err := fr.GetRecordReader(context.Background(), cols, rowGroups)
 		if err != nil {
 			return fmt.Errorf("parquet: %s: %w", s.path, err)
 		}
 		s.rr = rr
 		sc = rr.Schema()
+		if len(s.dictRead) > 0 {
+			fields := sc.Fields()
+			for k, dt := range s.dictRead {
+				fields[k].Type = dt
+			}
+			md := sc.Metadata()
+			sc = arrow.NewSchema(fields, &md)
+		}
 	}
 	sc, s.restore = restoreTypes(sc, fr.Manifest.OriginSchema, fieldIdx)
 	var dropped bool
 	s.fileSchema, dropped = dropUnsetFieldIDs(sc)
-	s.rewrap = dropped || len(s.restore) > 0
+	s.rewrap = dropped || len(s.restore) > 0 || len(s.dictRead) > 0
 	s.schema = s.fileSchema
 	if cfg.hive {
 		return s.initHive()
@@ -303,29 +313,35 @@ func (s *Source) Read(ctx context.Context) (arrow.RecordBatch, error) {
 	return rec, nil
 }
 
-// convert returns rec with s.fileSchema, casting the columns in s.restore.
+// convert returns rec with s.fileSchema: the columns in s.dictRead
+// materialized, those in s.restore cast.
 func (s *Source) convert(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	cols := rec.Columns()
-	if len(s.restore) > 0 {
+	if len(s.dictRead) > 0 || len(s.restore) > 0 {
 		cols = slices.Clone(cols)
+		var owned []arrow.Array
+		defer func() {
+			for _, a := range owned {
+				a.Release()
+			}
+		}()
+		for k, dt := range s.dictRead {
+			out, err := materialize(cols[k], dt, s.mem)
+			if err != nil {
+				return nil, s.state.ReadError(fmt.Errorf("column %q: %w", s.schema.Field(k).Name, err))
+			}
+			cols[k] = out
+			owned = append(owned, out)
+		}
 		cctx := compute.WithAllocator(ctx, s.mem)
 		for k, dt := range s.restore {
 			out, err := compute.CastArray(cctx, cols[k], compute.SafeCastOptions(dt))
 			if err != nil {
-				for j := range s.restore {
-					if cols[j] != rec.Column(j) {
-						cols[j].Release()
-					}
-				}
 				return nil, s.state.ReadError(fmt.Errorf("restore column %q as %s: %w", s.schema.Field(k).Name, dt, err))
 			}
 			cols[k] = out
+			owned = append(owned, out)
 		}
-		defer func() {
-			for k := range s.restore {
-				cols[k].Release()
-			}
-		}()
 	}
 	return array.NewRecordBatch(s.fileSchema, cols, rec.NumRows()), nil
 }
