@@ -115,7 +115,8 @@ func TestEachShiftsAndSums(t *testing.T) {
 }
 
 // TestNodeConfig checks that the flights demo's node.toml has the output
-// line NodeConfig replaces.
+// line NodeConfig replaces and the [broker] section ExternalConfig
+// replaces, and that only they change.
 func TestNodeConfig(t *testing.T) {
 	toml, err := os.ReadFile(filepath.Join("..", "..", "examples", "flights", "node.toml"))
 	if err != nil {
@@ -127,6 +128,14 @@ func TestNodeConfig(t *testing.T) {
 	}
 	if !strings.Contains(cfg, `retention = "workqueue"`) || !strings.Contains(cfg, `use = "filter"`) {
 		t.Fatalf("config:\n%s", cfg)
+	}
+	ext, err := ExternalConfig(cfg, "nats://127.0.0.1:4999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ext, "[broker]\nurl = \"nats://127.0.0.1:4999\"\n") || strings.Contains(ext, "store_dir") ||
+		strings.Contains(ext, "PCS_LISTEN") || strings.Replace(ext, "url = \"nats://127.0.0.1:4999\"\n", brokerSection[len("[broker]\n"):], 1) != cfg {
+		t.Fatalf("external config:\n%s", ext)
 	}
 }
 

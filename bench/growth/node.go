@@ -14,6 +14,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // FlightsOutput is the output line of examples/flights/node.toml that
@@ -37,88 +40,194 @@ func NodeConfig(toml string) (string, error) {
 	return strings.Replace(toml, FlightsOutput, growthOutput, 1), nil
 }
 
-// BuildNode builds ./cmd/pcs-node of the module at repo into dir and
-// returns the binary's path.
-func BuildNode(ctx context.Context, repo, dir string) (string, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("growth: no go command to build pcs-node: %w", err)
+// brokerSection is the [broker] section of examples/flights/node.toml:
+// the embedded broker's store and listener. ExternalConfig replaces it.
+const brokerSection = `[broker]
+store_dir = "${PCS_STORE:-./pcs-data}/broker"
+listen = "${PCS_LISTEN:-127.0.0.1:4222}"
+`
+
+// ExternalConfig returns cfg (NodeConfig's text) with its [broker]
+// section pointing at the external NATS server url instead of the
+// embedded broker: pcs-node takes a non-empty [broker] url as an
+// external server and ignores store_dir and listen, which are dropped so
+// that the config says what runs.
+func ExternalConfig(cfg, url string) (string, error) {
+	if strings.Count(cfg, brokerSection) != 1 {
+		return "", fmt.Errorf("growth: node.toml has no [broker] section %q to replace: update brokerSection", brokerSection)
 	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", dir+string(filepath.Separator), "./cmd/pcs-node")
-	cmd.Dir = repo
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("growth: go build ./cmd/pcs-node: %w\n%s", err, out)
-	}
-	return filepath.Join(dir, "pcs-node"), nil
+	return strings.Replace(cfg, brokerSection, fmt.Sprintf("[broker]\nurl = %q\n", url), 1), nil
 }
 
-// Node is a running pcs-node child process.
-type Node struct {
-	NATS string // the embedded broker's URL
-	HTTP string // the node's HTTP address (host:port)
-	Log  string // the node's log file
+// Binaries are the programs the benchmark runs as child processes.
+type Binaries struct {
+	Node string // pcs-node
+	PCS  string // pcs (its broker subcommand is the external broker)
+}
+
+// Build builds ./cmd/pcs-node and ./cmd/pcs of the module at repo into
+// dir.
+func Build(ctx context.Context, repo, dir string) (Binaries, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return Binaries{}, fmt.Errorf("growth: no go command to build pcs-node: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, goBin, "build", "-o", dir+string(filepath.Separator), "./cmd/pcs-node", "./cmd/pcs")
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return Binaries{}, fmt.Errorf("growth: go build ./cmd/pcs-node ./cmd/pcs: %w\n%s", err, out)
+	}
+	return Binaries{Node: filepath.Join(dir, "pcs-node"), PCS: filepath.Join(dir, "pcs")}, nil
+}
+
+// child is a running child process whose output goes to a log file.
+type child struct {
+	name string // for errors: "pcs-node", "pcs broker"
+	Log  string // the process's log file
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
 }
 
-// StartNode starts bin with the config file config, its store, log file
-// and listeners in work, with env added to this process's environment,
-// and waits until its /readyz answers 200 (up to a minute).
-func StartNode(ctx context.Context, bin, config, work string, env ...string) (*Node, error) {
-	natsAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	httpAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(work, "pcs-node.log")
+// startChild starts cmd with its stdout and stderr in logPath.
+func startChild(name string, cmd *exec.Cmd, logPath string) (*child, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--config", config)
-	cmd.Env = append(append(os.Environ(), "PCS_STORE="+work, "PCS_LISTEN="+natsAddr, "PCS_HTTP="+httpAddr), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("growth: start pcs-node: %w", err)
+		return nil, fmt.Errorf("growth: start %s: %w", name, err)
 	}
-	n := &Node{NATS: "nats://" + natsAddr, HTTP: httpAddr, Log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() { n.err = cmd.Wait(); logf.Close(); close(n.done) }()
+	c := &child{name: name, Log: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() { c.err = cmd.Wait(); logf.Close(); close(c.done) }()
+	return c, nil
+}
+
+// waitReady calls ready every 50 ms until it returns true, for up to a
+// minute; it kills the process and fails if the process exits first, ctx
+// ends or the minute passes.
+func (c *child) waitReady(ctx context.Context, ready func() bool) error {
 	deadline := time.Now().Add(time.Minute)
-	for {
-		if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return n, nil
-			}
-		}
+	for !ready() {
 		select {
-		case <-n.done:
-			return nil, fmt.Errorf("growth: pcs-node exited before it was ready: %v (log %s)", n.err, logPath)
+		case <-c.done:
+			return fmt.Errorf("growth: %s exited before it was ready: %v (log %s)", c.name, c.err, c.Log)
 		case <-ctx.Done():
-			n.Kill()
-			return nil, ctx.Err()
+			c.Kill()
+			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			n.Kill()
-			return nil, fmt.Errorf("growth: pcs-node not ready within a minute (log %s)", logPath)
+			c.Kill()
+			return fmt.Errorf("growth: %s not ready within a minute (log %s)", c.name, c.Log)
 		}
 	}
+	return nil
 }
 
-// Pid returns the node's process id.
-func (n *Node) Pid() int { return n.cmd.Process.Pid }
+// Node is a running pcs-node child process.
+type Node struct {
+	NATS string // the broker's URL: the embedded one's listener, or the external one
+	HTTP string // the node's HTTP address (host:port)
+	*child
+}
 
-// PeakRSS returns the node's peak resident set size (VmHWM) in bytes.
-func (n *Node) PeakRSS() (int64, error) { return statusBytes(n.Pid(), "VmHWM") }
+// StartNode starts bin with the config file config, its store, log file
+// and listeners in work, with env added to this process's environment,
+// and waits until its /readyz answers 200 (up to a minute). brokerURL
+// is the external broker that config names ([broker] url), or "" for
+// the embedded one, which then listens on a free port of 127.0.0.1.
+func StartNode(ctx context.Context, bin, config, work, brokerURL string, env ...string) (*Node, error) {
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--config", config)
+	cmd.Env = append(os.Environ(), "PCS_STORE="+work, "PCS_HTTP="+httpAddr)
+	natsURL := brokerURL
+	if brokerURL == "" {
+		natsAddr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		cmd.Env = append(cmd.Env, "PCS_LISTEN="+natsAddr)
+		natsURL = "nats://" + natsAddr
+	}
+	cmd.Env = append(cmd.Env, env...)
+	c, err := startChild("pcs-node", cmd, filepath.Join(work, "pcs-node.log"))
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{NATS: natsURL, HTTP: httpAddr, child: c}
+	err = c.waitReady(ctx, func() bool {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
 
-// CPU returns the CPU time (user plus system) the node has used.
-func (n *Node) CPU() (time.Duration, error) { return processCPU(n.Pid()) }
+// Broker is a running `pcs broker` child process: the external NATS
+// server (nats-server with JetStream, as in production's NATS cluster,
+// one server) that a node with a [broker] url connects to.
+type Broker struct {
+	URL string // nats://127.0.0.1:<port>
+	*child
+}
+
+// StartBroker starts `pcs broker` (bin is the pcs binary) with its store
+// and log file in work, listening on a free port of 127.0.0.1, with env
+// added to this process's environment, and waits until it accepts a
+// JetStream client (up to a minute).
+func StartBroker(ctx context.Context, bin, work string, env ...string) (*Broker, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "broker", "--store", filepath.Join(work, "broker"), "--listen", addr)
+	cmd.Env = append(os.Environ(), env...)
+	c, err := startChild("pcs broker", cmd, filepath.Join(work, "pcs-broker.log"))
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{URL: "nats://" + addr, child: c}
+	err = c.waitReady(ctx, func() bool {
+		nc, err := nats.Connect(b.URL, nats.Timeout(time.Second))
+		if err != nil {
+			return false
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return false
+		}
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err = js.AccountInfo(actx)
+		return err == nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Pid returns the process id.
+func (c *child) Pid() int { return c.cmd.Process.Pid }
+
+// PeakRSS returns the process's peak resident set size (VmHWM) in bytes.
+func (c *child) PeakRSS() (int64, error) { return statusBytes(c.Pid(), "VmHWM") }
+
+// CPU returns the CPU time (user plus system) the process has used.
+func (c *child) CPU() (time.Duration, error) { return processCPU(c.Pid()) }
 
 // processCPU returns utime+stime of /proc/<pid>/stat (fields 14 and 15,
 // in clock ticks of USER_HZ, 100 on Linux).
@@ -144,37 +253,37 @@ func processCPU(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * (time.Second / 100), nil
 }
 
-// Stop sends SIGTERM and waits up to d for the node to exit, then kills
-// it and says so.
-func (n *Node) Stop(d time.Duration) error {
+// Stop sends SIGTERM and waits up to d for the process to exit, then
+// kills it and says so.
+func (c *child) Stop(d time.Duration) error {
 	select {
-	case <-n.done:
-		return n.err
+	case <-c.done:
+		return c.err
 	default:
 	}
-	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-n.done:
+	case <-c.done:
 		return nil
 	case <-time.After(d):
-		n.Kill()
-		return fmt.Errorf("growth: pcs-node did not stop within %v of SIGTERM (killed; log %s)", d, n.Log)
+		c.Kill()
+		return fmt.Errorf("growth: %s did not stop within %v of SIGTERM (killed; log %s)", c.name, d, c.Log)
 	}
 }
 
-// Kill kills the node, if running, and waits for its exit.
-func (n *Node) Kill() {
+// Kill kills the process, if running, and waits for its exit.
+func (c *child) Kill() {
 	select {
-	case <-n.done:
+	case <-c.done:
 		return
 	default:
 	}
-	_ = n.cmd.Process.Kill()
-	<-n.done
+	_ = c.cmd.Process.Kill()
+	<-c.done
 }
 
-// Exited returns a channel closed when the node exited.
-func (n *Node) Exited() <-chan struct{} { return n.done }
+// Exited returns a channel closed when the process exited.
+func (c *child) Exited() <-chan struct{} { return c.done }
 
 // statusBytes returns field (a "kB" line such as VmHWM) of
 // /proc/<pid>/status in bytes; pid 0 is this process.
