@@ -291,6 +291,9 @@ func binaryParts(a arrow.Array) (any, []byte, int64) {
 // bytes.
 func indexBinary[O int32 | int64](d *stringDict, ix *indexer, c arrow.Array, offsets []O, data []byte, limit int64) bool {
 	hasNulls := c.NullN() > 0
+	if !hasNulls && ix.valid == nil {
+		return indexBinaryDense(d, ix, offsets, data, limit)
+	}
 	for j := range len(offsets) - 1 {
 		if hasNulls && c.IsNull(j) {
 			ix.null()
@@ -301,6 +304,44 @@ func indexBinary[O int32 | int64](d *stringDict, ix *indexer, c arrow.Array, off
 			return false
 		}
 	}
+	return true
+}
+
+// indexBinaryDense is indexBinary for a chunk without nulls: the codes
+// go straight into the index slice, strings of up to 7 bytes are packed
+// and looked up in line, and the definition levels (if any) are set
+// after the loop.
+func indexBinaryDense[O int32 | int64](d *stringDict, ix *indexer, offsets []O, data []byte, limit int64) bool {
+	n := len(offsets) - 1
+	idx := ix.idx[ix.pos : ix.pos+n]
+	t := d.short
+	for j := range idx {
+		v := data[offsets[j]:offsets[j+1]]
+		if len(v) > 7 {
+			idx[j] = d.index(v)
+		} else {
+			k := uint64(len(v)+1) << 56
+			for i, c := range v {
+				k |= uint64(c) << (8 * i)
+			}
+			code, slot := t.find(k)
+			if code < 0 {
+				code = d.next(v)
+				t.insert(slot, k, code)
+			}
+			idx[j] = code
+		}
+		if d.bytes > limit {
+			return false
+		}
+	}
+	if ix.defs != nil {
+		defs := ix.defs[ix.pos : ix.pos+n]
+		for j := range defs {
+			defs[j] = 1
+		}
+	}
+	ix.pos += n
 	return true
 }
 
