@@ -100,8 +100,12 @@ func findData() (flights, airports string, ok bool) {
 // clock to the other work on a shared machine), bench-RSS-MB and
 // bench-CPU-ns/row (this process: publisher and consumer), parts
 // (partitions per run) and, at 30M rows, ns/row-x3M, RSS-x3M and
-// CPU-x3M (the ratios to 3M rows, both with 16k-row partitions). The
-// checks are printed on stdout as lines starting with "growth:".
+// CPU-x3M (the ratios to 3M rows, both with 16k-row partitions, same
+// topology). Sub-benchmarks ext/rows=<n>/part=16k (external broker) also
+// report broker-RSS-MB and broker-CPU-ns/row (the `pcs broker`
+// process's peak RSS and CPU time per row); their RSS-MB and
+// node-CPU-ns/row are then the node's alone. The checks are printed on
+// stdout as lines starting with "growth:", per topology.
 func BenchmarkGrowth(b *testing.B) {
 	flights, airports, ok := findData()
 	if !ok {
