@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +15,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcs-dev/pcs/broker/brokertest"
+	"github.com/pcs-dev/pcs/pcs/state"
 	"github.com/pcs-dev/pcs/pcs/state/pebblestate"
 )
 
-// TestCheckpointFilesIncremental: checkpoints of a Pebble store with 1M
-// keys (100k with -short) through the file store of incremental
+// TestCheckpointFilesIncremental: checkpoints of a Pebble store with
+// 250k keys ($PCS_CKPT_KEYS) through the file store of incremental
 // checkpoints: the second, after 1% of the keys changed, stores a small
 // fraction of the first's bytes; the objects only the first listed are
 // deleted once the second is committed, and so are objects a failed
@@ -25,9 +28,12 @@ import (
 // every key and value.
 func TestCheckpointFilesIncremental(t *testing.T) {
 	ctx := context.Background()
-	n := 1_000_000
-	if testing.Short() {
-		n = 100_000
+	n := 250_000 // PCS_CKPT_KEYS=1000000: ~2 s without -race, ~1 min with
+	if s := os.Getenv("PCS_CKPT_KEYS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			t.Fatal(err)
+		}
 	}
 	js := brokertest.JetStream(t, brokertest.Start(t))
 	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: CheckpointBucket})
@@ -41,10 +47,18 @@ func TestCheckpointFilesIncremental(t *testing.T) {
 	defer be.Close()
 	key := func(i int) []byte { return fmt.Appendf(nil, "key-%08d", i) }
 	val := func(i, gen int) []byte { return fmt.Appendf(nil, "value-%08d-%d", i, gen) }
+	var snap bytes.Buffer // the keys go in as one snapshot: one batch
+	sw := state.NewSnapshotWriter(&snap)
 	for i := range n {
-		if err := be.Put(key(i), val(i, 1)); err != nil {
+		if err := sw.Add(key(i), val(i, 1)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := be.Restore(&snap); err != nil {
+		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
 	f := newFileStore(obs, "p", "n1", "window")

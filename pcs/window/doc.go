@@ -102,14 +102,24 @@
 // loads it into an operator built from the same spec; processing then
 // continues with the same results as without the interruption.
 //
+// # State larger than memory
+//
+// With [Spec].State the keyed state lives in a pcs.StateBackend (a Pebble
+// store) and the operator's Go structures are a write-back cache of at
+// most [Spec].MaxResident keyed entries (spill.go); the results are the
+// same. Snapshot then carries the backend's snapshot, and with a backend
+// that keeps files (pcs.StateFiles) [Operator.SnapshotFiles] checkpoints
+// its files instead, for incremental checkpoints. See docs/state.md.
+//
 // # Arrow memory
 //
 // The rules of package pcs apply. Batches given to Process, Partials,
 // MergePartials and ShardOf are borrowed for the call. Every non-nil
 // batch in a returned [Output] is new and owned by the caller, who
 // releases it ([Output.Release]); the allocator given to [New] allocates
-// them. Window state lives in Go memory (strings kept in it are copied
-// out of the batches), so nothing of the input is retained after a call.
+// them. Window state lives in Go memory or its backend (strings kept in
+// it are copied out of the batches), so nothing of the input is retained
+// after a call.
 //
 // An Operator is not safe for concurrent use: one goroutine drives it.
 package window

@@ -7,3 +7,11 @@ func SetMinChunk(n int) (restore func()) {
 	minChunk = n
 	return func() { minChunk = old }
 }
+
+// SetMinFilterKeys sets the first capacity of the spilled keys' filter
+// and returns a func that restores it.
+func SetMinFilterKeys(n int) (restore func()) {
+	old := minFilterKeys
+	minFilterKeys = n
+	return func() { minFilterKeys = old }
+}

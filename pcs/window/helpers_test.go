@@ -76,7 +76,7 @@ var backends = []backend{{"memory", false}, {"pebble", true}}
 func (b backend) spec(t testing.TB, spec window.Spec) window.Spec {
 	if b.pebble {
 		spec.State = func() (pcs.StateBackend, error) { return pebblestate.Open(t.TempDir(), pebblestate.Truncate()) }
-		spec.MaxResident = 1
+		spec.MaxResident = 4
 	}
 	return spec
 }

@@ -246,7 +246,7 @@ func New(spec Spec, schema *arrow.Schema, mem memory.Allocator) (*Operator, erro
 		if err != nil {
 			return nil, fmt.Errorf("window: state backend: %w", err)
 		}
-		o.spill = &spill{be: be, max: spec.MaxResident, panes: map[int64]bool{}}
+		o.spill = &spill{be: be, max: spec.MaxResident, panes: map[int64]bool{}, filter: newKeyFilter(0)}
 		if o.spill.max == 0 {
 			o.spill.max = DefaultMaxResident
 		}

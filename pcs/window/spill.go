@@ -38,12 +38,13 @@ const DefaultMaxResident = 256 << 10
 // window's panes are in memory at once) and entry by entry when a batch
 // updates a key of a spilled pane.
 type spill struct {
-	be    pcs.StateBackend
-	max   int
-	panes map[int64]bool // panes with entries in the backend
-	key   []byte         // scratch: a backend key
-	val   []byte         // scratch: a value
-	err   error          // the first backend error: the state is unknown
+	be     pcs.StateBackend
+	max    int
+	panes  map[int64]bool // panes with entries in the backend
+	filter keyFilter      // the 's' and 'p' keys that may be in the backend
+	key    []byte         // scratch: a backend key
+	val    []byte         // scratch: a value
+	err    error          // the first backend error: the state is unknown
 }
 
 // errStop ends a Range early.
@@ -61,6 +62,9 @@ func (sp *spill) fail(op string, err error) {
 
 // take reads key's value and deletes it; nil if none.
 func (sp *spill) take(key []byte) []byte {
+	if !sp.mayHave(key) {
+		return nil
+	}
 	v, ok, err := sp.be.Get(key)
 	if err != nil || !ok {
 		sp.fail("get", err)
@@ -70,7 +74,10 @@ func (sp *spill) take(key []byte) []byte {
 	return v
 }
 
-func (sp *spill) put(key, val []byte) { sp.fail("put", sp.be.Put(key, val)) }
+func (sp *spill) put(key, val []byte) {
+	sp.noteWrite(key)
+	sp.fail("put", sp.be.Put(key, val))
+}
 
 // --- sessions -------------------------------------------------------------
 
@@ -316,6 +323,7 @@ func (o *Operator) afterBackendRestore(meta snapMeta) error {
 	o.sess = o.newSessions()
 	clear(sp.panes)
 	sp.err = nil
+	sp.rebuild()
 	if err := sp.be.Range([]byte{'P'}, func(k, _ []byte) error {
 		if len(k) != 9 {
 			return fmt.Errorf("%w: pane marker %q", ErrSnapshot, k)

@@ -1,6 +1,7 @@
 // Package pebblestate is the disk-backed pcs.StateBackend on Pebble
 // (github.com/cockroachdb/pebble), an LSM store: for keyed state larger
-// than memory. Only the block cache and the memtables live in memory.
+// than memory. Only the block cache and the memtables (32 MiB each, up
+// to two) live in memory; SSTs carry bloom filters (10 bits per key).
 //
 // The store is a working copy, not a durable one: the write-ahead log is
 // off and writes are not synced, because state survives a crash through
@@ -17,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
 
 	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/pcs/state"
@@ -24,6 +26,11 @@ import (
 
 // DefaultCacheSize is the block cache's size without [CacheSize].
 const DefaultCacheSize = 64 << 20
+
+// memTableSize is each memtable's size (Pebble keeps up to two while one
+// flushes): larger than Pebble's 4 MiB default, so that a state written
+// in bursts (a window's spills) makes fewer, larger L0 files.
+const memTableSize = 32 << 20
 
 // Option configures Open.
 type Option func(*config) error
@@ -91,7 +98,10 @@ func Open(dir string, opts ...Option) (*Backend, error) {
 func open(dir string, cache int64) (*pebble.DB, error) {
 	c := pebble.NewCache(cache)
 	defer c.Unref()
-	db, err := pebble.Open(dir, &pebble.Options{Cache: c, DisableWAL: true, Logger: quiet{}})
+	db, err := pebble.Open(dir, &pebble.Options{Cache: c, DisableWAL: true, Logger: quiet{}, MemTableSize: memTableSize,
+		// bloom filters: a Get of a missing key (a key the window meets
+		// for the first time) mostly skips the SSTs
+		Levels: []pebble.LevelOptions{{FilterPolicy: bloom.FilterPolicy(10)}}})
 	if err != nil {
 		return nil, fmt.Errorf("pebblestate: open %s: %w", dir, err)
 	}
