@@ -17,7 +17,7 @@
 // [NewSink] writes batches of one schema into a Parquet file. Rows are
 // buffered until a row group is full ([WithRowGroupRows], default
 // [DefaultRowGroupRows]), then encoded and compressed ([WithCompression],
-// default zstd) on other goroutines while the next row groups fill (up
+// default snappy) on other goroutines while the next row groups fill (up
 // to two wait), the column chunks of a row group concurrently, one
 // worker per core. Each chunk's encoding is chosen for it: strings,
 // binaries, Arrow dictionaries and integers are dictionary-encoded

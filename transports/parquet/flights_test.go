@@ -239,7 +239,7 @@ func BenchmarkParquetRead(b *testing.B) {
 }
 
 // BenchmarkParquetWrite writes 1M rows of the flights data per iteration
-// (zstd, 1 Mi-row groups) and reports rows/s.
+// with each codec (the default row groups) and reports rows/s.
 func BenchmarkParquetWrite(b *testing.B) {
 	path := sharedData(b, flightsFile)
 	src, err := parquet.NewSource(path, parquet.WithRowGroups(0, 1, 2, 3))
