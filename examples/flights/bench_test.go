@@ -245,10 +245,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 }
 
-// relay is the ceiling's middle: workers goroutines each fetch a partition
-// from stream, decode it, publish outs[i] for the partition with
-// stream sequence i+1 (nothing for an empty output, as pcs-node), waits
-// for its acks and acks the partition, until ctx is done.
+// relay is the ceiling's middle: workers goroutines, until ctx is done,
+// each fetch a partition from stream, decode it, publish outs[i] for the
+// partition with stream sequence i+1 (nothing for an empty output, as
+// pcs-node), wait for its acks and ack the partition.
 func relay(ctx context.Context, b *testing.B, js jetstream.JetStream, stream string, pub *natsjs.Publisher, outs []arrow.RecordBatch, workers int) <-chan struct{} {
 	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{Durable: "relay", AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
