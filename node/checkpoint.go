@@ -476,6 +476,9 @@ func (c *checkpointer) commit(ctx context.Context, d draft, batch []completed, t
 		return err
 	}
 	committed = true
+	// The state is committed with these partitions in it: they must not
+	// run again. On failure the records are retried before any ack.
+	recErr := c.settle.record(ctx, batch...)
 	for _, p := range d.parts {
 		if p.fileState {
 			c.files[p.name].committed(ctx, parts[p.name], p.dir, c.log)
@@ -483,10 +486,8 @@ func (c *checkpointer) commit(ctx context.Context, d draft, batch []completed, t
 	}
 	dropCheckpoint(ctx, c.obs, c.last, c.log)
 	c.seq, c.last, c.lastData = seq, name, data
-	// The state is committed with these partitions in it: they must not
-	// run again. On failure the records are retried before any ack.
-	if err := c.settle.record(ctx, batch...); err != nil {
-		return err
+	if recErr != nil {
+		return recErr
 	}
 	c.m.checkpoints.WithLabelValues(c.pipeline).Inc()
 	c.m.checkpointed(c.pipeline, len(data)+int(sent), time.Since(t0))
