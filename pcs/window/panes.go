@@ -62,10 +62,11 @@ func (o *Operator) paneMergeLocal(bp *batchPartial, prevW int64) {
 		if cur == nil || ps != curPS {
 			cur, curPS = o.paneTable(ps), ps
 		}
-		n := cur.idx.len()
-		g := cur.slot(k, h)
-		if o.spill != nil && int(g) == n {
-			o.faultPane(ps, cur, k, g)
+		var g int32
+		if o.spill == nil {
+			g = cur.slot(k, h)
+		} else {
+			g = o.spillSlot(ps, cur, k, h)
 		}
 		cur.mergeSlot(g, &bp.lst, int32(s))
 		o.markDirty(ps, k, prevW)

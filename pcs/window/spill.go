@@ -207,6 +207,17 @@ func (o *Operator) faultPane(ps int64, t *table, key []byte, g int32) {
 	}
 }
 
+// spillSlot is t.slot (t the table of pane ps) with a state backend: a
+// key new in memory is read back from the backend first.
+func (o *Operator) spillSlot(ps int64, t *table, key []byte, h uint64) int32 {
+	n := t.idx.len()
+	g := t.slot(key, h)
+	if int(g) == n {
+		o.faultPane(ps, t, key, g)
+	}
+	return g
+}
+
 // loadPane reads every spilled entry of pane ps back into memory.
 func (o *Operator) loadPane(ps int64) {
 	sp := o.spill
