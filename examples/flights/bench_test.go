@@ -245,60 +245,73 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 }
 
-// relay is the ceiling's middle: workers goroutines, until ctx is done,
-// each fetch a partition from stream, decode it, publish outs[i] for the
+// relay is the ceiling's middle, pcs-node's delivery loop without the
+// pipeline: until ctx is done it fetches as many partitions as it has
+// free slots of workers (one pull for all of them, as the node does) and
+// for each, on its own goroutine, decodes it, publishes outs[i] for the
 // partition with stream sequence i+1 (nothing for an empty output, as
-// pcs-node), wait for its acks and ack the partition.
+// pcs-node), waits for its acks and acks the partition.
 func relay(ctx context.Context, b *testing.B, js jetstream.JetStream, stream string, pub *natsjs.Publisher, outs []arrow.RecordBatch, workers int) <-chan struct{} {
 	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{Durable: "relay", AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		b.Fatal(err)
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				parts, err := natsjs.Fetch(ctx, cons, 1, 0)
-				if err != nil {
-					if ctx.Err() == nil {
-						b.Error(err)
-					}
-					return
-				}
-				for _, p := range parts {
-					recs, err := p.Decode(ctx, js, nil)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					for _, r := range recs {
-						r.Release()
-					}
-					if out := outs[p.StreamSeq()-1]; out != nil {
-						id := p.ID()
-						pds, err := pub.PublishParts(ctx, []arrow.RecordBatch{out}, natsjs.Meta{Lineage: []string{id}},
-							func(j int) string { return natsjs.PartID(natsjs.OutputID("ceil", id, 0), j) })
-						for _, pd := range pds {
-							if _, werr := pd.Wait(ctx); werr != nil && err == nil {
-								err = werr
-							}
-						}
-						if err != nil {
-							if ctx.Err() == nil {
-								b.Error(err)
-							}
-							return
-						}
-					}
-					_ = p.Ack(ctx)
+	one := func(p *natsjs.Partition) error {
+		recs, err := p.Decode(ctx, js, nil)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			r.Release()
+		}
+		if out := outs[p.StreamSeq()-1]; out != nil {
+			id := p.ID()
+			pds, err := pub.PublishParts(ctx, []arrow.RecordBatch{out}, natsjs.Meta{Lineage: []string{id}},
+				func(j int) string { return natsjs.PartID(natsjs.OutputID("ceil", id, 0), j) })
+			for _, pd := range pds {
+				if _, werr := pd.Wait(ctx); werr != nil && err == nil {
+					err = werr
 				}
 			}
-		}()
+			if err != nil {
+				return err
+			}
+		}
+		return p.Ack(ctx)
 	}
-	go func() { wg.Wait(); close(done) }()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		slots := make(chan struct{}, workers)
+		for ctx.Err() == nil {
+			slots <- struct{}{}
+			n := 1
+			for n < workers && len(slots) < workers {
+				slots <- struct{}{}
+				n++
+			}
+			parts, err := natsjs.Fetch(ctx, cons, n, 0)
+			for range n - len(parts) {
+				<-slots
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					b.Error(err)
+				}
+				return
+			}
+			for _, p := range parts {
+				wg.Go(func() {
+					defer func() { <-slots }()
+					if err := one(p); err != nil && ctx.Err() == nil {
+						b.Error(err)
+					}
+				})
+			}
+		}
+	}()
 	return done
 }
 
