@@ -698,3 +698,36 @@ func BenchmarkLookup(b *testing.B) {
 	}
 	b.ReportMetric(float64(16384*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// TestLookupSlicedStringKeys: a sliced key column (offsets not starting
+// at 0) finds the same rows as the whole column's slice of results.
+func TestLookupSlicedStringKeys(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	s := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.BinaryTypes.String}, {Name: "rate", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	tab := newTable(t, mem, s, `[{"k": "ab", "rate": 1}, {"k": "cdefghij", "rate": 2}, {"k": "x", "rate": 3}]`, "k")
+	defer tab.Release()
+	rec, _, err := array.RecordFromJSON(mem, orderSchema, strings.NewReader(
+		`[{"id": 0, "ccy": "zzzzzzzzzz"}, {"id": 1, "ccy": "x"}, {"id": 2, "ccy": "ab"}, {"id": 3, "ccy": "cdefghij"}, {"id": 4, "ccy": "ab"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := rec.NewSlice(1, 5)
+	rec.Release()
+	defer part.Release()
+	ds := pcs.NewDataset(mem)
+	defer ds.Release()
+	if err := ds.Register(order); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ds.Append(map[string]arrow.RecordBatch{"order": part}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pcs.InsertResource(ds, tab); err != nil {
+		t.Fatal(err)
+	}
+	runOrders(t, ds, mustSys(t)(ops.Lookup("k", order, []string{"ccy"}, ops.LookupOptions{Values: []string{"rate"}})))
+	if got, want := orderCol(t, ds, "rate").String(), "[3 1 2 1]"; got != want {
+		t.Errorf("rate = %s, want %s", got, want)
+	}
+}

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -45,14 +46,6 @@ func (o *oneKey) addString(s string, row int64) (dup int64, isDup bool) {
 		o.longs[s] = row
 	}
 	return dup, isDup
-}
-
-func (o *oneKey) findString(s string) (int64, bool) {
-	if len(s) <= maxPacked {
-		return o.shorts.find(packString(s))
-	}
-	r, ok := o.longs[s]
-	return r, ok
 }
 
 func (o *oneKey) findInt(a arrow.Array, i int) (int64, bool) {
@@ -165,9 +158,9 @@ func (t *Table) probe(keys []arrow.Array, rows []int64) error {
 func (o *oneKey) probe(a arrow.Array, rows []int64) {
 	switch a := a.(type) {
 	case *array.String:
-		probeStrings(o, a, rows)
+		probeStrings(o, a, a.ValueOffsets(), valueData(a), rows)
 	case *array.LargeString:
-		probeStrings(o, a, rows)
+		probeStrings(o, a, a.ValueOffsets(), valueData(a), rows)
 	case *array.Int64:
 		probeInts(o, a, a.Int64Values(), rows)
 	case *array.Int32:
@@ -184,13 +177,42 @@ func (o *oneKey) probe(a arrow.Array, rows []int64) {
 	}
 }
 
-func probeStrings(o *oneKey, a valuer[string], rows []int64) {
+// valueData is the whole data buffer of a string array, which its
+// offsets index (ValueBytes is cut to the array's values and rebased).
+func valueData(a arrow.Array) []byte {
+	if b := a.Data().Buffers()[2]; b != nil {
+		return b.Bytes()
+	}
+	return nil
+}
+
+// probeStrings probes the strings of a, whose offsets (len(rows)+1,
+// from the array's offset on) index data. A short value with 8 bytes of
+// data from its start is packed from one 8-byte load.
+func probeStrings[O int32 | int64](o *oneKey, a arrow.Array, offs []O, data []byte, rows []int64) {
+	nulls := a.NullN() > 0
 	for i := range rows {
 		rows[i] = -1
-		if a.IsValid(i) {
-			if r, found := o.findString(a.Value(i)); found {
+		if nulls && a.IsNull(i) {
+			continue
+		}
+		lo, hi := int(offs[i]), int(offs[i+1])
+		n := hi - lo
+		if n > maxPacked {
+			if r, found := o.longs[string(data[lo:hi])]; found {
 				rows[i] = r
 			}
+			continue
+		}
+		var k uint64
+		if lo+8 <= len(data) {
+			k = binary.LittleEndian.Uint64(data[lo:]) & (1<<(8*n) - 1)
+			k |= uint64(n+1) << 56
+		} else {
+			k = packString(string(data[lo:hi]))
+		}
+		if r, found := o.shorts.find(k); found {
+			rows[i] = r
 		}
 	}
 }
