@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/pcs-dev/pcs/pcs"
 	"github.com/pcs-dev/pcs/pcs/ops"
+	"github.com/pcs-dev/pcs/pcs/state/pebblestate"
 	"github.com/pcs-dev/pcs/transports/natsjs"
 )
 
@@ -71,7 +74,8 @@ func TestCheckpointSurvivesSIGKILL(t *testing.T) { checkpointSurvivesSIGKILL(t, 
 
 // The same pipeline with its totals in the Pebble state backend (issue 18):
 // the store is emptied when the node starts and the state comes back from
-// the checkpoint, as in memory.
+// the checkpoint, as in memory; checkpoints store the store's files
+// incrementally (pcs.StatefulFiles, node/ckptfiles.go).
 var totalsPebbleTOML = strings.Replace(totalsTOML, `checkpoint_interval = "200ms"`,
 	`checkpoint_interval = "200ms"
 state = { backend = "pebble", dir = "${PCS_TEST_STATE}", cache = "8MiB" }`, 1)
@@ -193,30 +197,60 @@ func checkpointSurvivesSIGKILL(t *testing.T, childTest string, env ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(infos) != 1 {
-		t.Fatalf("%d checkpoint objects, want 1 (older ones deleted)", len(infos))
+	var objects []string // checkpoint objects (not the files of a manifest)
+	for _, o := range infos {
+		if !strings.Contains(o.Name, "/files/") {
+			objects = append(objects, o.Name)
+		}
 	}
-	data, err := obs.GetBytes(context.Background(), infos[0].Name)
+	if len(objects) != 1 {
+		t.Fatalf("checkpoint objects %v, want 1 (older ones deleted)", objects)
+	}
+	data, err := obs.GetBytes(context.Background(), objects[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, states, err := parseCheckpoint(data)
+	h, states, err := parseCheckpoint(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := pcs.ReadIPC(states[0], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ds.Release()
-	sys, err := ops.RunningTotals("totals", pcs.NewDynamicComponent("event", arrow.NewSchema([]arrow.Field{
+	comp := pcs.NewDynamicComponent("event", arrow.NewSchema([]arrow.Field{
 		{Name: "k", Type: arrow.BinaryTypes.String, Nullable: true}, {Name: "v", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		{Name: "total", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)), []string{"k"}, "v", nil, "total")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sys.(pcs.Stateful).Restore(ds); err != nil {
-		t.Fatal(err)
+		{Name: "total", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil))
+	var sys pcs.System
+	if h.Systems[0].Files { // the Pebble backend: a manifest of its files
+		part, err := decodePart(states[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir, err := newFileStore(obs, "t", "s1", "totals").fetch(context.Background(), part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		be, err := pebblestate.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sys, err = ops.RunningTotalsWith("totals", comp, []string{"k"}, "v", nil, "total", ops.TotalsOptions{State: be}); err != nil {
+			t.Fatal(err)
+		}
+		defer sys.(io.Closer).Close()
+		if err := sys.(pcs.StatefulFiles).RestoreFiles(part.Head, dir); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		ds, err := pcs.ReadIPC(states[0], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ds.Release()
+		if sys, err = ops.RunningTotals("totals", comp, []string{"k"}, "v", nil, "total"); err != nil {
+			t.Fatal(err)
+		}
+		if err := sys.(pcs.Stateful).Restore(ds); err != nil {
+			t.Fatal(err)
+		}
 	}
 	got, _ := ops.Totals(sys)
 	if len(got) != len(want) {
@@ -227,5 +261,5 @@ func checkpointSurvivesSIGKILL(t *testing.T, childTest string, env ...string) {
 			t.Errorf("total of %s = %v, want %d (killed with %d partitions unacked)", k, got[k], v, killedWith)
 		}
 	}
-	t.Logf("killed with %d partitions in flight; totals of %d keys exact after restore", killedWith, len(want))
+	t.Logf("killed with %d partitions in flight; totals of %d keys exact after restore (checkpoint of files: %v)", killedWith, len(want), h.Systems[0].Files)
 }

@@ -26,3 +26,24 @@ type Stateful interface {
 	// state of this system; the system's state is then unchanged.
 	Restore(ds *Dataset) error
 }
+
+// StatefulFiles is an optional interface of a Stateful system whose state
+// may be kept as files (a backend implementing StateFiles, such as the
+// Pebble one): a runtime that checkpoints (pcs-node) then checkpoints the
+// files, storing only those it has not stored before, instead of
+// Checkpoint's Dataset. The calls are excluded from Run like Checkpoint
+// and Restore.
+type StatefulFiles interface {
+	Stateful
+	// StateFiles reports whether the state is kept as files now (false:
+	// use Checkpoint and Restore).
+	StateFiles() bool
+	// SnapshotFiles copies the state as files into a new directory, dir
+	// (the caller's, to remove; see StateFiles.CheckpointFiles), and
+	// returns with it head, the little the system needs besides them.
+	SnapshotFiles() (head []byte, dir string, err error)
+	// RestoreFiles replaces the state with one SnapshotFiles returned
+	// (dir stays the caller's). An error about head leaves the state
+	// unchanged; a backend error leaves it unknown.
+	RestoreFiles(head []byte, dir string) error
+}

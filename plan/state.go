@@ -20,8 +20,9 @@ type State struct {
 	Save func() ([]byte, error)
 	// Load replaces the state with one Save returned.
 	Load func([]byte) error
-	// SaveFiles, if not nil, is the state's incremental form (the
-	// window's state in a Pebble backend, pcs.StateFiles): it copies the
+	// SaveFiles, if not nil, is the state's incremental form (state in
+	// a Pebble backend, pcs.StateFiles: the window's, or a system's
+	// through pcs.StatefulFiles): it copies the
 	// state as files into a new directory, dir (the caller's, to remove),
 	// and returns the rest as head. A runtime that stores checkpoints
 	// (pcs-node) then stores only the files it has not stored before.
@@ -39,15 +40,17 @@ func (p *Plan) States() []State {
 	if p.pipeline != nil {
 		for _, s := range p.pipeline.Systems() {
 			if st, ok := s.(pcs.Stateful); ok {
-				states = append(states, statefulState(st, p.mem))
+				state := statefulState(st, p.mem)
+				if f, ok := s.(pcs.StatefulFiles); ok {
+					withFiles(&state, f)
+				}
+				states = append(states, state)
 			}
 		}
 	}
 	if p.win != nil && p.shards == 0 {
 		st := State{Name: WindowSystem, Save: p.win.Snapshot, Load: p.win.Restore}
-		if p.win.StateFiles() {
-			st.SaveFiles, st.LoadFiles = p.win.SnapshotFiles, p.win.RestoreFiles
-		}
+		withFiles(&st, p.win)
 		states = append(states, st)
 	}
 	return states
@@ -75,5 +78,21 @@ func statefulState(s pcs.Stateful, mem memory.Allocator) State {
 			defer ds.Release()
 			return s.Restore(ds)
 		},
+	}
+}
+
+// fileStater keeps its state as files when StateFiles says so
+// (pcs.StatefulFiles, window.Operator).
+type fileStater interface {
+	StateFiles() bool
+	SnapshotFiles() (head []byte, dir string, err error)
+	RestoreFiles(head []byte, dir string) error
+}
+
+// withFiles sets st's SaveFiles and LoadFiles from f if f keeps its state
+// as files.
+func withFiles(st *State, f fileStater) {
+	if f.StateFiles() {
+		st.SaveFiles, st.LoadFiles = f.SnapshotFiles, f.RestoreFiles
 	}
 }

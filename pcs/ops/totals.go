@@ -244,6 +244,49 @@ func (s *totalsSystem) getInt(key []byte) (int64, error) {
 // Close closes the state backend.
 func (s *totalsSystem) Close() error { return s.state.Close() }
 
+var _ pcs.StatefulFiles = (*totalsSystem)(nil)
+
+// StateFiles reports whether the backend keeps its state as files
+// (pcs.StateFiles: the Pebble backend).
+func (s *totalsSystem) StateFiles() bool {
+	_, ok := s.state.(pcs.StateFiles)
+	return ok
+}
+
+// SnapshotFiles checkpoints the backend's files; head is the value
+// family.
+func (s *totalsSystem) SnapshotFiles() ([]byte, string, error) {
+	f, ok := s.state.(pcs.StateFiles)
+	if !ok {
+		return nil, "", fmt.Errorf("ops: %s: the state backend keeps no files", s.meta.Name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dir, err := f.CheckpointFiles()
+	if err != nil {
+		return nil, "", fmt.Errorf("ops: %s: checkpoint: %w", s.meta.Name, err)
+	}
+	return []byte(s.family()), dir, nil
+}
+
+// RestoreFiles restores the backend's files of a checkpoint of a system
+// of the same value family (head).
+func (s *totalsSystem) RestoreFiles(head []byte, dir string) error {
+	f, ok := s.state.(pcs.StateFiles)
+	if !ok {
+		return fmt.Errorf("ops: %s: the state backend keeps no files", s.meta.Name)
+	}
+	if string(head) != s.family() {
+		return fmt.Errorf("ops: %s: restore: the checkpoint's totals are %q, this system's %s", s.meta.Name, head, s.family())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := f.RestoreFiles(dir); err != nil {
+		return fmt.Errorf("ops: %s: restore: %w", s.meta.Name, err)
+	}
+	return nil
+}
+
 func floatAt(a arrow.Array, i int) float64 {
 	switch a := a.(type) {
 	case *array.Float64:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
@@ -117,7 +118,8 @@ func newDS(t *testing.T, mem memory.Allocator, c *pcs.DynamicComponent, js strin
 
 // TestRunningTotalsBackends: the same datasets through totals on the
 // in-memory and the Pebble backend give equal outputs and totals, and a
-// checkpoint of either restores into the other.
+// checkpoint of either restores into the other, and the Pebble one's
+// files (pcs.StatefulFiles) into another Pebble one.
 func TestRunningTotalsBackends(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -202,9 +204,33 @@ func TestRunningTotalsBackends(t *testing.T) {
 		case 2: // pebble's checkpoint into a fresh memory backend
 			m = open(t, "memory")
 			move(p, m)
+		case 3: // pebble's files into a fresh pebble backend
+			q := open(t, "pebble")
+			moveFiles(t, p.ints, q.ints)
+			moveFiles(t, p.floats, q.floats)
+			if err := q.ints.(pcs.StatefulFiles).RestoreFiles([]byte("float64"), t.TempDir()); err == nil {
+				t.Fatal("float64 files restored into int64 totals")
+			}
+			p = q
 		case 4: // memory's checkpoint into a fresh pebble backend
 			p = open(t, "pebble")
 			move(m, p)
 		}
+	}
+	if m.ints.(pcs.StatefulFiles).StateFiles() || !p.ints.(pcs.StatefulFiles).StateFiles() {
+		t.Error("StateFiles: want false in memory, true in pebble")
+	}
+}
+
+// moveFiles restores from's state files into to (pcs.StatefulFiles).
+func moveFiles(t *testing.T, from, to pcs.System) {
+	t.Helper()
+	head, dir, err := from.(pcs.StatefulFiles).SnapshotFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := to.(pcs.StatefulFiles).RestoreFiles(head, dir); err != nil {
+		t.Fatal(err)
 	}
 }
