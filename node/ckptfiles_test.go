@@ -126,6 +126,7 @@ func TestCheckpointFilesIncremental(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer os.RemoveAll(dir)
 	other, err := pebblestate.Open(filepath.Join(t.TempDir(), "other"), pebblestate.Truncate())
 	if err != nil {
 		t.Fatal(err)
