@@ -4,7 +4,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_FLAGS  ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: build test bench lint fmt demo demo-fleet tools interop chaos
+.PHONY: build test bench bench-state lint fmt demo demo-fleet tools interop chaos
 
 ## build: pcs and pcs-node into ./bin
 build:
@@ -18,6 +18,10 @@ test:
 ## bench: the benchmark figures of the issues, side by side with their baselines, and pcs run vs DuckDB (npm, cached)
 bench:
 	bash .ci/bench
+
+## bench-state: issue 18's state benchmark (10M session keys, memory vs pebble: rows/s, peak RSS, checkpoint bytes and time; minutes)
+bench-state:
+	PCS_STATE_BENCH=1 $(GO) test -run '^TestStateBenchmark$$' -v -timeout 40m ./pcs/window/
 
 ## demo: the main job: flights-3m through the embedded broker and pcs-node
 demo:

@@ -230,14 +230,22 @@ func readCheckpoint(ctx context.Context, obs jetstream.ObjectStore, cp catalog.C
 }
 
 // writeCheckpoint stores data as cp's object (cp.Object.Name; the bucket
-// and digest are filled in) and commits cp in the catalog.
-func writeCheckpoint(ctx context.Context, obs jetstream.ObjectStore, cat *catalog.Catalog, cp catalog.Checkpoint, data []byte) error {
+// and digest are filled in) and commits cp in the catalog, together with
+// the records of the partitions it covers.
+func writeCheckpoint(ctx context.Context, obs jetstream.ObjectStore, cat *catalog.Catalog, cp catalog.Checkpoint, data []byte, covered ...catalog.PartitionRecord) error {
 	info, err := obs.PutBytes(ctx, cp.Object.Name, data)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", cp.Object.Name, err)
 	}
 	cp.Object.Bucket, cp.Object.Digest = CheckpointBucket, info.Digest
-	if _, err := cat.Apply(ctx, catalog.NewCheckpointCommitted(cp)); err != nil {
+	// One Apply is one Raft entry: the checkpoint and the records of the
+	// partitions it covers commit together or not at all, so no crash
+	// can leave a committed state whose partitions run again.
+	cmds := []catalog.Command{catalog.NewCheckpointCommitted(cp)}
+	if len(covered) > 0 {
+		cmds = append(cmds, catalog.NewBatch(covered...))
+	}
+	if _, err := cat.Apply(ctx, cmds...); err != nil {
 		return fmt.Errorf("commit %s: %w", cp.Object.Name, err)
 	}
 	return nil
@@ -454,8 +462,8 @@ func parseCheckpoint(data []byte) (ckptHeader, [][]byte, error) {
 
 // commit stores the files of file states not stored before and the
 // object, commits its reference in the catalog and records the covered
-// partitions done, then deletes the previous object and the files only
-// it listed; t0 is when the state copy began
+// partitions done (one catalog entry), then deletes the previous object
+// and the files only it listed; t0 is when the state copy began
 // (pcs_checkpoint_duration_seconds). On failure d's directories are
 // removed.
 func (c *checkpointer) commit(ctx context.Context, d draft, batch []completed, t0 time.Time) (err error) {
@@ -472,13 +480,16 @@ func (c *checkpointer) commit(ctx context.Context, d draft, batch []completed, t
 	seq := d.seq
 	name := c.pipeline + "/" + c.node + "/" + strconv.FormatUint(seq, 10)
 	cp := catalog.Checkpoint{Pipeline: c.pipeline, Shard: c.shard, Covers: seq, Time: time.Now(), Object: catalog.ObjectRef{Name: name}}
-	if err := writeCheckpoint(ctx, c.obs, c.cat, cp, data); err != nil {
+	covered := make([]catalog.PartitionRecord, len(batch))
+	for i, done := range batch {
+		covered[i] = done.record
+	}
+	// The state is committed with these partitions in it, and the same
+	// catalog entry records them done: they never run again.
+	if err := writeCheckpoint(ctx, c.obs, c.cat, cp, data, covered...); err != nil {
 		return err
 	}
 	committed = true
-	// The state is committed with these partitions in it: they must not
-	// run again. On failure the records are retried before any ack.
-	recErr := c.settle.record(ctx, batch...)
 	for _, p := range d.parts {
 		if p.fileState {
 			c.files[p.name].committed(ctx, parts[p.name], p.dir, c.log)
@@ -486,9 +497,6 @@ func (c *checkpointer) commit(ctx context.Context, d draft, batch []completed, t
 	}
 	dropCheckpoint(ctx, c.obs, c.last, c.log)
 	c.seq, c.last, c.lastData = seq, name, data
-	if recErr != nil {
-		return recErr
-	}
 	c.m.checkpoints.WithLabelValues(c.pipeline).Inc()
 	c.m.checkpointed(c.pipeline, len(data)+int(sent), time.Since(t0))
 	c.log.Debug("checkpoint committed", "object", name, "bytes", len(data), "file_bytes", sent, "partitions", len(batch))

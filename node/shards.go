@@ -187,6 +187,7 @@ func (so *shardOwners) own(ctx context.Context, s int) error {
 	if err != nil {
 		return err
 	}
+	defer op.Close() // its state store, when the pipeline keeps state on disk
 	obs, err := so.js.ObjectStore(ctx, CheckpointBucket)
 	if err != nil {
 		return err
