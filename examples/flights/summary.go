@@ -177,9 +177,12 @@ func eachBatch(ctx context.Context, path string, columns []string, fn func(arrow
 // hourlyTOML is the pipeline of the demo's last step, written to the work
 // directory and run with `pcs run`: the window system over pcs-node's
 // output, one row per origin and hour. The consumed partitions are in
-// about date order, not exactly (the node works on two at a time), hence
-// the out-of-orderness of a week; the filter is a no-op after the node's
-// (a pipeline needs a system before its window).
+// about date order, not exactly: the node works on max_in_flight (8) at
+// a time and publishes each when it is done, so an output can follow
+// those of up to 7 later partitions, about a day of flights each (more
+// after a redelivery); hence the out-of-orderness of 30 days. The filter
+// is a no-op after the node's (a pipeline needs a system before its
+// window).
 const hourlyTOML = `[[pipeline]]
 name = "origin_hours"
 input = { files = ["${PCS_ENRICHED}"], component = "flight" }
@@ -195,7 +198,7 @@ options = { component = "flight", expression = "delay is not null" }
 
 [[pipeline.system]]
 use = "window"
-options = { time = "date", window = "tumbling(1h)", keys = ["origin"], aggregates = ["avg(delay) as avg_delay", "count(*) as flights"], out_of_orderness = "168h" }
+options = { time = "date", window = "tumbling(1h)", keys = ["origin"], aggregates = ["avg(delay) as avg_delay", "count(*) as flights"], out_of_orderness = "720h" }
 `
 
 // worstMinFlights: the worst origin-hours are among those with at least
