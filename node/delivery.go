@@ -40,9 +40,24 @@ type delivery struct {
 // run fetches and processes partitions until ctx is done, then waits for
 // in-flight partitions, which work under work (cancelled at the end of the
 // drain deadline; unfinished partitions are then nak'ed).
+//
+// max_in_flight workers process partitions in the order they were
+// fetched; the fetch loop keeps up to max_in_flight more fetched ahead,
+// so the next pull's round trip overlaps the work instead of waiting for
+// a worker to finish (a prefetched partition's ack wait runs from its
+// delivery: it waits at most one partition's processing).
 func (d *delivery) run(ctx, work context.Context) {
-	slots := make(chan struct{}, d.cfg.MaxInFlight)
+	slots := make(chan struct{}, 2*d.cfg.MaxInFlight) // fetched and not done
+	queue := make(chan *natsjs.Partition, d.cfg.MaxInFlight)
 	var wg sync.WaitGroup
+	for range d.cfg.MaxInFlight {
+		wg.Go(func() {
+			for p := range queue {
+				d.process(work, p)
+				<-slots
+			}
+		})
+	}
 	defer wg.Wait()
 	defer func() { // after the drain and the last checkpoint's acks (deferred below)
 		wg.Wait()
@@ -66,6 +81,14 @@ func (d *delivery) run(ctx, work context.Context) {
 			d.ckpt.close()
 		}()
 	}
+	defer close(queue) // runs first: the workers finish what was fetched, then stop
+	d.fetch(ctx, slots, queue)
+}
+
+// fetch pulls partitions into queue until ctx is done, while the
+// partitions fetched and not done are fewer than slots holds (each takes
+// a slot; the worker that finishes it frees it) and backpressure allows.
+func (d *delivery) fetch(ctx context.Context, slots chan struct{}, queue chan<- *natsjs.Partition) {
 	for ctx.Err() == nil {
 		if d.bp.paused.Load() {
 			sleep(ctx, d.bp.poll)
@@ -77,7 +100,7 @@ func (d *delivery) run(ctx, work context.Context) {
 			return
 		}
 		n := 1
-		for n < d.cfg.MaxInFlight && trySend(slots) {
+		for n < cap(slots) && trySend(slots) {
 			n++
 		}
 		parts, err := d.cons.Fetch(ctx, n, int(d.cfg.Delivery.FetchMaxBytes))
@@ -92,12 +115,7 @@ func (d *delivery) run(ctx, work context.Context) {
 			continue
 		}
 		for _, p := range parts {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
-				d.process(work, p)
-			}()
+			queue <- p
 		}
 	}
 }

@@ -11,8 +11,10 @@
 // MaxDeliver; MaxAckPending bounds the fleet's in-flight partitions).
 // For each partition a node:
 //
-//  1. fetches it, only while its in-flight count is below max_in_flight
-//     and the sink stream is below its high-water mark (backpressure.go);
+//  1. fetches it, only while fewer than 2 x max_in_flight partitions are
+//     fetched and not done (max_in_flight workers take them in fetch
+//     order; the rest wait, so the next pull overlaps the work) and the
+//     sink stream is below its high-water mark (backpressure.go);
 //  2. acks it without work if the catalog has it as done (a redelivery
 //     after a node died between recording and acking);
 //  3. decodes it (following a claim check into the object store) and

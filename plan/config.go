@@ -133,7 +133,8 @@ type Pipeline struct {
 	// Systems run on each partition, in this registration order.
 	Systems []UseConfig `toml:"system"`
 	// MaxInFlight bounds the partitions this node works on at once for
-	// this pipeline; default 2.
+	// this pipeline; default 2. The node fetches up to as many more
+	// ahead, so that a pull's round trip overlaps the work.
 	MaxInFlight int            `toml:"max_in_flight"`
 	Delivery    DeliveryConfig `toml:"delivery"`
 	Retry       RetryConfig    `toml:"retry"`

@@ -246,11 +246,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 }
 
 // relay is the ceiling's middle, pcs-node's delivery loop without the
-// pipeline: until ctx is done it fetches as many partitions as it has
-// free slots of workers (one pull for all of them, as the node does) and
-// for each, on its own goroutine, decodes it, publishes outs[i] for the
-// partition with stream sequence i+1 (nothing for an empty output, as
-// pcs-node), waits for its acks and acks the partition.
+// pipeline (node/delivery.go): until ctx is done it keeps up to 2 x
+// workers partitions fetched and not done (one pull for all free slots),
+// and workers goroutines take them in fetch order and for each decode
+// it, publish outs[i] for the partition with stream sequence i+1
+// (nothing for an empty output, as pcs-node), wait for its acks and ack
+// the partition.
 func relay(ctx context.Context, b *testing.B, js jetstream.JetStream, stream string, pub *natsjs.Publisher, outs []arrow.RecordBatch, workers int) <-chan struct{} {
 	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{Durable: "relay", AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
@@ -280,15 +281,27 @@ func relay(ctx context.Context, b *testing.B, js jetstream.JetStream, stream str
 		return p.Ack(ctx)
 	}
 	done := make(chan struct{})
+	slots := make(chan struct{}, 2*workers)
+	queue := make(chan *natsjs.Partition, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for p := range queue {
+				if err := one(p); err != nil && ctx.Err() == nil {
+					b.Error(err)
+				}
+				<-slots
+			}
+		})
+	}
 	go func() {
 		defer close(done)
-		var wg sync.WaitGroup
 		defer wg.Wait()
-		slots := make(chan struct{}, workers)
+		defer close(queue)
 		for ctx.Err() == nil {
 			slots <- struct{}{}
 			n := 1
-			for n < workers && len(slots) < workers {
+			for n < cap(slots) && len(slots) < cap(slots) {
 				slots <- struct{}{}
 				n++
 			}
@@ -303,12 +316,7 @@ func relay(ctx context.Context, b *testing.B, js jetstream.JetStream, stream str
 				return
 			}
 			for _, p := range parts {
-				wg.Go(func() {
-					defer func() { <-slots }()
-					if err := one(p); err != nil && ctx.Err() == nil {
-						b.Error(err)
-					}
-				})
+				queue <- p
 			}
 		}
 	}()
