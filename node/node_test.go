@@ -402,9 +402,10 @@ func TestNodeDrainLeavesNothingProcessedButUnacked(t *testing.T) {
 	}
 	publish(t, js, "src", recs...)
 	cons, _ := js.Consumer(context.Background(), cfg.Pipelines[0].Input.Stream, "p")
+	// max_in_flight held by the stalled system, as many fetched ahead.
 	waitFor(t, func() bool {
 		info, err := cons.Info(context.Background())
-		return err == nil && info.NumAckPending == cfg.Pipelines[0].MaxInFlight
+		return err == nil && info.NumAckPending == 2*cfg.Pipelines[0].MaxInFlight
 	})
 	// SIGTERM while partitions are held, then let them finish within the
 	// drain timeout.
